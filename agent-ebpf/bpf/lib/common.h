@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Shared maps, globals and the record builder used by every Saker program.
+ *
+ * Maps and globals are declared __weak so that each .bpf.c object can see
+ * them and `bpftool gen object` links them into one definition.
+ */
+#ifndef SAKER_COMMON_H
+#define SAKER_COMMON_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+#include "abi.h"
+
+/* ---- configuration written by the loader (EbpfLoader::override_global) ---- */
+
+/* The agent's own process: its syscalls are never reported. */
+const volatile __u32 saker_self_tgid __weak = 0;
+/* Wake the consumer only when this many bytes wait in the ring buffer; the
+ * consumer also drains on a timer. A wake-up per record costs more than the
+ * record itself in a tight syscall loop. */
+const volatile __u64 saker_wakeup_bytes __weak = 256 * 1024;
+/* Read by the loader to refuse a mismatched object. */
+const volatile __u32 saker_abi_version __weak = SAKER_ABI_VERSION;
+
+/* ---- maps ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024); /* resized by the loader */
+} events SEC(".maps") __weak;
+
+/* interest[i] != 0: emit syscall i (i < SAKER_SYSCALL_SLOTS) or process event kind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SAKER_INTEREST_SLOTS);
+	__type(key, __u32);
+	__type(value, __u8);
+} interest SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct saker_counters);
+} counters SEC(".maps") __weak;
+
+/* Entry 0: nanoseconds to add to the boot clock to get the wall clock. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} clock SEC(".maps") __weak;
+
+/*
+ * Records are built in a scratch buffer, then copied to the ring buffer with
+ * their exact size (a ring reservation must have a constant size). Each CPU
+ * has SCRATCH_SLOTS_PER_CPU buffers claimed with a compare-and-swap, because a
+ * preemptible kernel may switch tasks while a program runs (programs are only
+ * pinned to their CPU, not made atomic).
+ *
+ * Offsets are masked with SCRATCH_HALF - 1 and every single write is at most
+ * SCRATCH_HALF bytes, so the verifier can prove all writes stay in the buffer.
+ */
+#define SCRATCH_HALF SAKER_MAX_RECORD
+#define SCRATCH_SLOTS_PER_CPU 2
+#define OFF(x) ((x) & (SCRATCH_HALF - 1))
+
+struct scratch {
+	__u32 busy;
+	__u32 _pad;
+	__u8 buf[2 * SCRATCH_HALF];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256 * SCRATCH_SLOTS_PER_CPU); /* set to ncpus * slots by the loader */
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps") __weak;
+
+/* ---- counters ---- */
+
+enum counter_id {
+	CNT_EMITTED,
+	CNT_DROPPED_FULL,
+	CNT_READ_FAILURES,
+	CNT_TRUNCATED,
+	CNT_SCRATCH_BUSY,
+	CNT_COMPAT_SKIPPED,
+};
+
+static __always_inline void count(enum counter_id id)
+{
+	__u32 zero = 0;
+	struct saker_counters *c = bpf_map_lookup_elem(&counters, &zero);
+
+	if (!c)
+		return;
+	switch (id) {
+	case CNT_EMITTED:
+		__sync_fetch_and_add(&c->emitted, 1);
+		break;
+	case CNT_DROPPED_FULL:
+		__sync_fetch_and_add(&c->dropped_full, 1);
+		break;
+	case CNT_READ_FAILURES:
+		__sync_fetch_and_add(&c->read_failures, 1);
+		break;
+	case CNT_TRUNCATED:
+		__sync_fetch_and_add(&c->truncated, 1);
+		break;
+	case CNT_SCRATCH_BUSY:
+		__sync_fetch_and_add(&c->scratch_busy, 1);
+		break;
+	case CNT_COMPAT_SKIPPED:
+		__sync_fetch_and_add(&c->compat_skipped, 1);
+		break;
+	}
+}
+
+static __always_inline bool interested(__u32 slot)
+{
+	__u8 *want = bpf_map_lookup_elem(&interest, &slot);
+
+	return want && *want;
+}
+
+static __always_inline bool is_self(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == saker_self_tgid;
+}
+
+/* ---- record builder ---- */
+
+struct ev {
+	struct scratch *s;
+	__u32 off;      /* next write offset in s->buf */
+	__u16 nparams;
+	__u16 flags;
+};
+
+static __always_inline struct saker_event_header *ev_hdr(struct ev *e)
+{
+	return (struct saker_event_header *)e->s->buf;
+}
+
+static __always_inline int claim_slot(struct ev *e)
+{
+	__u32 base = bpf_get_smp_processor_id() * SCRATCH_SLOTS_PER_CPU;
+
+	for (__u32 i = 0; i < SCRATCH_SLOTS_PER_CPU; i++) {
+		__u32 key = base + i;
+		struct scratch *s = bpf_map_lookup_elem(&scratch, &key);
+
+		if (!s)
+			break;
+		if (__sync_val_compare_and_swap(&s->busy, 0, 1) == 0) {
+			e->s = s;
+			return 0;
+		}
+	}
+	count(CNT_SCRATCH_BUSY);
+	return -1;
+}
+
+static __always_inline void release_slot(struct ev *e)
+{
+	__sync_lock_test_and_set(&e->s->busy, 0);
+}
+
+/* Starts a record for the current task. Returns non-zero if none can be built. */
+static __always_inline int ev_begin(struct ev *e, __u16 kind, __s32 nr, __s64 ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct saker_event_header *h;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 zero = 0;
+	__u64 *wall_offset;
+
+	if (claim_slot(e))
+		return -1;
+	e->off = sizeof(struct saker_event_header);
+	e->nparams = 0;
+	e->flags = 0;
+
+	h = ev_hdr(e);
+	h->kind = kind;
+	h->ts_boot_ns = bpf_ktime_get_boot_ns();
+	wall_offset = bpf_map_lookup_elem(&clock, &zero);
+	h->ts_wall_ns = h->ts_boot_ns + (wall_offset ? *wall_offset : 0);
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->ret = ret;
+	for (int i = 0; i < 6; i++)
+		h->args[i] = 0;
+	h->tgid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	/* Direct loads through the BTF task pointer: no helper calls on the hot path. */
+	h->ppid = task->real_parent->tgid;
+	h->uid = task->cred->euid.val;
+	h->gid = task->cred->egid.val;
+	if (bpf_core_field_exists(task->loginuid))
+		h->loginuid = task->loginuid.val;
+	else
+		h->loginuid = 0xffffffff;
+	h->syscall_nr = nr;
+	h->cpu = (__u16)bpf_get_smp_processor_id();
+	h->flags = 0;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	return 0;
+}
+
+static __always_inline void ev_flag(struct ev *e, __u16 flag)
+{
+	if (flag == SAKER_F_TRUNCATED && !(e->flags & SAKER_F_TRUNCATED))
+		count(CNT_TRUNCATED);
+	e->flags |= flag;
+}
+
+static __always_inline void put_len(struct ev *e, __u32 at, __u32 n)
+{
+	e->s->buf[OFF(at)] = n & 0xff;
+	e->s->buf[OFF(at + 1)] = (n >> 8) & 0xff;
+}
+
+/* Closes a parameter that started at `at` and ends at `end`. */
+static __always_inline void param_end(struct ev *e, __u32 at, __u32 end)
+{
+	put_len(e, at, end - at - 2);
+	e->off = end;
+	e->nparams++;
+}
+
+/* True when a parameter of up to `max` bytes still fits in the record. */
+static __always_inline bool room_for(struct ev *e, __u32 max)
+{
+	return e->off + 2 + max <= SAKER_MAX_RECORD;
+}
+
+static __always_inline void push_empty(struct ev *e)
+{
+	if (!room_for(e, 0))
+		return;
+	param_end(e, e->off, e->off + 2);
+}
+
+/* A NUL-terminated string from user memory, at most max - 1 bytes kept. */
+static __always_inline void push_user_str(struct ev *e, const void *uptr, __u32 max)
+{
+	__u32 at = e->off;
+	long n = 0;
+
+	if (!room_for(e, max)) {
+		ev_flag(e, SAKER_F_TRUNCATED);
+		return;
+	}
+	if (uptr) {
+		n = bpf_probe_read_user_str(&e->s->buf[OFF(at + 2)], max, uptr);
+		if (n < 0) {
+			ev_flag(e, SAKER_F_READ_FAILED);
+			count(CNT_READ_FAILURES);
+			n = 0;
+		} else if (n > 0) {
+			if (n == max)
+				ev_flag(e, SAKER_F_TRUNCATED);
+			n--; /* drop the NUL */
+		}
+	}
+	param_end(e, at, at + 2 + (n & (SAKER_MAX_PATH - 1)));
+}
+
+static __always_inline void push_kernel_str(struct ev *e, const void *kptr, __u32 max)
+{
+	__u32 at = e->off;
+	long n = 0;
+
+	if (!room_for(e, max)) {
+		ev_flag(e, SAKER_F_TRUNCATED);
+		return;
+	}
+	if (kptr) {
+		n = bpf_probe_read_kernel_str(&e->s->buf[OFF(at + 2)], max, kptr);
+		if (n < 0) {
+			ev_flag(e, SAKER_F_READ_FAILED);
+			count(CNT_READ_FAILURES);
+			n = 0;
+		} else if (n > 0) {
+			if (n == max)
+				ev_flag(e, SAKER_F_TRUNCATED);
+			n--;
+		}
+	}
+	param_end(e, at, at + 2 + (n & (SAKER_MAX_PATH - 1)));
+}
+
+/* `len` bytes of user memory, cut at `max` (a power of two, at most 4096). */
+static __always_inline void push_user_bytes(struct ev *e, const void *uptr, __u64 len, __u32 max)
+{
+	__u32 at = e->off;
+	__u32 n = 0;
+
+	if (!room_for(e, max)) {
+		ev_flag(e, SAKER_F_TRUNCATED);
+		return;
+	}
+	if (uptr && len) {
+		if (len > max) {
+			ev_flag(e, SAKER_F_TRUNCATED);
+			len = max;
+		}
+		n = len & (2 * max - 1);
+		if (n > max)
+			n = max;
+		if (bpf_probe_read_user(&e->s->buf[OFF(at + 2)], n, uptr)) {
+			ev_flag(e, SAKER_F_READ_FAILED);
+			count(CNT_READ_FAILURES);
+			n = 0;
+		}
+	}
+	param_end(e, at, at + 2 + n);
+}
+
+/* Reserves a fixed-size parameter and returns where to write it, or NULL. */
+static __always_inline void *push_fixed(struct ev *e, __u32 size)
+{
+	__u32 at = e->off;
+	void *p;
+
+	if (!room_for(e, size)) {
+		ev_flag(e, SAKER_F_TRUNCATED);
+		return NULL;
+	}
+	p = &e->s->buf[OFF(at + 2)];
+	param_end(e, at, at + 2 + size);
+	return p;
+}
+
+static __always_inline void ev_submit(struct ev *e)
+{
+	struct saker_event_header *h = ev_hdr(e);
+	__u32 len = e->off;
+	__u64 avail, flags;
+
+	if (len > SAKER_MAX_RECORD)
+		len = SAKER_MAX_RECORD;
+	h->len = len;
+	h->nparams = e->nparams;
+	h->flags = e->flags;
+
+	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	flags = (avail + len >= saker_wakeup_bytes) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, e->s->buf, len & (2 * SCRATCH_HALF - 1), flags))
+		count(CNT_DROPPED_FULL);
+	else
+		count(CNT_EMITTED);
+	release_slot(e);
+}
+
+static __always_inline void ev_discard(struct ev *e)
+{
+	release_slot(e);
+}
+
+#endif /* SAKER_COMMON_H */

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* File descriptors to kernel objects, and the socket tuple parameters. */
+#ifndef SAKER_SOCK_H
+#define SAKER_SOCK_H
+
+#include "common.h"
+
+#define S_IFMT_ 00170000
+#define S_IFSOCK_ 0140000
+#define AF_UNIX_ 1
+#define AF_INET_ 2
+#define AF_INET6_ 10
+#define UNIX_PATH_MAX_ 108
+
+/* The struct file behind `fd` in the current task, or NULL. */
+static __always_inline struct file *fd_to_file(struct task_struct *task, __s64 fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+	__u32 max;
+
+	if (!fdt || fd < 0)
+		return NULL;
+	max = BPF_CORE_READ(fdt, max_fds);
+	if ((__u64)fd >= max)
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_core_read(&f, sizeof(f), &fds[fd]))
+		return NULL;
+	return f;
+}
+
+static __always_inline struct sock *file_to_sock(struct file *f)
+{
+	struct socket *sock;
+	umode_t mode;
+
+	if (!f)
+		return NULL;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT_) != S_IFSOCK_)
+		return NULL;
+	sock = BPF_CORE_READ(f, private_data);
+	if (!sock)
+		return NULL;
+	return BPF_CORE_READ(sock, sk);
+}
+
+/* The AF_UNIX path bound to `sk` (sun_path, possibly abstract: leading NUL). */
+static __always_inline int unix_path_of(struct sock *sk, struct unix_address **out)
+{
+	struct unix_sock *u = (struct unix_sock *)sk;
+	struct unix_address *addr = BPF_CORE_READ(u, addr);
+
+	if (!addr) {
+		struct sock *peer = BPF_CORE_READ(u, peer);
+
+		if (!peer)
+			return -1;
+		addr = BPF_CORE_READ((struct unix_sock *)peer, addr);
+		if (!addr)
+			return -1;
+	}
+	*out = addr;
+	return 0;
+}
+
+/* Pushes TUPLE and UNIX parameters (abi.h) for the socket behind `fd`. */
+static __always_inline void push_sock_params(struct ev *e, struct task_struct *task, __s64 fd)
+{
+	struct saker_sock_tuple *t = push_fixed(e, sizeof(struct saker_sock_tuple));
+	struct sock *sk = file_to_sock(fd_to_file(task, fd));
+	struct unix_address *ua = NULL;
+	__u16 family = 0;
+
+	if (t) {
+		__builtin_memset(t, 0, sizeof(*t));
+		if (sk) {
+			family = BPF_CORE_READ(sk, __sk_common.skc_family);
+			t->family = family;
+			t->type = BPF_CORE_READ(sk, sk_type);
+			t->protocol = BPF_CORE_READ(sk, sk_protocol);
+			t->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+			if (family == AF_INET_) {
+				__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+				__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+				__builtin_memcpy(t->laddr, &l, 4);
+				__builtin_memcpy(t->raddr, &r, 4);
+			} else if (family == AF_INET6_) {
+				BPF_CORE_READ_INTO(&t->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+				BPF_CORE_READ_INTO(&t->raddr, sk, __sk_common.skc_v6_daddr);
+			}
+			if (family == AF_INET_ || family == AF_INET6_) {
+				t->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+				t->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+			}
+		}
+	}
+
+	if (family == AF_UNIX_ && unix_path_of(sk, &ua) == 0) {
+		__u32 at = e->off;
+		int len = BPF_CORE_READ(ua, len) - (int)sizeof(short);
+		__u32 n;
+
+		if (!room_for(e, 128)) {
+			ev_flag(e, SAKER_F_TRUNCATED);
+			return;
+		}
+		if (len < 0)
+			len = 0;
+		n = len & 127;
+		if (n > UNIX_PATH_MAX_)
+			n = UNIX_PATH_MAX_;
+		if (n && bpf_probe_read_kernel(&e->s->buf[OFF(at + 2)], n,
+					       (void *)ua + bpf_core_field_offset(struct unix_address, name) +
+						       sizeof(short))) {
+			ev_flag(e, SAKER_F_READ_FAILED);
+			count(CNT_READ_FAILURES);
+			n = 0;
+		}
+		param_end(e, at, at + 2 + n);
+	} else {
+		push_empty(e);
+	}
+}
+
+#endif /* SAKER_SOCK_H */

@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * System call events, captured at sys_exit only.
+ *
+ * At sys_exit the saved user registers still hold the call's arguments
+ * (x86_64 syscall handlers read them from pt_regs and do not modify them),
+ * so one program run per call gives arguments and result together. A second
+ * program on sys_enter would cost every system call on the node another
+ * ~30 ns for no information. Falco's modern probe moved to the same
+ * exit-only parameters. The exception is a successful execve, whose
+ * registers are reset for the new program: it is reported by
+ * sched_process_exec (process.bpf.c) instead.
+ */
+#include "lib/common.h"
+#include "lib/path.h"
+#include "lib/sock.h"
+
+#define TS_COMPAT_ 0x0002
+#define AT_FDCWD_ (-100)
+
+/* x86_64 system call numbers used below. */
+#define NR_open 2
+#define NR_close 3
+#define NR_dup 32
+#define NR_dup2 33
+#define NR_socket 41
+#define NR_connect 42
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_bind 49
+#define NR_listen 50
+#define NR_execve 59
+#define NR_chdir 80
+#define NR_fchdir 81
+#define NR_rename 82
+#define NR_mkdir 83
+#define NR_rmdir 84
+#define NR_creat 85
+#define NR_link 86
+#define NR_unlink 87
+#define NR_symlink 88
+#define NR_chmod 90
+#define NR_fchmod 91
+#define NR_ptrace 101
+#define NR_setuid 105
+#define NR_setgid 106
+#define NR_setreuid 113
+#define NR_setregid 114
+#define NR_setresuid 117
+#define NR_setresgid 119
+#define NR_init_module 175
+#define NR_openat 257
+#define NR_mkdirat 258
+#define NR_unlinkat 263
+#define NR_renameat 264
+#define NR_linkat 265
+#define NR_symlinkat 266
+#define NR_fchmodat 268
+#define NR_unshare 272
+#define NR_accept4 288
+#define NR_dup3 292
+#define NR_setns 308
+#define NR_finit_module 313
+#define NR_renameat2 316
+#define NR_memfd_create 319
+#define NR_bpf 321
+#define NR_execveat 322
+#define NR_userfaultfd 323
+#define NR_openat2 437
+#define NR_fchmodat2 452
+
+#define O_WRONLY_ 01
+#define O_CREAT_ 0100
+#define O_TRUNC_ 01000
+
+struct sys_args {
+	__u64 a[6];
+};
+
+static __always_inline void set_args(struct ev *e, __u64 a0, __u64 a1, __u64 a2, __u64 a3)
+{
+	struct saker_event_header *h = ev_hdr(e);
+
+	h->args[0] = a0;
+	h->args[1] = a1;
+	h->args[2] = a2;
+	h->args[3] = a3;
+}
+
+/* Open family: path, dirfd, flags, mode (openat2 reads struct open_how). */
+static __noinline void fill_open(struct ev *e, __s32 nr, struct sys_args *sa)
+{
+	__u64 dirfd = (__u64)(__s64)AT_FDCWD_, flags = 0, mode = 0, resolve = 0;
+	const void *path = 0;
+
+	switch (nr) {
+	case NR_open:
+		path = (const void *)sa->a[0];
+		flags = sa->a[1];
+		mode = sa->a[2];
+		break;
+	case NR_creat:
+		path = (const void *)sa->a[0];
+		flags = O_CREAT_ | O_WRONLY_ | O_TRUNC_;
+		mode = sa->a[1];
+		break;
+	case NR_openat:
+		dirfd = sa->a[0];
+		path = (const void *)sa->a[1];
+		flags = sa->a[2];
+		mode = sa->a[3];
+		break;
+	case NR_openat2: {
+		struct open_how how = {};
+
+		dirfd = sa->a[0];
+		path = (const void *)sa->a[1];
+		if (bpf_probe_read_user(&how, sizeof(how), (const void *)sa->a[2]) == 0) {
+			flags = how.flags;
+			mode = how.mode;
+			resolve = how.resolve;
+		} else {
+			ev_flag(e, SAKER_F_READ_FAILED);
+			count(CNT_READ_FAILURES);
+		}
+		break;
+	}
+	}
+	set_args(e, dirfd, flags, mode, resolve);
+	push_user_str(e, path, SAKER_MAX_PATH);
+}
+
+/* connect/bind/sendto/recvfrom/sendmsg/recvmsg/accept: SOCKADDR, TUPLE, UNIX. */
+static __noinline void fill_socket_io(struct ev *e, __s32 nr, __s64 ret, struct sys_args *sa)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__s64 fd = (__s64)sa->a[0];
+
+	switch (nr) {
+	case NR_connect:
+	case NR_bind:
+		set_args(e, sa->a[0], sa->a[2], 0, 0);
+		push_user_bytes(e, (const void *)sa->a[1], sa->a[2], SAKER_MAX_SOCKADDR);
+		break;
+	case NR_sendto:
+		set_args(e, sa->a[0], sa->a[2], sa->a[3], 0);
+		push_user_bytes(e, (const void *)sa->a[4], sa->a[5], SAKER_MAX_SOCKADDR);
+		break;
+	case NR_recvfrom: {
+		__u32 alen = 0;
+
+		set_args(e, sa->a[0], sa->a[2], sa->a[3], 0);
+		if (sa->a[4] && sa->a[5] && ret >= 0)
+			bpf_probe_read_user(&alen, sizeof(alen), (const void *)sa->a[5]);
+		push_user_bytes(e, (const void *)sa->a[4], alen, SAKER_MAX_SOCKADDR);
+		break;
+	}
+	case NR_sendmsg:
+	case NR_recvmsg: {
+		struct user_msghdr mh = {};
+
+		set_args(e, sa->a[0], 0, sa->a[2], 0);
+		if (sa->a[1] && bpf_probe_read_user(&mh, sizeof(mh), (const void *)sa->a[1]) == 0)
+			push_user_bytes(e, mh.msg_name, (__u32)mh.msg_namelen, SAKER_MAX_SOCKADDR);
+		else
+			push_empty(e);
+		break;
+	}
+	case NR_accept:
+	case NR_accept4:
+		set_args(e, sa->a[0], 0, 0, nr == NR_accept4 ? sa->a[3] : 0);
+		fd = ret; /* the new connection */
+		break;
+	}
+	push_sock_params(e, task, fd);
+}
+
+/* Two-path calls: link, symlink, rename families. */
+static __noinline void fill_two_paths(struct ev *e, __s32 nr, struct sys_args *sa)
+{
+	__u64 fdcwd = (__u64)(__s64)AT_FDCWD_;
+	const void *p1 = 0, *p2 = 0;
+
+	switch (nr) {
+	case NR_link:
+	case NR_rename:
+		set_args(e, fdcwd, fdcwd, 0, 0);
+		p1 = (const void *)sa->a[0];
+		p2 = (const void *)sa->a[1];
+		break;
+	case NR_linkat:
+	case NR_renameat2:
+		set_args(e, sa->a[0], sa->a[2], sa->a[4], 0);
+		p1 = (const void *)sa->a[1];
+		p2 = (const void *)sa->a[3];
+		break;
+	case NR_renameat:
+		set_args(e, sa->a[0], sa->a[2], 0, 0);
+		p1 = (const void *)sa->a[1];
+		p2 = (const void *)sa->a[3];
+		break;
+	case NR_symlink:
+		set_args(e, fdcwd, 0, 0, 0);
+		p1 = (const void *)sa->a[0];
+		p2 = (const void *)sa->a[1];
+		break;
+	case NR_symlinkat:
+		set_args(e, sa->a[1], 0, 0, 0);
+		p1 = (const void *)sa->a[0];
+		p2 = (const void *)sa->a[2];
+		break;
+	}
+	push_user_str(e, p1, SAKER_MAX_PATH);
+	push_user_str(e, p2, SAKER_MAX_PATH);
+}
+
+/* One-path calls: unlink, rmdir, mkdir, chmod families, execve failures. */
+static __noinline void fill_one_path(struct ev *e, __s32 nr, struct sys_args *sa)
+{
+	__u64 fdcwd = (__u64)(__s64)AT_FDCWD_;
+	const void *p = 0;
+
+	switch (nr) {
+	case NR_unlink:
+	case NR_rmdir:
+		set_args(e, fdcwd, 0, 0, 0);
+		p = (const void *)sa->a[0];
+		break;
+	case NR_unlinkat:
+		set_args(e, sa->a[0], sa->a[2], 0, 0);
+		p = (const void *)sa->a[1];
+		break;
+	case NR_mkdir:
+		set_args(e, fdcwd, sa->a[1], 0, 0);
+		p = (const void *)sa->a[0];
+		break;
+	case NR_mkdirat:
+		set_args(e, sa->a[0], sa->a[2], 0, 0);
+		p = (const void *)sa->a[1];
+		break;
+	case NR_chmod:
+		set_args(e, fdcwd, sa->a[1], 0, 0);
+		p = (const void *)sa->a[0];
+		break;
+	case NR_fchmodat:
+		set_args(e, sa->a[0], sa->a[2], 0, 0);
+		p = (const void *)sa->a[1];
+		break;
+	case NR_fchmodat2:
+		set_args(e, sa->a[0], sa->a[2], sa->a[3], 0);
+		p = (const void *)sa->a[1];
+		break;
+	case NR_execve:
+		set_args(e, fdcwd, 0, 0, 0);
+		p = (const void *)sa->a[0];
+		break;
+	case NR_execveat:
+		set_args(e, sa->a[0], sa->a[4], 0, 0);
+		p = (const void *)sa->a[1];
+		break;
+	case NR_memfd_create:
+		set_args(e, sa->a[1], 0, 0, 0);
+		p = (const void *)sa->a[0];
+		break;
+	case NR_init_module:
+		set_args(e, sa->a[1], 0, 0, 0);
+		p = (const void *)sa->a[2];
+		break;
+	case NR_finit_module:
+		set_args(e, sa->a[0], sa->a[2], 0, 0);
+		p = (const void *)sa->a[1];
+		break;
+	}
+	push_user_str(e, p, SAKER_MAX_PATH);
+}
+
+static __noinline void fill_chdir(struct ev *e, __s32 nr, struct sys_args *sa)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (nr == NR_chdir) {
+		push_user_str(e, (const void *)sa->a[0], SAKER_MAX_PATH);
+	} else {
+		set_args(e, sa->a[0], 0, 0, 0);
+	}
+	push_cwd_walk(e, task);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(saker_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task;
+	struct sys_args sa;
+	struct ev e;
+	long nr = regs->orig_ax;
+
+	if (nr < 0 || nr >= SAKER_SYSCALL_SLOTS || !interested((__u32)nr))
+		return 0;
+	if (is_self())
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (task->thread_info.status & TS_COMPAT_) {
+		/* ia32 numbers mean other calls: never misreport them. */
+		count(CNT_COMPAT_SKIPPED);
+		return 0;
+	}
+	/* A successful exec is reported by sched_process_exec. */
+	if ((nr == NR_execve || nr == NR_execveat) && ret == 0)
+		return 0;
+
+	sa.a[0] = regs->di;
+	sa.a[1] = regs->si;
+	sa.a[2] = regs->dx;
+	sa.a[3] = regs->r10;
+	sa.a[4] = regs->r8;
+	sa.a[5] = regs->r9;
+
+	if (ev_begin(&e, SAKER_EV_SYSCALL, (__s32)nr, ret))
+		return 0;
+
+	switch (nr) {
+	case NR_open:
+	case NR_openat:
+	case NR_openat2:
+	case NR_creat:
+		fill_open(&e, nr, &sa);
+		break;
+	case NR_connect:
+	case NR_bind:
+	case NR_sendto:
+	case NR_recvfrom:
+	case NR_sendmsg:
+	case NR_recvmsg:
+	case NR_accept:
+	case NR_accept4:
+		fill_socket_io(&e, nr, ret, &sa);
+		break;
+	case NR_link:
+	case NR_linkat:
+	case NR_symlink:
+	case NR_symlinkat:
+	case NR_rename:
+	case NR_renameat:
+	case NR_renameat2:
+		fill_two_paths(&e, nr, &sa);
+		break;
+	case NR_unlink:
+	case NR_unlinkat:
+	case NR_rmdir:
+	case NR_mkdir:
+	case NR_mkdirat:
+	case NR_chmod:
+	case NR_fchmodat:
+	case NR_fchmodat2:
+	case NR_execve:
+	case NR_execveat:
+	case NR_memfd_create:
+	case NR_init_module:
+	case NR_finit_module:
+		fill_one_path(&e, nr, &sa);
+		break;
+	case NR_chdir:
+	case NR_fchdir:
+		fill_chdir(&e, nr, &sa);
+		break;
+	case NR_listen:
+	case NR_fchmod:
+	case NR_setns:
+	case NR_setreuid:
+	case NR_setregid:
+		set_args(&e, sa.a[0], sa.a[1], 0, 0);
+		break;
+	case NR_dup2:
+	case NR_dup3:
+	case NR_socket:
+	case NR_setresuid:
+	case NR_setresgid:
+		set_args(&e, sa.a[0], sa.a[1], sa.a[2], 0);
+		break;
+	case NR_ptrace:
+		set_args(&e, sa.a[0], sa.a[1], sa.a[2], sa.a[3]);
+		break;
+	default: {
+		/* close, dup, setuid, setgid, unshare, bpf, userfaultfd and any
+		 * other enabled call: the raw argument registers. */
+		struct saker_event_header *h = ev_hdr(&e);
+
+		for (int i = 0; i < 6; i++)
+			h->args[i] = sa.a[i];
+		break;
+	}
+	}
+	ev_submit(&e);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

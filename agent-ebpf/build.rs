@@ -48,7 +48,9 @@ fn main() -> Result<()> {
             .context("source name")?;
         let obj = out.join(format!("{stem}.o"));
         let status = Command::new(&clang)
-            .args(["-target", "bpf", "-mcpu=v3", "-O2", "-g", "-Wall", "-Werror"])
+            .args([
+                "-target", "bpf", "-mcpu=v3", "-O2", "-g", "-Wall", "-Werror",
+            ])
             .arg("-D__TARGET_ARCH_x86")
             .arg("-I")
             .arg(&include)

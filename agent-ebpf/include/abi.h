@@ -74,7 +74,7 @@ struct saker_event_header {
 	__u16 nparams;      /* parameters following the header                 */
 	__u64 ts_boot_ns;   /* bpf_ktime_get_boot_ns()                         */
 	__u64 ts_wall_ns;   /* ts_boot_ns + boot-to-realtime offset (clock map)*/
-	__u64 cgroup_id;    /* bpf_get_current_cgroup_id() (cgroup v2)         */
+	__u64 cgroup_id;    /* cgroup v2 id; process events only (0 otherwise) */
 	__s64 ret;          /* syscall return value                            */
 	__u64 args[6];      /* numeric arguments, per kind/syscall             */
 	__u32 tgid;         /* process id (init namespace)                     */

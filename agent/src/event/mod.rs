@@ -1,6 +1,279 @@
-//! Events: raw kernel records decoded into typed, owned events.
+//! Events: kernel records decoded into typed, owned values.
+//!
+//! [`decode::decode`] turns one ring-buffer record (layout: `agent-ebpf/include/abi.h`)
+//! into an [`Event`]. Everything downstream (capture output, recordings,
+//! state, rules) works on `Event`.
 
+pub mod decode;
+pub mod flags;
+mod format;
 mod syscalls_x86_64;
 pub mod types;
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::Serialize;
+
+pub use decode::{DecodeError, decode};
 pub use types::EventType;
+
+/// `AT_FDCWD`: "relative to the working directory" in *at() calls.
+pub const AT_FDCWD: i64 = -100;
+
+/// One decoded event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Falco's `evt.type`.
+    #[serde(rename = "type")]
+    pub etype: EventType,
+    /// Boot-clock timestamp (ns since boot).
+    pub ts_boot_ns: u64,
+    /// Wall-clock timestamp (ns since the Unix epoch).
+    pub ts_wall_ns: i64,
+    pub tgid: u32,
+    pub tid: u32,
+    pub ppid: u32,
+    /// Effective uid and gid.
+    pub uid: u32,
+    pub gid: u32,
+    /// Audit login uid; `u32::MAX` when unset.
+    pub loginuid: u32,
+    pub cgroup_id: u64,
+    pub cpu: u16,
+    pub comm: String,
+    /// Syscall return value (0 for process events).
+    pub ret: i64,
+    /// A parameter was cut at its bound in the kernel.
+    pub truncated: bool,
+    /// A parameter could not be read in the kernel.
+    pub read_failed: bool,
+    pub detail: Detail,
+}
+
+/// Per-kind arguments. Paths are as the process passed them (not resolved).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Detail {
+    Open {
+        dirfd: i64,
+        path: String,
+        flags: u64,
+        mode: u32,
+        /// openat2 `resolve` flags.
+        resolve: u64,
+    },
+    Close {
+        fd: i64,
+    },
+    Dup {
+        oldfd: i64,
+        /// For dup2/dup3; for dup the new fd is the return value.
+        newfd: Option<i64>,
+        flags: u64,
+    },
+    Socket {
+        domain: u64,
+        sock_type: u64,
+        protocol: u64,
+    },
+    /// connect, bind, accept, accept4, sendto, sendmsg, recvfrom, recvmsg.
+    SocketIo {
+        /// The socket fd (for accept: the listening socket; the new fd is `ret`).
+        fd: i64,
+        /// The address the caller passed or received (sockaddr from user memory).
+        addr: Option<SockAddr>,
+        /// The kernel's view of the socket after the call.
+        tuple: Option<SockTuple>,
+        size: u64,
+        flags: u64,
+    },
+    Listen {
+        fd: i64,
+        backlog: i64,
+    },
+    Ptrace {
+        request: u64,
+        pid: i64,
+        addr: u64,
+        data: u64,
+    },
+    Module {
+        /// finit_module's fd.
+        fd: Option<i64>,
+        /// init_module's image length.
+        len: u64,
+        uargs: String,
+        flags: u64,
+    },
+    /// link, linkat, rename, renameat, renameat2.
+    TwoPaths {
+        olddirfd: i64,
+        oldpath: String,
+        newdirfd: i64,
+        newpath: String,
+        flags: u64,
+    },
+    Symlink {
+        target: String,
+        newdirfd: i64,
+        linkpath: String,
+    },
+    /// unlink, unlinkat, rmdir, mkdir, mkdirat, chmod, fchmodat, fchmodat2.
+    PathOp {
+        dirfd: i64,
+        path: String,
+        mode: u32,
+        flags: u64,
+    },
+    Fchmod {
+        fd: i64,
+        mode: u32,
+    },
+    SetId {
+        /// setuid/setgid: `[id]`; setre*: `[real, effective]`; setres*: `[real, effective, saved]`.
+        ids: Vec<u32>,
+    },
+    Setns {
+        fd: i64,
+        nstype: u64,
+    },
+    Unshare {
+        flags: u64,
+    },
+    Bpf {
+        cmd: u64,
+    },
+    MemfdCreate {
+        name: String,
+        flags: u64,
+    },
+    Userfaultfd {
+        flags: u64,
+    },
+    Chdir {
+        /// chdir's argument.
+        path: Option<String>,
+        /// fchdir's argument.
+        fd: Option<i64>,
+        /// The working directory after the call, from the kernel.
+        cwd: String,
+    },
+    /// A failed execve/execveat (successes are [`Detail::Exec`]).
+    ExecFailed {
+        dirfd: i64,
+        filename: String,
+        flags: u64,
+    },
+    Exec(Box<ExecInfo>),
+    /// A new thread or process (clone, clone3, fork, vfork; kernel threads).
+    Fork {
+        child_tid: u32,
+        child_tgid: u32,
+        clone_flags: u64,
+        child_ppid: u32,
+        /// Child tid and tgid in its own pid namespace.
+        child_vtid: u32,
+        child_vpid: u32,
+    },
+    /// A thread ended (`procexit`).
+    Exit {
+        /// Wait status (`exit_code` in the task).
+        status: u64,
+        /// The last thread of the process ended.
+        group_dead: bool,
+    },
+    /// Any other enabled syscall: the raw argument registers.
+    Other {
+        args: [u64; 6],
+    },
+}
+
+/// What the kernel knew of a process at a successful exec.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecInfo {
+    /// The tid that called exec (differs from `tid` when a non-leader thread execs).
+    pub old_tid: u32,
+    /// The filename passed to exec.
+    pub filename: String,
+    /// The executable's path, from the kernel.
+    pub exe_path: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub cgroup: String,
+    pub cap_inheritable: u64,
+    pub cap_permitted: u64,
+    pub cap_effective: u64,
+    pub exe_ino: u64,
+    pub exe_dev: u32,
+    pub exe_ctime_ns: u64,
+    pub exe_mtime_ns: u64,
+    pub exe_writable: bool,
+    pub exe_upper_layer: bool,
+    pub exe_lower_layer: bool,
+    pub exe_from_memfd: bool,
+    pub start_boot_ns: u64,
+    pub ruid: u32,
+    pub rgid: u32,
+    pub vpid: u32,
+    pub vtid: u32,
+    pub sid: u32,
+    pub vpgid: u32,
+    pub tty: u32,
+    pub pidns_level: u32,
+}
+
+/// A socket address as passed in or out of a syscall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "family_kind", rename_all = "snake_case")]
+pub enum SockAddr {
+    Inet { ip: IpAddr, port: u16 },
+    Unix { path: String },
+    Other { family: u16 },
+}
+
+/// The kernel's view of a socket: both ends and the protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SockTuple {
+    pub family: u16,
+    pub sock_type: u16,
+    pub protocol: u16,
+    pub state: u16,
+    pub local: Option<(IpAddr, u16)>,
+    pub remote: Option<(IpAddr, u16)>,
+    /// AF_UNIX path (own, else peer's); abstract names start with `@`.
+    pub unix_path: Option<String>,
+}
+
+impl SockTuple {
+    pub(crate) fn from_abi(t: &saker_ebpf::abi::SockTuple, unix_path: Option<String>) -> Self {
+        let ip = |b: &[u8; 16]| -> Option<IpAddr> {
+            match t.family {
+                flags::AF_INET => Some(IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))),
+                flags::AF_INET6 => Some(IpAddr::V6(Ipv6Addr::from(*b))),
+                _ => None,
+            }
+        };
+        SockTuple {
+            family: t.family,
+            sock_type: t.sock_type,
+            protocol: t.protocol,
+            state: t.state,
+            local: ip(&t.laddr).map(|a| (a, t.lport)),
+            remote: ip(&t.raddr).map(|a| (a, t.rport)),
+            unix_path,
+        }
+    }
+}
+
+impl Event {
+    /// Falco's `evt.dir`: every event Saker produces is an exit event.
+    pub fn dir(&self) -> char {
+        '<'
+    }
+
+    /// Falco's `thread.is_main_thread`-style test used by state tracking.
+    pub fn is_main_thread(&self) -> bool {
+        self.tid == self.tgid
+    }
+}

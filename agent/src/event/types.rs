@@ -117,6 +117,12 @@ impl fmt::Debug for EventType {
     }
 }
 
+impl serde::Serialize for EventType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl fmt::Display for EventType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -133,8 +139,14 @@ mod tests {
         assert_eq!(openat.syscall_nr(), Some(257));
         assert_eq!(openat.name(), "openat");
         assert_eq!(EventType::from_syscall(59).unwrap().name(), "execve");
-        assert_eq!(EventType::from_name("execveat").unwrap().syscall_nr(), Some(322));
-        assert_eq!(EventType::from_name("openat2").unwrap().syscall_nr(), Some(437));
+        assert_eq!(
+            EventType::from_name("execveat").unwrap().syscall_nr(),
+            Some(322)
+        );
+        assert_eq!(
+            EventType::from_name("openat2").unwrap().syscall_nr(),
+            Some(437)
+        );
     }
 
     #[test]

@@ -1,0 +1,394 @@
+//! Loading, configuring and attaching the eBPF programs; kernel counters.
+//!
+//! [`Probe::load`] checks the object's ABI version, sets the globals (own
+//! tgid, wake-up threshold), sizes the maps, loads and verifies every
+//! program. [`Probe::attach`] starts capture; dropping the `Probe` detaches
+//! everything. The ring buffer is read by [`ring::RingReader`].
+
+pub mod interest;
+pub mod ring;
+
+use std::os::fd::OwnedFd;
+
+use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
+use aya::programs::BtfTracePoint;
+use aya::{Btf, Ebpf, EbpfLoader};
+use object::{Object, ObjectSection, ObjectSymbol};
+use saker_ebpf::abi::{self, Counters};
+
+pub use interest::InterestSet;
+pub use ring::RingReader;
+
+/// Ring buffer size when none is configured: 8 MiB, as Falco's default per-CPU buffer.
+pub const DEFAULT_RING_BYTES: u32 = 8 * 1024 * 1024;
+/// Wake the reader when this much data waits (a quarter of the default ring... capped).
+pub const DEFAULT_WAKEUP_BYTES: u64 = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("reading kernel BTF from /sys/kernel/btf/vmlinux: {0}")]
+    Btf(#[from] aya::BtfError),
+    #[error("the embedded BPF object is unreadable: {0}")]
+    Object(String),
+    #[error("BPF object ABI version {found} does not match the agent's {expected}")]
+    AbiMismatch { found: u32, expected: u32 },
+    #[error("ring buffer size {0} must be a power of two and a multiple of the page size (4096)")]
+    RingSize(u32),
+    #[error("loading BPF maps and globals: {0}")]
+    Load(#[from] aya::EbpfError),
+    #[error("program {name}: {source}{log}")]
+    Program {
+        name: &'static str,
+        source: aya::programs::ProgramError,
+        log: String,
+    },
+    #[error("map {name}: {source}")]
+    Map {
+        name: &'static str,
+        source: aya::maps::MapError,
+    },
+    #[error("map {0} is missing from the BPF object")]
+    MissingMap(&'static str),
+    #[error("program {0} is missing from the BPF object")]
+    MissingProgram(&'static str),
+    #[error("counting CPUs: {0}")]
+    Cpus(String),
+    #[error("enabling BPF run-time statistics: {0}")]
+    Stats(String),
+}
+
+/// How the probe is set up.
+#[derive(Debug, Clone)]
+pub struct ProbeOptions {
+    /// Ring buffer size in bytes (power of two, multiple of 4096).
+    pub ring_bytes: u32,
+    /// Wake the reader when this many bytes are waiting.
+    pub wakeup_bytes: u64,
+    /// Process whose events are never reported (the agent itself).
+    pub self_tgid: u32,
+    /// Enable kernel BPF run-time statistics (run time and count per program).
+    /// Costs two clock reads per program run; see docs/metrics.md.
+    pub bpf_stats: bool,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        ProbeOptions {
+            ring_bytes: DEFAULT_RING_BYTES,
+            wakeup_bytes: DEFAULT_WAKEUP_BYTES,
+            self_tgid: std::process::id(),
+            bpf_stats: false,
+        }
+    }
+}
+
+/// Kernel-side counters, summed over CPUs and per CPU.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KernelCounters {
+    pub total: Counters,
+    pub per_cpu: Vec<Counters>,
+}
+
+impl KernelCounters {
+    /// Records the kernel could not deliver (ring full or no scratch buffer).
+    pub fn dropped(&self) -> u64 {
+        self.total.dropped_full + self.total.scratch_busy
+    }
+}
+
+/// Run time and count of one BPF program, from the kernel's bpf stats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramStats {
+    pub name: &'static str,
+    pub run_time_ns: u64,
+    pub run_count: u64,
+}
+
+/// The loaded eBPF programs and their maps.
+#[derive(Debug)]
+pub struct Probe {
+    ebpf: Ebpf,
+    attached: bool,
+    _stats: Option<OwnedFd>,
+}
+
+/// The `saker_abi_version` global stored in the object's .rodata.
+pub fn object_abi_version(object: &[u8]) -> Result<u32, ProbeError> {
+    let file = object::File::parse(object).map_err(|e| ProbeError::Object(e.to_string()))?;
+    let sym = file
+        .symbols()
+        .find(|s| s.name() == Ok(saker_ebpf::globals::ABI_VERSION))
+        .ok_or_else(|| ProbeError::Object("no saker_abi_version symbol".into()))?;
+    let section = sym
+        .section_index()
+        .and_then(|i| file.section_by_index(i).ok())
+        .ok_or_else(|| ProbeError::Object("saker_abi_version has no section".into()))?;
+    let data = section
+        .data()
+        .map_err(|e| ProbeError::Object(e.to_string()))?;
+    let start = usize::try_from(sym.address().saturating_sub(section.address()))
+        .map_err(|e| ProbeError::Object(e.to_string()))?;
+    let bytes = data
+        .get(start..start + 4)
+        .ok_or_else(|| ProbeError::Object("saker_abi_version outside its section".into()))?;
+    Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+}
+
+/// eBPF needs locked memory on kernels before 5.11; newer kernels charge
+/// BPF memory to the cgroup. Raising the limit needs CAP_SYS_RESOURCE, which
+/// a least-privilege agent may not have: failure is logged, not fatal.
+fn raise_memlock() {
+    let lim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit with a valid pointer to an initialized rlimit.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) };
+    if rc != 0 {
+        log::debug!(
+            "could not raise RLIMIT_MEMLOCK ({}); fine on Linux >= 5.11",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// Nanoseconds to add to CLOCK_BOOTTIME to get CLOCK_REALTIME.
+pub fn boot_to_wall_offset_ns() -> i64 {
+    fn now(clock: libc::clockid_t) -> i128 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes into a valid timespec.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+    }
+    let boot = now(libc::CLOCK_BOOTTIME);
+    let wall = now(libc::CLOCK_REALTIME);
+    let boot2 = now(libc::CLOCK_BOOTTIME);
+    (wall - (boot + boot2) / 2) as i64
+}
+
+impl Probe {
+    /// Loads and verifies every program; nothing is attached yet.
+    pub fn load(opts: &ProbeOptions) -> Result<Probe, ProbeError> {
+        let found = object_abi_version(saker_ebpf::OBJECT)?;
+        if found != abi::ABI_VERSION {
+            return Err(ProbeError::AbiMismatch {
+                found,
+                expected: abi::ABI_VERSION,
+            });
+        }
+        if !opts.ring_bytes.is_power_of_two() || opts.ring_bytes < 4096 {
+            return Err(ProbeError::RingSize(opts.ring_bytes));
+        }
+        raise_memlock();
+        let btf = Btf::from_sys_fs()?;
+        let ncpus =
+            aya::util::nr_cpus().map_err(|(what, e)| ProbeError::Cpus(format!("{what}: {e}")))?;
+        let scratch_entries = u32::try_from(ncpus)
+            .unwrap_or(u32::MAX / saker_ebpf::SCRATCH_SLOTS_PER_CPU)
+            .saturating_mul(saker_ebpf::SCRATCH_SLOTS_PER_CPU);
+        let stats = if opts.bpf_stats {
+            Some(
+                aya::sys::enable_stats(aya::sys::Stats::RunTime)
+                    .map_err(|e| ProbeError::Stats(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            .override_global(saker_ebpf::globals::SELF_TGID, &opts.self_tgid, true)
+            .override_global(saker_ebpf::globals::WAKEUP_BYTES, &opts.wakeup_bytes, true)
+            .map_max_entries(saker_ebpf::maps::EVENTS, opts.ring_bytes)
+            .map_max_entries(saker_ebpf::maps::SCRATCH, scratch_entries)
+            .load(saker_ebpf::OBJECT)?;
+
+        for (name, tracepoint) in saker_ebpf::PROGRAMS {
+            let prog: &mut BtfTracePoint = ebpf
+                .program_mut(name)
+                .ok_or(ProbeError::MissingProgram(name))?
+                .try_into()
+                .map_err(|source| ProbeError::Program {
+                    name,
+                    source,
+                    log: String::new(),
+                })?;
+            prog.load(tracepoint, &btf).map_err(|source| {
+                let log = match &source {
+                    aya::programs::ProgramError::LoadError { verifier_log, .. } => {
+                        let text = verifier_log.to_string();
+                        let tail: Vec<&str> = text.lines().rev().take(20).collect();
+                        format!(
+                            "\nverifier log (last lines):\n{}",
+                            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                        )
+                    }
+                    _ => String::new(),
+                };
+                ProbeError::Program { name, source, log }
+            })?;
+        }
+        let mut probe = Probe {
+            ebpf,
+            attached: false,
+            _stats: stats,
+        };
+        probe.update_clock()?;
+        Ok(probe)
+    }
+
+    /// Starts capture. Dropping the probe detaches.
+    pub fn attach(&mut self) -> Result<(), ProbeError> {
+        for (name, _) in saker_ebpf::PROGRAMS {
+            let prog: &mut BtfTracePoint = self
+                .ebpf
+                .program_mut(name)
+                .ok_or(ProbeError::MissingProgram(name))?
+                .try_into()
+                .map_err(|source| ProbeError::Program {
+                    name,
+                    source,
+                    log: String::new(),
+                })?;
+            prog.attach().map_err(|source| ProbeError::Program {
+                name,
+                source,
+                log: String::new(),
+            })?;
+        }
+        self.attached = true;
+        Ok(())
+    }
+
+    /// Stops capture: unloads the programs (which detaches them) and keeps
+    /// the maps, so the ring can still be drained and counters read.
+    pub fn detach(&mut self) {
+        for (name, _) in saker_ebpf::PROGRAMS {
+            if let Some(prog) = self.ebpf.program_mut(name) {
+                let tp: Result<&mut BtfTracePoint, _> = prog.try_into();
+                if let Ok(tp) = tp
+                    && let Err(e) = tp.unload()
+                {
+                    log::warn!("unloading {name}: {e}");
+                }
+            }
+        }
+        self.attached = false;
+    }
+
+    pub fn is_attached(&self) -> bool {
+        self.attached
+    }
+
+    /// Replaces the set of events the kernel emits.
+    pub fn set_interest(&mut self, set: &InterestSet) -> Result<(), ProbeError> {
+        let name = saker_ebpf::maps::INTEREST;
+        let map = self
+            .ebpf
+            .map_mut(name)
+            .ok_or(ProbeError::MissingMap(name))?;
+        let mut arr: Array<&mut MapData, u8> =
+            Array::try_from(map).map_err(|source| ProbeError::Map { name, source })?;
+        for slot in 0..abi::INTEREST_SLOTS {
+            arr.set(slot, u8::from(set.slot_enabled(slot)), 0)
+                .map_err(|source| ProbeError::Map { name, source })?;
+        }
+        Ok(())
+    }
+
+    /// Writes the current boot-to-wall clock offset for event timestamps.
+    /// Call periodically so that wall times follow clock adjustments.
+    pub fn update_clock(&mut self) -> Result<(), ProbeError> {
+        let name = saker_ebpf::maps::CLOCK;
+        let map = self
+            .ebpf
+            .map_mut(name)
+            .ok_or(ProbeError::MissingMap(name))?;
+        let mut arr: Array<&mut MapData, u64> =
+            Array::try_from(map).map_err(|source| ProbeError::Map { name, source })?;
+        arr.set(0, boot_to_wall_offset_ns() as u64, 0)
+            .map_err(|source| ProbeError::Map { name, source })
+    }
+
+    /// Takes the ring buffer for a reader. Can be done once.
+    pub fn take_ring(&mut self) -> Result<RingBuf<MapData>, ProbeError> {
+        let name = saker_ebpf::maps::EVENTS;
+        let map = self
+            .ebpf
+            .take_map(name)
+            .ok_or(ProbeError::MissingMap(name))?;
+        RingBuf::try_from(map).map_err(|source| ProbeError::Map { name, source })
+    }
+
+    /// Reads the per-CPU counters.
+    pub fn counters(&self) -> Result<KernelCounters, ProbeError> {
+        let name = saker_ebpf::maps::COUNTERS;
+        let map = self.ebpf.map(name).ok_or(ProbeError::MissingMap(name))?;
+        let arr: PerCpuArray<&MapData, [u64; 6]> =
+            PerCpuArray::try_from(map).map_err(|source| ProbeError::Map { name, source })?;
+        let values = arr
+            .get(&0, 0)
+            .map_err(|source| ProbeError::Map { name, source })?;
+        let mut out = KernelCounters::default();
+        for v in values.iter() {
+            let c = Counters {
+                emitted: v[0],
+                dropped_full: v[1],
+                read_failures: v[2],
+                truncated: v[3],
+                scratch_busy: v[4],
+                compat_skipped: v[5],
+            };
+            out.total.add(&c);
+            out.per_cpu.push(c);
+        }
+        Ok(out)
+    }
+
+    /// Run time and count per program (zero unless bpf stats are enabled,
+    /// here or by another tool through kernel.bpf_stats_enabled).
+    pub fn program_stats(&self) -> Vec<ProgramStats> {
+        let mut out = Vec::new();
+        for (name, _) in saker_ebpf::PROGRAMS {
+            let Some(prog) = self.ebpf.program(name) else {
+                continue;
+            };
+            let Ok(info) = prog.info() else { continue };
+            out.push(ProgramStats {
+                name,
+                run_time_ns: u64::try_from(info.run_time().as_nanos()).unwrap_or(u64::MAX),
+                run_count: info.run_count(),
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_object_carries_the_agent_abi_version() {
+        assert_eq!(
+            object_abi_version(saker_ebpf::OBJECT).unwrap(),
+            abi::ABI_VERSION
+        );
+    }
+
+    #[test]
+    fn garbage_object_is_an_error_not_a_panic() {
+        assert!(object_abi_version(b"not an elf").is_err());
+    }
+
+    #[test]
+    fn wall_offset_is_plausible() {
+        // Realtime minus boottime is after 2020 for any machine running this.
+        assert!(
+            boot_to_wall_offset_ns() > 1_577_836_800_000_000_000 - 100 * 86_400 * 1_000_000_000
+        );
+    }
+}

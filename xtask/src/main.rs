@@ -1,17 +1,245 @@
 //! Developer tasks: `cargo xtask <task>`.
+//!
+//! - `setup`: installs what building the eBPF programs needs (Debian packages).
+//! - `test`: setup, then every test of the workspace.
+//! - `run [-- ARGS]`: setup, release build, then `saker ARGS` (default: `run`).
+//! - `codegen`: regenerates the vendored vmlinux.h and the syscall table.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
+#[command(about = "Saker developer tasks")]
 struct Args {
     #[command(subcommand)]
     task: Task,
 }
 
 #[derive(Debug, Subcommand)]
-enum Task {}
+enum Task {
+    /// Install clang-19, llvm-19, libbpf-dev and bpftool if missing (Debian, root).
+    Setup,
+    /// Set up, then run every test of the workspace.
+    Test {
+        /// Extra arguments for `cargo test`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cargo_args: Vec<String>,
+    },
+    /// Set up, build in release mode and run `saker` with ARGS (default: `run`).
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        saker_args: Vec<String>,
+    },
+    /// Regenerate agent-ebpf/include/x86_64/vmlinux.h (bpftool) and the syscall table.
+    Codegen,
+}
 
-fn main() -> anyhow::Result<()> {
+/// Packages the build needs, and a binary that proves each is installed.
+const PACKAGES: &[(&str, &str)] = &[
+    ("clang-19", "/usr/bin/clang-19"),
+    ("llvm-19", "/usr/bin/llvm-strip-19"),
+    ("libbpf-dev", "/usr/include/bpf/bpf_helpers.h"),
+    ("bpftool", "/usr/sbin/bpftool"),
+];
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn status(cmd: &mut Command) -> Result<()> {
+    let st = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    if !st.success() {
+        bail!("{cmd:?} failed with {st}");
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn setup() -> Result<()> {
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .filter(|(_, probe)| !Path::new(probe).exists())
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    if !missing.is_empty() {
+        let list = missing.join(" ");
+        if !is_root() {
+            bail!("missing packages: {list}; run as root: apt-get install -y {list}");
+        }
+        eprintln!("xtask setup: installing {list}");
+        status(Command::new("apt-get").args(["update", "-q"]))?;
+        status(
+            Command::new("apt-get")
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .args(["install", "-y", "-q", "--no-install-recommends"])
+                .args(&missing),
+        )?;
+    }
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        eprintln!(
+            "xtask setup: warning: /sys/kernel/btf/vmlinux is missing; the agent needs a kernel with BTF"
+        );
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn test(extra: &[String]) -> Result<()> {
+    setup()?;
+    status(
+        cargo()
+            .current_dir(workspace_root())
+            .args(["test", "--workspace"])
+            .args(extra),
+    )
+}
+
+fn run(args: &[String]) -> Result<()> {
+    setup()?;
+    let root = workspace_root();
+    status(
+        cargo()
+            .current_dir(&root)
+            .args(["build", "--release", "-p", "saker"]),
+    )?;
+    let args: Vec<String> = if args.is_empty() {
+        vec!["run".into()]
+    } else {
+        args.to_vec()
+    };
+    let bin = root.join("target/release/saker");
+    let st = Command::new(&bin)
+        .args(&args)
+        .status()
+        .with_context(|| format!("running {}", bin.display()))?;
+    if !st.success() {
+        bail!("saker exited with {st}");
+    }
+    Ok(())
+}
+
+/// Syscalls newer than the Debian kernel headers' table (Linux 6.1), by number.
+const NEWER_SYSCALLS: &[(usize, &str)] = &[
+    (335, "uretprobe"),
+    (451, "cachestat"),
+    (452, "fchmodat2"),
+    (453, "map_shadow_stack"),
+    (454, "futex_wake"),
+    (455, "futex_wait"),
+    (456, "futex_requeue"),
+    (457, "statmount"),
+    (458, "listmount"),
+    (459, "lsm_get_self_attr"),
+    (460, "lsm_set_self_attr"),
+    (461, "lsm_list_modules"),
+    (462, "mseal"),
+    (463, "setxattrat"),
+    (464, "getxattrat"),
+    (465, "listxattrat"),
+    (466, "removexattrat"),
+    (467, "open_tree_attr"),
+    (468, "file_getattr"),
+    (469, "file_setattr"),
+];
+
+fn codegen() -> Result<()> {
+    setup()?;
+    let root = workspace_root();
+    let vmlinux = root.join("agent-ebpf/include/x86_64/vmlinux.h");
+    let out = Command::new("bpftool")
+        .args([
+            "btf",
+            "dump",
+            "file",
+            "/sys/kernel/btf/vmlinux",
+            "format",
+            "c",
+        ])
+        .output()
+        .context("running bpftool")?;
+    if !out.status.success() {
+        bail!("bpftool failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    std::fs::write(&vmlinux, &out.stdout)?;
+    eprintln!("wrote {}", vmlinux.display());
+
+    let header = std::fs::read_to_string("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
+        .context("reading the x86_64 syscall numbers (linux-libc-dev)")?;
+    let mut names: Vec<String> = Vec::new();
+    let mut put = |nr: usize, name: &str| {
+        if names.len() <= nr {
+            names.resize(nr + 1, String::new());
+        }
+        if names[nr].is_empty() {
+            names[nr] = name.to_string();
+        }
+    };
+    for line in header.lines() {
+        let mut parts = line.split_whitespace();
+        if parts.next() != Some("#define") {
+            continue;
+        }
+        let (Some(name), Some(nr)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if let (Some(name), Ok(nr)) = (name.strip_prefix("__NR_"), nr.parse::<usize>()) {
+            put(nr, name);
+        }
+    }
+    for (nr, name) in NEWER_SYSCALLS {
+        put(*nr, name);
+    }
+    let mut rs = String::from(
+        "// x86_64 system call numbers and names, from the kernel's\n\
+         // arch/x86/entry/syscalls/syscall_64.tbl (Linux 6.18). Regenerate with `cargo xtask codegen`.\n\n\
+         /// `SYSCALL_NAMES_X86_64[nr]` is the name of system call `nr`, or `\"\"` for unused numbers.\n",
+    );
+    rs.push_str(&format!(
+        "pub const SYSCALL_NAMES_X86_64: [&str; {}] = [\n",
+        names.len()
+    ));
+    for n in &names {
+        rs.push_str(&format!("    \"{n}\",\n"));
+    }
+    rs.push_str("];\n");
+    let table = root.join("agent/src/event/syscalls_x86_64.rs");
+    std::fs::write(&table, rs)?;
+    eprintln!("wrote {}", table.display());
+    Ok(())
+}
+
+fn main() -> ExitCode {
     let args = Args::parse();
-    match args.task {}
+    let r = match &args.task {
+        Task::Setup => setup(),
+        Task::Test { cargo_args } => test(cargo_args),
+        Task::Run { saker_args } => run(saker_args),
+        Task::Codegen => codegen(),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,353 @@
+//! The probe on the real kernel: each test starts a workload process, finds
+//! its events by pid and checks the decoded arguments.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use saker::event::{AT_FDCWD, Detail, SockAddr, flags};
+
+const RING: u32 = 8 * 1024 * 1024;
+
+#[test]
+fn open_of_a_unique_path_reports_path_flags_and_fd() {
+    if !bpf_available() {
+        return;
+    }
+    let dir = unique_dir();
+    let path = dir.path().join("opened-by-test");
+    let path_s = path.to_str().unwrap();
+    let cap = LiveCapture::start(interest("openat,open"), RING, true);
+    let (pid, out) = run_load(&["open", path_s]);
+    let got = cap.stop();
+    let fd: i64 = out.parse().unwrap();
+    let opens: Vec<_> = got
+        .of_pid(pid)
+        .into_iter()
+        .filter(|e| matches!(&e.detail, Detail::Open { path, .. } if path == path_s))
+        .collect();
+    assert_eq!(opens.len(), 1, "one open of {path_s} by {pid}");
+    let ev = opens[0];
+    assert_eq!(ev.etype.name(), "openat");
+    assert_eq!(ev.ret, fd, "returned fd");
+    let Detail::Open {
+        dirfd,
+        flags: f,
+        mode,
+        ..
+    } = &ev.detail
+    else {
+        unreachable!()
+    };
+    assert_eq!(*dirfd, AT_FDCWD);
+    assert_eq!(flags::open_flags(*f), "O_WRONLY|O_CREAT|O_CLOEXEC");
+    assert_eq!(*mode, 0o600);
+    assert_eq!(ev.comm, "saker-testload");
+    assert_eq!(got.decode_errors, 0);
+}
+
+#[test]
+fn exec_reports_exe_path_and_argv() {
+    if !bpf_available() {
+        return;
+    }
+    let marker = format!("saker-exec-test-{}", std::process::id());
+    let cap = LiveCapture::start(interest("execve,execveat"), RING, true);
+    let child = Command::new("/bin/true")
+        .args([marker.as_str(), "second arg"])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let status = child.wait_with_output().unwrap().status;
+    assert!(status.success());
+    let got = cap.stop();
+    let execs: Vec<_> = got
+        .of_pid(pid)
+        .into_iter()
+        .filter_map(|e| match &e.detail {
+            Detail::Exec(x) => Some((e, x)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(execs.len(), 1, "one exec by {pid}");
+    let (ev, x) = execs[0];
+    assert_eq!(ev.etype.name(), "execve");
+    assert_eq!(ev.ret, 0);
+    assert_eq!(x.filename, "/bin/true");
+    let real = std::fs::canonicalize("/bin/true").unwrap();
+    assert_eq!(
+        x.exe_path,
+        real.to_str().unwrap(),
+        "exe path from the kernel"
+    );
+    assert_eq!(x.args, vec!["/bin/true", marker.as_str(), "second arg"]);
+    assert_eq!(ev.comm, "true");
+    assert_eq!(x.cwd, std::env::current_dir().unwrap().to_str().unwrap());
+    assert!(
+        x.env.iter().any(|v| v.starts_with("PATH=")),
+        "environment captured"
+    );
+}
+
+#[test]
+fn failed_exec_is_reported_with_its_error() {
+    if !bpf_available() {
+        return;
+    }
+    let cap = LiveCapture::start(interest("execve"), RING, true);
+    let missing = format!("/nonexistent/saker-{}", std::process::id());
+    // Command spawns a child that calls execve, which fails with ENOENT.
+    let err = Command::new(&missing).spawn().unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    let got = cap.stop();
+    let failed: Vec<_> = got
+        .events
+        .iter()
+        .filter(
+            |e| matches!(&e.detail, Detail::ExecFailed { filename, .. } if *filename == missing),
+        )
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(flags::result_name(failed[0].ret), "ENOENT");
+}
+
+#[test]
+fn connect_and_accept_report_addresses_and_ports() {
+    if !bpf_available() {
+        return;
+    }
+    let cap = LiveCapture::start(interest("connect,accept,accept4"), RING, true);
+    let mut listener = Command::new(testload())
+        .arg("listen")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let listener_pid = listener.id();
+    let mut stdout = std::io::BufReader::new(listener.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let (pid, local) = run_load(&["connect", &port.to_string()]);
+    assert!(listener.wait().unwrap().success());
+    let got = cap.stop();
+    let local_port: u16 = local.rsplit(':').next().unwrap().parse().unwrap();
+
+    let connects: Vec<_> = got
+        .of_pid(pid)
+        .into_iter()
+        .filter(|e| e.etype.name() == "connect")
+        .collect();
+    assert_eq!(connects.len(), 1);
+    let Detail::SocketIo { addr, tuple, .. } = &connects[0].detail else {
+        panic!("not socket io: {:?}", connects[0].detail)
+    };
+    assert_eq!(
+        addr,
+        &Some(SockAddr::Inet {
+            ip: "127.0.0.1".parse().unwrap(),
+            port
+        })
+    );
+    let t = tuple.as_ref().expect("socket tuple");
+    assert_eq!(t.remote, Some(("127.0.0.1".parse().unwrap(), port)));
+    assert_eq!(t.local, Some(("127.0.0.1".parse().unwrap(), local_port)));
+    assert_eq!(t.protocol, libc::IPPROTO_TCP as u16);
+    assert_eq!(connects[0].ret, 0);
+
+    let accepts: Vec<_> = got
+        .of_pid(listener_pid)
+        .into_iter()
+        .filter(|e| matches!(e.etype.name(), "accept" | "accept4"))
+        .collect();
+    assert_eq!(accepts.len(), 1, "accept seen on the listener side");
+    let Detail::SocketIo { tuple, .. } = &accepts[0].detail else {
+        panic!()
+    };
+    let t = tuple.as_ref().expect("accepted socket tuple");
+    assert_eq!(t.local, Some(("127.0.0.1".parse().unwrap(), port)));
+    assert_eq!(t.remote, Some(("127.0.0.1".parse().unwrap(), local_port)));
+    assert!(accepts[0].ret >= 0, "new fd returned");
+}
+
+#[test]
+fn fd_and_file_syscalls_report_their_arguments() {
+    if !bpf_available() {
+        return;
+    }
+    let dir = unique_dir();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    std::fs::write(p("src"), b"x").unwrap();
+    let cap = LiveCapture::start(
+        interest("dup2,dup3,symlinkat,unlinkat,renameat2,memfd_create"),
+        RING,
+        true,
+    );
+    let (dup_pid, _) = run_load(&["dup2", &p("src"), "77"]);
+    let (sym_pid, _) = run_load(&["symlinkat", "/etc/shadow", &p("link")]);
+    let (ren_pid, _) = run_load(&["renameat2", &p("src"), &p("dst")]);
+    let (unl_pid, _) = run_load(&["unlinkat", &p("dst")]);
+    let (memfd_pid, memfd_out) = run_load(&["memfd", "saker-memfd-test"]);
+    let got = cap.stop();
+
+    let dup = got.of_pid(dup_pid);
+    assert!(
+        dup.iter().any(|e| e.etype.name() == "dup2"
+            && e.ret == 77
+            && matches!(
+                e.detail,
+                Detail::Dup {
+                    newfd: Some(77),
+                    ..
+                }
+            )),
+        "dup2 with newfd 77: {dup:?}"
+    );
+    let sym = got.of_pid(sym_pid);
+    assert!(
+        sym.iter().any(|e| matches!(&e.detail,
+            Detail::Symlink { target, linkpath, newdirfd } if target == "/etc/shadow" && *linkpath == p("link") && *newdirfd == AT_FDCWD)
+            && e.ret == 0),
+        "symlinkat: {sym:?}"
+    );
+    let ren = got.of_pid(ren_pid);
+    assert!(
+        ren.iter().any(|e| matches!(&e.detail,
+            Detail::TwoPaths { oldpath, newpath, flags, .. } if *oldpath == p("src") && *newpath == p("dst") && *flags == libc::RENAME_NOREPLACE as u64)),
+        "renameat2: {ren:?}"
+    );
+    let unl = got.of_pid(unl_pid);
+    assert!(
+        unl.iter().any(|e| e.etype.name() == "unlinkat"
+            && matches!(&e.detail, Detail::PathOp { path, .. } if *path == p("dst"))),
+        "unlinkat: {unl:?}"
+    );
+    let memfd = got.of_pid(memfd_pid);
+    assert!(
+        memfd.iter().any(|e| e.ret.to_string() == memfd_out
+            && matches!(&e.detail, Detail::MemfdCreate { name, flags } if name == "saker-memfd-test" && flags::memfd_flags(*flags) == "MFD_CLOEXEC")),
+        "memfd_create: {memfd:?}"
+    );
+}
+
+#[test]
+fn ptrace_attach_reports_request_and_target() {
+    if !bpf_available() {
+        return;
+    }
+    let cap = LiveCapture::start(interest("ptrace"), RING, true);
+    let (pid, target) = run_load(&["ptrace-attach"]);
+    let got = cap.stop();
+    let target: i64 = target.parse().unwrap();
+    let attach: Vec<_> = got
+        .of_pid(pid)
+        .into_iter()
+        .filter(|e| {
+            matches!(e.detail, Detail::Ptrace { request, pid: t, .. }
+                if flags::ptrace_request(request) == "PTRACE_ATTACH" && t == target)
+        })
+        .collect();
+    assert_eq!(attach.len(), 1, "{:?}", got.of_pid(pid));
+    assert_eq!(attach[0].ret, 0);
+}
+
+#[test]
+fn syscalls_left_out_of_the_interest_map_produce_no_event() {
+    if !bpf_available() {
+        return;
+    }
+    let dir = unique_dir();
+    let d = dir.path().join("made-dir");
+    let f = dir.path().join("made-file");
+    let cap = LiveCapture::start(interest("openat"), RING, true);
+    let (pid, _) = run_load(&["mkdir-then-open", d.to_str().unwrap(), f.to_str().unwrap()]);
+    let got = cap.stop();
+    assert!(d.is_dir(), "the workload really made the directory");
+    let mine = got.of_pid(pid);
+    assert!(
+        mine.iter()
+            .any(|e| matches!(&e.detail, Detail::Open { path, .. } if path == f.to_str().unwrap())),
+        "the enabled openat is reported"
+    );
+    assert!(
+        mine.iter().all(|e| e.etype.name() == "openat"),
+        "only openat events: {:?}",
+        mine.iter().map(|e| e.etype.name()).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn process_lifecycle_events_track_fork_exec_and_exit() {
+    if !bpf_available() {
+        return;
+    }
+    let cap = LiveCapture::start(
+        interest("execve,clone,clone3,fork,vfork,procexit"),
+        RING,
+        true,
+    );
+    let out = Command::new("/bin/sh")
+        .args(["-c", "/bin/true; echo $$"])
+        .output()
+        .unwrap();
+    let got = cap.stop();
+    let sh_pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let forks: Vec<(u32, u32)> = got
+        .of_pid(sh_pid)
+        .iter()
+        .filter_map(|e| match e.detail {
+            Detail::Fork {
+                child_tid,
+                child_tgid,
+                ..
+            } => Some((child_tid, child_tgid)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(forks.len(), 1, "sh forks once for /bin/true");
+    let child = forks[0].1;
+    let child_events: Vec<&str> = got.of_pid(child).iter().map(|e| e.etype.name()).collect();
+    assert_eq!(
+        child_events,
+        vec!["execve", "procexit"],
+        "the child execs then exits"
+    );
+    let exit = got
+        .of_pid(sh_pid)
+        .into_iter()
+        .find(|e| matches!(e.detail, Detail::Exit { .. }))
+        .expect("sh exits");
+    assert!(matches!(
+        exit.detail,
+        Detail::Exit {
+            group_dead: true,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_tiny_ring_under_load_counts_every_drop() {
+    if !bpf_available() {
+        return;
+    }
+    // userfaultfd is a syscall nothing else on the machine makes, so the
+    // kernel counters see exactly the load generator's calls.
+    const N: u64 = 50_000;
+    let cap = LiveCapture::start(interest("userfaultfd"), 4096, false);
+    let (pid, _) = run_load(&["userfaultfd-loop", &N.to_string()]);
+    let got = cap.stop();
+    let c = &got.counters.total;
+    assert!(c.dropped_full > 0, "a 4 KiB ring must overflow: {c:?}");
+    assert_eq!(
+        c.emitted + c.dropped_full + c.scratch_busy,
+        N,
+        "every call is either delivered or counted as dropped: {c:?}"
+    );
+    let delivered = got.of_pid(pid).len() as u64;
+    assert_eq!(
+        delivered, c.emitted,
+        "userspace received what the kernel emitted"
+    );
+    assert!(got.events.iter().all(|e| e.etype.name() == "userfaultfd"));
+}

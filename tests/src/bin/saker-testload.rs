@@ -1,0 +1,219 @@
+//! Workload helper for the integration tests: performs one action with real
+//! system calls, in its own process, so that tests can find its events by pid.
+//!
+//! Usage: saker-testload <action> [args...]; prints results on stdout.
+
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::ExitCode;
+
+fn cstr(s: &str) -> CString {
+    CString::new(s).unwrap_or_default()
+}
+
+fn check(what: &str, rc: libc::c_long) -> Result<libc::c_long, String> {
+    if rc < 0 {
+        Err(format!("{what}: {}", std::io::Error::last_os_error()))
+    } else {
+        Ok(rc)
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
+    match arg(0) {
+        // open PATH: openat(AT_FDCWD, PATH, O_WRONLY|O_CREAT|O_CLOEXEC, 0600)
+        "open" => {
+            let p = cstr(arg(1));
+            // SAFETY: valid NUL-terminated path.
+            let fd = unsafe {
+                libc::openat(
+                    libc::AT_FDCWD,
+                    p.as_ptr(),
+                    libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC,
+                    0o600,
+                )
+            };
+            let fd = check("openat", fd.into())?;
+            println!("{fd}");
+        }
+        // dup2 PATH NEWFD
+        "dup2" => {
+            let p = cstr(arg(1));
+            let newfd: i32 = arg(2).parse().map_err(|e| format!("newfd: {e}"))?;
+            // SAFETY: valid path; dup2 on descriptors we own.
+            let fd = check(
+                "open",
+                unsafe { libc::open(p.as_ptr(), libc::O_RDONLY) }.into(),
+            )?;
+            let r = check("dup2", unsafe { libc::dup2(fd as i32, newfd) }.into())?;
+            println!("{fd} {r}");
+        }
+        // symlinkat TARGET LINKPATH
+        "symlinkat" => {
+            let (t, l) = (cstr(arg(1)), cstr(arg(2)));
+            // SAFETY: valid paths.
+            check(
+                "symlinkat",
+                unsafe { libc::symlinkat(t.as_ptr(), libc::AT_FDCWD, l.as_ptr()) }.into(),
+            )?;
+        }
+        // link OLD NEW (hard link)
+        "link" => {
+            let (o, n) = (cstr(arg(1)), cstr(arg(2)));
+            // SAFETY: valid paths.
+            check(
+                "linkat",
+                unsafe { libc::linkat(libc::AT_FDCWD, o.as_ptr(), libc::AT_FDCWD, n.as_ptr(), 0) }
+                    .into(),
+            )?;
+        }
+        // unlinkat PATH
+        "unlinkat" => {
+            let p = cstr(arg(1));
+            // SAFETY: valid path.
+            check(
+                "unlinkat",
+                unsafe { libc::unlinkat(libc::AT_FDCWD, p.as_ptr(), 0) }.into(),
+            )?;
+        }
+        // renameat2 OLD NEW (RENAME_NOREPLACE)
+        "renameat2" => {
+            let (o, n) = (cstr(arg(1)), cstr(arg(2)));
+            // SAFETY: valid paths; raw syscall with the documented argument order.
+            check("renameat2", unsafe {
+                libc::syscall(
+                    libc::SYS_renameat2,
+                    libc::AT_FDCWD,
+                    o.as_ptr(),
+                    libc::AT_FDCWD,
+                    n.as_ptr(),
+                    libc::RENAME_NOREPLACE,
+                )
+            })?;
+        }
+        // memfd NAME
+        "memfd" => {
+            let n = cstr(arg(1));
+            // SAFETY: valid name.
+            let fd = check("memfd_create", unsafe {
+                libc::syscall(libc::SYS_memfd_create, n.as_ptr(), libc::MFD_CLOEXEC)
+            })?;
+            println!("{fd}");
+        }
+        // ptrace-attach: fork a child, PTRACE_ATTACH to it, detach, reap.
+        "ptrace-attach" => {
+            // SAFETY: fork in a single-threaded helper; the child only pauses.
+            let child = unsafe { libc::fork() };
+            if child == 0 {
+                loop {
+                    // SAFETY: pause has no preconditions.
+                    unsafe { libc::pause() };
+                }
+            }
+            check("fork", child.into())?;
+            // SAFETY: ptrace/waitpid/kill on our own child.
+            let r = unsafe {
+                libc::ptrace(
+                    libc::PTRACE_ATTACH,
+                    child,
+                    std::ptr::null_mut::<libc::c_void>(),
+                    std::ptr::null_mut::<libc::c_void>(),
+                )
+            };
+            let mut status = 0;
+            unsafe {
+                libc::waitpid(child, &mut status, 0);
+                libc::ptrace(
+                    libc::PTRACE_DETACH,
+                    child,
+                    std::ptr::null_mut::<libc::c_void>(),
+                    std::ptr::null_mut::<libc::c_void>(),
+                );
+                libc::kill(child, libc::SIGKILL);
+                libc::waitpid(child, &mut status, 0);
+            }
+            check("ptrace", r)?;
+            println!("{child}");
+        }
+        // listen: bind 127.0.0.1:0, print the port, accept one connection, echo one line.
+        "listen" => {
+            let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+            let port = l.local_addr().map_err(|e| e.to_string())?.port();
+            println!("{port}");
+            std::io::stdout().flush().map_err(|e| e.to_string())?;
+            let (mut s, peer) = l.accept().map_err(|e| e.to_string())?;
+            let mut buf = [0u8; 16];
+            let _ = s.read(&mut buf);
+            println!("{peer}");
+        }
+        // connect PORT: connect to 127.0.0.1:PORT, send a byte.
+        "connect" => {
+            let port: u16 = arg(1).parse().map_err(|e| format!("port: {e}"))?;
+            let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+            let local = s.local_addr().map_err(|e| e.to_string())?;
+            s.write_all(b"x").map_err(|e| e.to_string())?;
+            println!("{local}");
+        }
+        // mkdir-then-open DIR FILE: a mkdirat the test leaves out of the interest set, then an openat.
+        "mkdir-then-open" => {
+            let (d, f) = (cstr(arg(1)), cstr(arg(2)));
+            // SAFETY: valid paths.
+            check(
+                "mkdirat",
+                unsafe { libc::mkdirat(libc::AT_FDCWD, d.as_ptr(), 0o700) }.into(),
+            )?;
+            check(
+                "openat",
+                unsafe {
+                    libc::openat(
+                        libc::AT_FDCWD,
+                        f.as_ptr(),
+                        libc::O_RDONLY | libc::O_CREAT,
+                        0o600,
+                    )
+                }
+                .into(),
+            )?;
+        }
+        // userfaultfd-loop N: N userfaultfd() calls (a syscall nothing else on a
+        // test machine makes), closing each returned fd.
+        "userfaultfd-loop" => {
+            let n: u64 = arg(1).parse().map_err(|e| format!("count: {e}"))?;
+            for _ in 0..n {
+                // SAFETY: userfaultfd with flags 0; close only a returned fd.
+                let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, 0) };
+                if fd >= 0 {
+                    unsafe { libc::close(fd as i32) };
+                }
+            }
+            println!("{n}");
+        }
+        // open-loop PATH N: N open+close pairs.
+        "open-loop" => {
+            let p = cstr(arg(1));
+            let n: u64 = arg(2).parse().map_err(|e| format!("count: {e}"))?;
+            for _ in 0..n {
+                // SAFETY: valid path; close only a returned fd.
+                let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDONLY) };
+                if fd >= 0 {
+                    unsafe { libc::close(fd) };
+                }
+            }
+        }
+        other => return Err(format!("unknown action {other:?}")),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("saker-testload: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -8,3 +8,4 @@ pub mod alert;
 pub mod event;
 pub mod probe;
 pub mod recording;
+pub mod state;

@@ -60,6 +60,7 @@ pub const O_RDWR: u64 = 2;
 pub const O_CREAT: u64 = 0o100;
 pub const O_TRUNC: u64 = 0o1000;
 pub const O_DIRECTORY: u64 = 0o200000;
+pub const O_CLOEXEC_BIT: u64 = 0o2000000;
 pub const O_PATH: u64 = 0o10000000;
 pub const O_TMPFILE: u64 = 0o20000000 | O_DIRECTORY;
 /// __O_SYNC is part of O_SYNC (0o4010000).

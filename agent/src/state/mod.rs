@@ -1,0 +1,531 @@
+//! Process, fd, user and container state rebuilt from events.
+//!
+//! Each event is applied in two steps around rule evaluation, as Falco's
+//! parser does: [`State::apply`] before (a new process, exec, a new fd, a
+//! changed working directory must be visible to the rules that see this
+//! event), [`State::finish`] after (a closed fd or an exited process must
+//! still be visible to rules on the close or exit event itself).
+
+pub mod container;
+pub mod fd;
+pub mod path;
+pub mod process;
+pub mod procfs;
+pub mod users;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::event::flags::{AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, O_CLOEXEC_BIT, O_DIRECTORY};
+use crate::event::{AT_FDCWD, Detail, Event, ExecInfo, SockAddr, SockTuple};
+use fd::{FdInfo, FdKind, Role};
+use process::{MAX_ENV_ENTRIES, Process, ProcessTable};
+use procfs::{ProcFs, SocketTables};
+use users::UserDb;
+
+const EINPROGRESS: i64 = -115;
+
+/// Counters the metrics module reads.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StateStats {
+    /// Processes read from /proc because an event named an unknown one.
+    pub proc_lookups: u64,
+    /// Unknown processes that could not be read (gone, or lookups rate-limited).
+    pub proc_lookup_misses: u64,
+    /// Processes removed by the sweep because their exit was never seen.
+    pub swept: u64,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub procs: ProcessTable,
+    pub users: UserDb,
+    procfs: Option<ProcFs>,
+    host: Arc<str>,
+    pub stats: StateStats,
+    lookup_budget: LookupBudget,
+    last_sweep: Option<Instant>,
+}
+
+/// Lazy /proc lookups allowed per second: a burst of unknown pids (after
+/// drops) must not turn the agent into a /proc scanner.
+#[derive(Debug)]
+struct LookupBudget {
+    window: Option<Instant>,
+    used: u32,
+}
+
+const LOOKUPS_PER_SEC: u32 = 200;
+const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+
+impl LookupBudget {
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        match self.window {
+            Some(w) if now.duration_since(w) < Duration::from_secs(1) => {}
+            _ => {
+                self.window = Some(now);
+                self.used = 0;
+            }
+        }
+        self.used += 1;
+        self.used <= LOOKUPS_PER_SEC
+    }
+}
+
+impl State {
+    /// Live state: seeded from `<host_root>/proc`, users from `<host_root>/etc`.
+    pub fn live(host_root: &Path, boot_to_wall_ns: i64) -> Self {
+        let host: Arc<str> = Arc::from(container::HOST);
+        let procfs = ProcFs::new(host_root.join("proc"), boot_to_wall_ns, host.clone());
+        let mut s = State {
+            procs: ProcessTable::default(),
+            users: UserDb::load(host_root),
+            procfs: Some(procfs),
+            host,
+            stats: StateStats::default(),
+            lookup_budget: LookupBudget {
+                window: None,
+                used: 0,
+            },
+            last_sweep: None,
+        };
+        s.seed();
+        s
+    }
+
+    /// State without /proc (replays, tests): only what events and seeds tell.
+    pub fn detached(users: UserDb) -> Self {
+        State {
+            procs: ProcessTable::default(),
+            users,
+            procfs: None,
+            host: Arc::from(container::HOST),
+            stats: StateStats::default(),
+            lookup_budget: LookupBudget {
+                window: None,
+                used: 0,
+            },
+            last_sweep: None,
+        }
+    }
+
+    pub fn host_id(&self) -> &Arc<str> {
+        &self.host
+    }
+
+    /// Reads every process and thread from /proc.
+    pub fn seed(&mut self) {
+        let Some(procfs) = &self.procfs else { return };
+        let mut sockets = SocketTables::default();
+        for pid in procfs.pids() {
+            if let Some(p) = procfs.read_process(pid, &mut sockets) {
+                for tid in procfs.tids(pid) {
+                    self.procs.add_thread(tid, pid);
+                }
+                self.procs.insert(p);
+            }
+        }
+    }
+
+    /// Adds a process that existed before a recording began.
+    pub fn insert_seed(&mut self, p: Process) {
+        self.procs.insert(p);
+    }
+
+    /// The process of an event, created if unknown (from /proc when live,
+    /// else from the event header).
+    fn process_for(&mut self, ev: &Event) -> &mut Process {
+        if self.procs.get(ev.tgid).is_none() {
+            let mut found = None;
+            if let Some(procfs) = &self.procfs {
+                if self.lookup_budget.take() {
+                    found = procfs.read_process(ev.tgid, &mut SocketTables::default());
+                }
+                match found {
+                    Some(_) => self.stats.proc_lookups += 1,
+                    None => self.stats.proc_lookup_misses += 1,
+                }
+            }
+            let p = found.unwrap_or_else(|| {
+                let mut p = Process::minimal(ev.tgid, ev.ppid, &ev.comm, &self.host);
+                p.uid = ev.uid;
+                p.gid = ev.gid;
+                p.loginuid = ev.loginuid;
+                p
+            });
+            self.procs.insert(p);
+        }
+        self.procs.add_thread(ev.tid, ev.tgid);
+        let p = self
+            .procs
+            .get_mut(ev.tgid)
+            .unwrap_or_else(|| unreachable!("inserted above"));
+        // Every record carries the current credentials and parent: keep them fresh
+        // (setuid family, reparenting after a parent exits).
+        if !matches!(ev.detail, Detail::Fork { .. }) || ev.tid == ev.tgid {
+            p.uid = ev.uid;
+            p.gid = ev.gid;
+            p.loginuid = ev.loginuid;
+            if ev.ppid != 0 {
+                p.ppid = ev.ppid;
+            }
+        }
+        p
+    }
+
+    /// Updates state with `ev` before rules see it.
+    pub fn apply(&mut self, ev: &Event) {
+        match &ev.detail {
+            Detail::Fork {
+                child_tid,
+                child_tgid,
+                child_ppid,
+                child_vpid,
+                ..
+            } => self.on_fork(ev, *child_tid, *child_tgid, *child_ppid, *child_vpid),
+            Detail::Exec(x) => self.on_exec(ev, x),
+            _ => {
+                let host = self.host.clone();
+                let p = self.process_for(ev);
+                apply_fd_event(p, ev, &host);
+            }
+        }
+    }
+
+    /// Removes what `ev` ended, after rules have seen it.
+    pub fn finish(&mut self, ev: &Event) {
+        match &ev.detail {
+            Detail::Close { fd } if ev.ret == 0 => {
+                if let Some(p) = self.procs.get_mut(ev.tgid) {
+                    p.fds.remove(fd);
+                }
+            }
+            Detail::Exit { group_dead, .. } => {
+                if ev.tid != ev.tgid {
+                    self.procs.remove_thread(ev.tid);
+                    if let Some(p) = self.procs.get_mut(ev.tgid) {
+                        p.threads = p.threads.saturating_sub(1);
+                    }
+                }
+                if *group_dead {
+                    self.procs.drop_threads_of(ev.tgid);
+                    self.procs.remove(ev.tgid);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_fork(
+        &mut self,
+        ev: &Event,
+        child_tid: u32,
+        child_tgid: u32,
+        child_ppid: u32,
+        child_vpid: u32,
+    ) {
+        let host = self.host.clone();
+        let parent = self.process_for(ev);
+        if child_tgid == ev.tgid {
+            parent.threads += 1;
+            self.procs.add_thread(child_tid, child_tgid);
+            return;
+        }
+        let mut child = parent.clone();
+        child.tgid = child_tgid;
+        child.ppid = if child_ppid != 0 { child_ppid } else { ev.tgid };
+        child.threads = 1;
+        child.start_ns = ev.ts_wall_ns;
+        child.vpid = child_vpid;
+        child.from_proc = false;
+        if child.container_id.is_empty() {
+            child.container_id = host;
+        }
+        self.procs.insert(child);
+        self.procs.add_thread(child_tid, child_tgid);
+    }
+
+    fn on_exec(&mut self, ev: &Event, x: &ExecInfo) {
+        if x.old_tid != ev.tid {
+            // A non-leader thread exec'd: the kernel killed the other threads.
+            self.procs.remove_thread(x.old_tid);
+            self.procs.drop_threads_of(ev.tgid);
+        }
+        let host = self.host.clone();
+        let boot_to_wall = ev.ts_wall_ns - ev.ts_boot_ns as i64;
+        let p = self.process_for(ev);
+        p.comm = ev.comm.clone();
+        let mut args = x.args.clone();
+        p.exe = if args.is_empty() {
+            x.filename.clone()
+        } else {
+            args.remove(0)
+        };
+        p.args = args;
+        p.env = x.env.iter().take(MAX_ENV_ENTRIES).cloned().collect();
+        p.exepath = x.exe_path.clone();
+        p.cwd = x.cwd.clone();
+        p.ruid = x.ruid;
+        p.rgid = x.rgid;
+        p.tty = x.tty;
+        p.sid = x.sid;
+        p.vpgid = x.vpgid;
+        p.vpid = x.vpid;
+        p.pidns_level = x.pidns_level;
+        p.cap_inheritable = x.cap_inheritable;
+        p.cap_permitted = x.cap_permitted;
+        p.cap_effective = x.cap_effective;
+        if x.start_boot_ns != 0 {
+            p.start_ns = x.start_boot_ns as i64 + boot_to_wall;
+        }
+        p.exe_ino = x.exe_ino;
+        p.exe_ctime_ns = x.exe_ctime_ns;
+        p.exe_mtime_ns = x.exe_mtime_ns;
+        p.exe_writable = x.exe_writable;
+        p.exe_upper_layer = x.exe_upper_layer;
+        p.exe_lower_layer = x.exe_lower_layer;
+        p.exe_from_memfd = x.exe_from_memfd;
+        if !x.cgroup.is_empty() && x.cgroup != "/" {
+            p.cgroup = x.cgroup.clone();
+            p.container_id = match container::container_id_from_cgroup(&p.cgroup) {
+                Some(id) => Arc::from(id),
+                None => host,
+            };
+        }
+        p.threads = 1;
+        // exec closes close-on-exec descriptors.
+        p.fds.retain(|_, f| f.flags & O_CLOEXEC_BIT == 0);
+    }
+
+    /// Drops processes whose exit was never seen (lost events): those whose
+    /// /proc entry is gone. Live state only; at most every 30 seconds.
+    pub fn sweep(&mut self) {
+        let Some(procfs) = &self.procfs else { return };
+        let now = Instant::now();
+        if self
+            .last_sweep
+            .is_some_and(|t| now.duration_since(t) < SWEEP_INTERVAL)
+        {
+            return;
+        }
+        self.last_sweep = Some(now);
+        let dead: Vec<u32> = self
+            .procs
+            .iter()
+            .map(|p| p.tgid)
+            .filter(|pid| !procfs.root.join(pid.to_string()).exists())
+            .collect();
+        for pid in dead {
+            self.procs.drop_threads_of(pid);
+            self.procs.remove(pid);
+            self.stats.swept += 1;
+        }
+        self.users.refresh();
+    }
+
+    /// The directory an *at() call's dirfd refers to.
+    pub fn dir_of(p: &Process, dirfd: i64) -> Option<&str> {
+        if dirfd == AT_FDCWD {
+            Some(p.cwd.as_str())
+        } else {
+            p.fds.get(&dirfd).map(|f| f.name.as_str())
+        }
+    }
+
+    /// Resolves a path argument the way Falco builds `fd.name`.
+    pub fn resolve_path(p: &Process, dirfd: i64, raw: &str) -> String {
+        if raw.starts_with('/') {
+            return path::normalize(raw);
+        }
+        match Self::dir_of(p, dirfd) {
+            Some(base) if !base.is_empty() => path::resolve(base, raw),
+            _ => raw.to_string(),
+        }
+    }
+
+    /// Where this state reads /proc from (None when detached).
+    pub fn proc_root(&self) -> Option<PathBuf> {
+        self.procfs.as_ref().map(|p| p.root.clone())
+    }
+}
+
+fn inet_kind(family: u16) -> FdKind {
+    match family {
+        AF_INET => FdKind::Ipv4,
+        AF_INET6 => FdKind::Ipv6,
+        AF_UNIX => FdKind::Unix,
+        AF_NETLINK => FdKind::Netlink,
+        _ => FdKind::Unknown,
+    }
+}
+
+/// Fills socket endpoints from the kernel's tuple.
+fn update_from_tuple(f: &mut FdInfo, t: &SockTuple) {
+    let kind = inet_kind(t.family);
+    if kind != FdKind::Unknown {
+        f.kind = kind;
+    }
+    if t.protocol != 0 {
+        f.l4proto = t.protocol;
+    }
+    if t.local.is_some() {
+        f.local = t.local;
+    }
+    if t.remote
+        .is_some_and(|(ip, port)| !ip.is_unspecified() || port != 0)
+    {
+        f.remote = t.remote;
+    }
+    if let Some(p) = &t.unix_path {
+        f.name = p.clone();
+    }
+}
+
+fn sockaddr_endpoint(a: &Option<SockAddr>) -> Option<fd::Endpoint> {
+    match a {
+        Some(SockAddr::Inet { ip, port }) => Some((*ip, *port)),
+        _ => None,
+    }
+}
+
+fn apply_fd_event(p: &mut Process, ev: &Event, _host: &Arc<str>) {
+    let ok = ev.ret >= 0;
+    match &ev.detail {
+        Detail::Open {
+            dirfd, path, flags, ..
+        } if ok => {
+            let name = State::resolve_path(p, *dirfd, path);
+            let kind = if flags & O_DIRECTORY != 0 {
+                FdKind::Directory
+            } else {
+                FdKind::File
+            };
+            let mut f = FdInfo::new(kind, name);
+            f.flags = *flags;
+            p.fds.insert(ev.ret, f);
+        }
+        Detail::Dup { oldfd, .. } if ok => {
+            if let Some(f) = p.fds.get(oldfd).cloned() {
+                let mut f = f;
+                // dup'd descriptors never keep close-on-exec (dup3 may set it again).
+                f.flags &= !O_CLOEXEC_BIT;
+                p.fds.insert(ev.ret, f);
+            } else {
+                p.fds.remove(&ev.ret);
+            }
+        }
+        Detail::Socket {
+            domain,
+            sock_type,
+            protocol,
+        } if ok => {
+            let kind = inet_kind(*domain as u16);
+            let mut f = FdInfo::new(kind, String::new());
+            f.l4proto = match (*sock_type & 0xf, *protocol) {
+                (_, p) if p != 0 => p as u16,
+                (1, _) => 6,
+                (2, _) => 17,
+                _ => 0,
+            };
+            p.fds.insert(ev.ret, f);
+        }
+        Detail::SocketIo {
+            fd, addr, tuple, ..
+        } => {
+            let name = ev.etype.name();
+            let accepted = matches!(name, "accept" | "accept4");
+            if accepted {
+                if !ok {
+                    return;
+                }
+                let mut f = FdInfo::new(FdKind::Unknown, String::new());
+                if let Some(t) = tuple {
+                    update_from_tuple(&mut f, t);
+                }
+                f.role = Role::Server;
+                f.connected = true;
+                if f.kind.is_inet() {
+                    f.set_inet_name();
+                }
+                f.name_changed = false;
+                p.fds.insert(ev.ret, f);
+                return;
+            }
+            let f = p
+                .fds
+                .entry(*fd)
+                .or_insert_with(|| FdInfo::new(FdKind::Unknown, String::new()));
+            if let Some(t) = tuple {
+                update_from_tuple(f, t);
+            }
+            match name {
+                "connect" => {
+                    if ok || ev.ret == EINPROGRESS {
+                        f.role = Role::Client;
+                        f.connected = true;
+                        if let Some(r) = sockaddr_endpoint(addr) {
+                            f.remote = Some(r);
+                        }
+                    }
+                    if let Some(SockAddr::Unix { path }) = addr {
+                        f.name = path.clone();
+                        f.kind = FdKind::Unix;
+                    }
+                }
+                "bind" if ok && f.local.is_none() => {
+                    f.local = sockaddr_endpoint(addr);
+                }
+                "sendto" | "sendmsg" => {
+                    if let Some(r) = sockaddr_endpoint(addr) {
+                        if f.role == Role::Unknown {
+                            f.role = Role::Client;
+                        }
+                        f.remote = Some(r);
+                    }
+                }
+                "recvfrom" | "recvmsg" => {
+                    if let Some(r) = sockaddr_endpoint(addr) {
+                        if f.role == Role::Unknown {
+                            f.role = Role::Server;
+                        }
+                        f.remote = Some(r);
+                    }
+                }
+                _ => {}
+            }
+            if f.kind.is_inet() {
+                f.set_inet_name();
+            } else {
+                f.name_changed = false;
+            }
+        }
+        Detail::Listen { fd, .. } if ok => {
+            if let Some(f) = p.fds.get_mut(fd) {
+                f.role = Role::Server;
+            }
+        }
+        Detail::MemfdCreate { name, flags } if ok => {
+            let mut f = FdInfo::new(FdKind::Memfd, format!("memfd:{name}"));
+            // MFD_CLOEXEC (1) maps to O_CLOEXEC for our exec-time cleanup.
+            if flags & 1 != 0 {
+                f.flags = O_CLOEXEC_BIT;
+            }
+            p.fds.insert(ev.ret, f);
+        }
+        Detail::Userfaultfd { .. } if ok => {
+            p.fds.insert(
+                ev.ret,
+                FdInfo::new(FdKind::Userfaultfd, "userfaultfd".into()),
+            );
+        }
+        Detail::Chdir { cwd, .. } if ok => {
+            p.cwd = cwd.clone();
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,349 @@
+//! State transitions on hand-built events.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::event::{EventType, ExecInfo};
+
+fn ev(tgid: u32, tid: u32, etype: &str, ret: i64, detail: Detail) -> Event {
+    Event {
+        etype: EventType::from_name(etype).unwrap(),
+        ts_boot_ns: 1_000,
+        ts_wall_ns: 1_700_000_000_000_000_000,
+        tgid,
+        tid,
+        ppid: 1,
+        uid: 1000,
+        gid: 1000,
+        loginuid: 1000,
+        cgroup_id: 0,
+        cpu: 0,
+        comm: "bash".into(),
+        ret,
+        truncated: false,
+        read_failed: false,
+        detail,
+    }
+}
+
+fn exec_info(args: &[&str], exe: &str, cwd: &str, cgroup: &str) -> Box<ExecInfo> {
+    Box::new(ExecInfo {
+        old_tid: 0,
+        filename: exe.into(),
+        exe_path: exe.into(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        env: vec!["HOME=/root".into()],
+        cwd: cwd.into(),
+        cgroup: cgroup.into(),
+        cap_inheritable: 0,
+        cap_permitted: 0,
+        cap_effective: 0x1fff,
+        exe_ino: 7,
+        exe_dev: 0,
+        exe_ctime_ns: 0,
+        exe_mtime_ns: 0,
+        exe_writable: false,
+        exe_upper_layer: false,
+        exe_lower_layer: false,
+        exe_from_memfd: false,
+        start_boot_ns: 500,
+        ruid: 1000,
+        rgid: 1000,
+        vpid: 0,
+        vtid: 0,
+        sid: 0,
+        vpgid: 0,
+        tty: 34816,
+        pidns_level: 0,
+    })
+}
+
+fn state() -> State {
+    State::detached(UserDb::from_text("", ""))
+}
+
+fn open(tgid: u32, dirfd: i64, path: &str, flags: u64, fd: i64) -> Event {
+    ev(
+        tgid,
+        tgid,
+        "openat",
+        fd,
+        Detail::Open {
+            dirfd,
+            path: path.into(),
+            flags,
+            mode: 0,
+            resolve: 0,
+        },
+    )
+}
+
+#[test]
+fn fork_then_exec_builds_a_child_with_its_lineage() {
+    let mut s = state();
+    let mut parent = Process::minimal(100, 1, "bash", &Arc::from("host"));
+    parent.cwd = "/home/u".into();
+    s.insert_seed(parent);
+    let fork = ev(
+        100,
+        100,
+        "clone",
+        200,
+        Detail::Fork {
+            child_tid: 200,
+            child_tgid: 200,
+            clone_flags: 0,
+            child_ppid: 100,
+            child_vtid: 200,
+            child_vpid: 200,
+        },
+    );
+    s.apply(&fork);
+    let mut exec = ev(
+        200,
+        200,
+        "execve",
+        0,
+        Detail::Exec(exec_info(
+            &["cat", "/etc/shadow"],
+            "/usr/bin/cat",
+            "/home/u",
+            "/",
+        )),
+    );
+    exec.comm = "cat".into();
+    if let Detail::Exec(x) = &mut exec.detail {
+        x.old_tid = 200;
+    }
+    exec.ppid = 100;
+    s.apply(&exec);
+    let p = s.procs.get(200).unwrap();
+    assert_eq!(p.comm, "cat");
+    assert_eq!(p.exe, "cat");
+    assert_eq!(p.args, vec!["/etc/shadow"]);
+    assert_eq!(p.exepath, "/usr/bin/cat");
+    assert_eq!(p.cmdline(), "cat /etc/shadow");
+    assert_eq!(p.tty, 34816);
+    assert_eq!(s.procs.ancestor(p, 1).unwrap().comm, "bash");
+    assert_eq!(&*p.container_id, "host");
+    // Start time comes from the kernel's boot-clock start, converted to wall time.
+    assert_eq!(p.start_ns, 500 + (1_700_000_000_000_000_000 - 1_000));
+}
+
+#[test]
+fn fds_follow_open_dup_close_and_resolve_relative_paths() {
+    let mut s = state();
+    let mut p = Process::minimal(10, 1, "app", &Arc::from("host"));
+    p.cwd = "/var/www/html".into();
+    s.insert_seed(p);
+    s.apply(&open(10, AT_FDCWD, "../../../../etc/passwd", 0, 3));
+    assert_eq!(s.procs.get(10).unwrap().fds[&3].name, "/etc/passwd");
+    // Relative to a directory fd.
+    s.apply(&open(10, AT_FDCWD, "/etc", O_DIRECTORY, 4));
+    assert_eq!(s.procs.get(10).unwrap().fds[&4].kind, FdKind::Directory);
+    s.apply(&open(10, 4, "shadow", 0, 5));
+    assert_eq!(s.procs.get(10).unwrap().fds[&5].name, "/etc/shadow");
+    // A failed open adds nothing.
+    s.apply(&open(10, AT_FDCWD, "/nope", 0, -2));
+    assert_eq!(s.procs.get(10).unwrap().fds.len(), 3);
+    // dup2 copies; close removes after rules ran.
+    let dup = ev(
+        10,
+        10,
+        "dup2",
+        1,
+        Detail::Dup {
+            oldfd: 5,
+            newfd: Some(1),
+            flags: 0,
+        },
+    );
+    s.apply(&dup);
+    assert_eq!(s.procs.get(10).unwrap().fds[&1].name, "/etc/shadow");
+    let close = ev(10, 10, "close", 0, Detail::Close { fd: 5 });
+    s.apply(&close);
+    assert!(
+        s.procs.get(10).unwrap().fds.contains_key(&5),
+        "still visible to rules on the close"
+    );
+    s.finish(&close);
+    assert!(!s.procs.get(10).unwrap().fds.contains_key(&5));
+}
+
+#[test]
+fn exec_drops_cloexec_fds_and_detects_containers() {
+    let mut s = state();
+    s.insert_seed(Process::minimal(10, 1, "runc", &Arc::from("host")));
+    s.apply(&open(10, AT_FDCWD, "/tmp/keep", 0, 3));
+    s.apply(&open(10, AT_FDCWD, "/tmp/drop", O_CLOEXEC_BIT, 4));
+    let id = "3f4e1b2c9d8a7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
+    let mut exec = ev(
+        10,
+        10,
+        "execve",
+        0,
+        Detail::Exec(exec_info(
+            &["sh"],
+            "/bin/sh",
+            "/",
+            &format!("/default/{id}"),
+        )),
+    );
+    if let Detail::Exec(x) = &mut exec.detail {
+        x.old_tid = 10;
+    }
+    s.apply(&exec);
+    let p = s.procs.get(10).unwrap();
+    assert!(p.fds.contains_key(&3));
+    assert!(!p.fds.contains_key(&4));
+    assert_eq!(&*p.container_id, &id[..12]);
+}
+
+#[test]
+fn sockets_get_endpoints_from_connect_and_accept() {
+    use crate::event::SockTuple;
+    let mut s = state();
+    s.insert_seed(Process::minimal(10, 1, "nc", &Arc::from("host")));
+    s.apply(&ev(
+        10,
+        10,
+        "socket",
+        3,
+        Detail::Socket {
+            domain: 2,
+            sock_type: 1,
+            protocol: 0,
+        },
+    ));
+    let tuple = SockTuple {
+        family: 2,
+        sock_type: 1,
+        protocol: 6,
+        state: 1,
+        local: Some(("10.0.0.5".parse().unwrap(), 40000)),
+        remote: Some(("1.2.3.4".parse().unwrap(), 4444)),
+        unix_path: None,
+    };
+    s.apply(&ev(
+        10,
+        10,
+        "connect",
+        0,
+        Detail::SocketIo {
+            fd: 3,
+            addr: Some(SockAddr::Inet {
+                ip: "1.2.3.4".parse().unwrap(),
+                port: 4444,
+            }),
+            tuple: Some(tuple.clone()),
+            size: 0,
+            flags: 0,
+        },
+    ));
+    let f = &s.procs.get(10).unwrap().fds[&3];
+    assert_eq!(f.kind, FdKind::Ipv4);
+    assert_eq!(f.name, "10.0.0.5:40000->1.2.3.4:4444");
+    assert_eq!(f.l4proto_name(), Some("tcp"));
+    assert!(f.connected);
+    assert_eq!(
+        f.server_client().0,
+        Some(("1.2.3.4".parse().unwrap(), 4444))
+    );
+
+    s.apply(&ev(
+        10,
+        10,
+        "accept4",
+        7,
+        Detail::SocketIo {
+            fd: 5,
+            addr: None,
+            tuple: Some(tuple),
+            size: 0,
+            flags: 0,
+        },
+    ));
+    let f = &s.procs.get(10).unwrap().fds[&7];
+    assert_eq!(f.role, Role::Server);
+    assert_eq!(f.name, "1.2.3.4:4444->10.0.0.5:40000", "client first");
+}
+
+#[test]
+fn threads_and_exits_keep_the_table_bounded() {
+    let mut s = state();
+    for i in 0..1000u32 {
+        let pid = 1000 + i;
+        s.apply(&ev(
+            pid,
+            pid,
+            "openat",
+            3,
+            Detail::Open {
+                dirfd: AT_FDCWD,
+                path: "/x".into(),
+                flags: 0,
+                mode: 0,
+                resolve: 0,
+            },
+        ));
+        let thread = ev(
+            pid,
+            pid,
+            "clone",
+            0,
+            Detail::Fork {
+                child_tid: pid + 100_000,
+                child_tgid: pid,
+                clone_flags: 0x10000,
+                child_ppid: 1,
+                child_vtid: 0,
+                child_vpid: 0,
+            },
+        );
+        s.apply(&thread);
+        let texit = ev(
+            pid,
+            pid + 100_000,
+            "procexit",
+            0,
+            Detail::Exit {
+                status: 0,
+                group_dead: false,
+            },
+        );
+        s.apply(&texit);
+        s.finish(&texit);
+        let exit = ev(
+            pid,
+            pid,
+            "procexit",
+            0,
+            Detail::Exit {
+                status: 0,
+                group_dead: true,
+            },
+        );
+        s.apply(&exit);
+        assert!(
+            s.procs.get(pid).is_some(),
+            "visible to rules on its own exit"
+        );
+        s.finish(&exit);
+    }
+    assert_eq!(s.procs.len(), 0);
+    assert_eq!(s.procs.thread_count(), 0);
+}
+
+#[test]
+fn unknown_processes_are_created_from_the_event_when_detached() {
+    let mut s = state();
+    let e = open(4242, AT_FDCWD, "/etc/hosts", 0, 3);
+    s.apply(&e);
+    let p = s.procs.get(4242).unwrap();
+    assert_eq!(p.comm, "bash");
+    assert_eq!(p.uid, 1000);
+    assert_eq!(
+        p.fds[&3].name, "/etc/hosts",
+        "an absolute path needs no cwd"
+    );
+}

@@ -7,3 +7,4 @@
 
 pub mod alert;
 pub mod event;
+pub mod output;

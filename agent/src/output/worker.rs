@@ -176,12 +176,11 @@ impl<S: Sink> Deliverer<S> {
                 bump(&self.stats.retried);
             }
             attempt = attempt.saturating_add(1);
-            let result = match deadline {
-                Some(d) => match tokio::time::timeout_at(d, self.sink.deliver(payload)).await {
-                    Ok(r) => r,
-                    Err(_) => return Outcome::Abandoned,
-                },
-                None => self.sink.deliver(payload).await,
+            // An attempt in flight when shutdown begins is cut at the deadline.
+            let shutdown = self.shutdown.clone();
+            let result = tokio::select! {
+                r = self.sink.deliver(payload) => r,
+                _ = deadline_passed(shutdown) => return Outcome::Abandoned,
             };
             let err = match result {
                 Ok(()) => {
@@ -285,6 +284,21 @@ impl<S: Sink> DirectWorker<S> {
             self.deliver_alert(&a).await;
         }
         self.deliverer.sink.close().await;
+    }
+}
+
+/// Completes once shutdown has begun and its deadline has passed.
+async fn deadline_passed(mut shutdown: ShutdownSignal) {
+    loop {
+        let deadline = *shutdown.borrow_and_update();
+        if let Some(d) = deadline {
+            tokio::time::sleep_until(d).await;
+            return;
+        }
+        if shutdown.changed().await.is_err() {
+            // No handle, no shutdown: never.
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -1,4 +1,8 @@
 //! http_output against real HTTP receivers on loopback.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failure should fail the test"
+)]
 
 mod support;
 

@@ -1,4 +1,8 @@
 //! A burst of 10,000 alerts while the HTTP receiver is down for 20 s.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failure should fail the test"
+)]
 
 mod support;
 

@@ -1,6 +1,11 @@
 //! Shared by the `outputs_*` tests: alerts, a real HTTP(S) receiver on
 //! loopback (hyper server in the test process), and config helpers.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers: a failure should fail the test"
+)]
 
 use std::convert::Infallible;
 use std::io::Read;

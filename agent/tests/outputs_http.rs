@@ -264,3 +264,31 @@ async fn filters_select_what_each_output_sends() {
     let seqs: Vec<u64> = got.iter().map(Received::seq).collect();
     assert_eq!(seqs, vec![1, 4]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_counts_what_it_cannot_keep() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = closed_port().await;
+    let mut cfg = http_config(&format!("http://{down}/"));
+    cfg.http_output.spool.enabled = true;
+    cfg.http_output.spool.directory = dir.path().to_path_buf();
+    cfg.http_output.spool.segment_bytes = 4096;
+    cfg.http_output.spool.max_bytes = 8192;
+    let outputs = start(&cfg);
+    for seq in 0..100 {
+        outputs.send(alert(seq));
+    }
+    let stats = Arc::clone(outputs.stats_of(OutputKind::Http).unwrap());
+    let until = Instant::now() + Duration::from_secs(10);
+    while stats.snapshot().queue_depth > 0 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    outputs
+        .shutdown(tokio::time::Instant::now() + Duration::from_millis(300))
+        .await;
+    let s = stats.snapshot();
+    assert!(s.dropped_spool_full > 0 && s.spooled > 0, "{s:?}");
+    assert_eq!(s.spooled + s.dropped_spool_full, 100, "{s:?}");
+    assert_eq!(s.spool_pending, s.spooled);
+    assert!(s.spool_bytes <= 8192);
+}

@@ -181,6 +181,7 @@ impl Starter<'_> {
                     stats: Arc::clone(&stats),
                     shared: Arc::clone(&shared),
                     shutdown: self.shutdown_rx.clone(),
+                    drop_log: Arc::new(RateLimitedLog::new(Duration::from_secs(10))),
                 };
                 let delivery = SpoolDelivery { deliverer, shared };
                 self.tasks.push(self.runtime.spawn(ingest.run(rx)));

@@ -338,6 +338,7 @@ pub(crate) struct SpoolIngest {
     pub(crate) stats: Arc<OutputStats>,
     pub(crate) shared: Arc<SpoolShared>,
     pub(crate) shutdown: ShutdownSignal,
+    pub(crate) drop_log: Arc<RateLimitedLog>,
 }
 
 impl SpoolIngest {
@@ -349,6 +350,7 @@ impl SpoolIngest {
         let shared = Arc::clone(&self.shared);
         let stats = Arc::clone(&self.stats);
         let name = self.name;
+        let drop_log = Arc::clone(&self.drop_log);
         let job = tokio::task::spawn_blocking(move || {
             let mut spool = lock(&shared.spool);
             let mut failed = 0u64;
@@ -366,8 +368,13 @@ impl SpoolIngest {
             drop(spool);
             if failed > 0 {
                 add(&stats.dropped_spool_full, failed);
-                if let Some(e) = last_err {
-                    log::error!("output {name}: {failed} alerts dropped, not spooled: {e}");
+                if let Some(e) = last_err
+                    && drop_log.hit().is_some()
+                {
+                    log::error!(
+                        "output {name}: alerts dropped, not spooled ({} in total): {e}",
+                        stats.dropped_spool_full.load(Ordering::Relaxed)
+                    );
                 }
             }
             shared.appended.notify_one();

@@ -164,7 +164,7 @@ async fn sigusr1_reopens_the_file_after_an_external_rotation() {
     std::fs::rename(&path, &moved).unwrap();
     // SAFETY: sends a signal to this process, whose SIGUSR1 handler is installed.
     assert_eq!(unsafe { libc::kill(libc::getpid(), libc::SIGUSR1) }, 0);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     for seq in 10..20 {
         outputs.send(alert(seq));
     }

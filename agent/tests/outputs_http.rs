@@ -182,7 +182,7 @@ async fn a_stalled_receiver_never_blocks_send_and_drops_are_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spool_keeps_alerts_across_an_agent_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let down = closed_port().await;
+    let down = closed_port();
     let spool_cfg = |url: String| {
         let mut cfg = http_config(&url);
         cfg.http_output.spool.enabled = true;
@@ -192,7 +192,7 @@ async fn spool_keeps_alerts_across_an_agent_restart() {
         cfg
     };
     // First run: the receiver is down; shut down with everything spooled.
-    let first = start(&spool_cfg(format!("http://{down}/")));
+    let first = start(&spool_cfg(format!("http://{}/", down.addr)));
     for seq in 0..500 {
         first.send(alert(seq));
     }
@@ -268,8 +268,8 @@ async fn filters_select_what_each_output_sends() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_spool_counts_what_it_cannot_keep() {
     let dir = tempfile::tempdir().unwrap();
-    let down = closed_port().await;
-    let mut cfg = http_config(&format!("http://{down}/"));
+    let down = closed_port();
+    let mut cfg = http_config(&format!("http://{}/", down.addr));
     cfg.http_output.spool.enabled = true;
     cfg.http_output.spool.directory = dir.path().to_path_buf();
     cfg.http_output.spool.segment_bytes = 4096;

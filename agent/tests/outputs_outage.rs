@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use saker::output::{OutputKind, Outputs};
 use support::*;
-use tokio::net::TcpListener;
 
 const BURST: u64 = 10_000;
 const OUTAGE: Duration = Duration::from_secs(20);
@@ -19,7 +18,8 @@ const OUTAGE: Duration = Duration::from_secs(20);
 /// Starts outputs against a port where nothing listens, sends the burst,
 /// waits out the outage, then brings the receiver up on that port.
 async fn burst_through_outage(spool_dir: Option<&std::path::Path>) -> (Outputs, Receiver) {
-    let addr = closed_port().await;
+    let port = closed_port();
+    let addr = port.addr;
     let mut cfg = http_config(&format!("http://{addr}/"));
     cfg.http_output.retry.max_backoff_ms = 1000;
     if let Some(dir) = spool_dir {
@@ -48,7 +48,7 @@ async fn burst_through_outage(spool_dir: Option<&std::path::Path>) -> (Outputs, 
     let s = outputs.stats_of(OutputKind::Http).unwrap().snapshot();
     assert_eq!(s.sent, 0, "nothing can be delivered during the outage");
     assert!(s.failed > 0 && s.retried > 0, "{s:?}");
-    let listener = TcpListener::bind(addr).await.unwrap();
+    let listener = port.open();
     (outputs, serve(listener, always_ok(), None))
 }
 

@@ -217,10 +217,26 @@ pub async fn start_receiver(behaviour: Behaviour) -> Receiver {
     serve(listener, behaviour, None)
 }
 
-/// A loopback port with nothing listening (connections are refused).
-pub async fn closed_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap()
+/// A loopback port that refuses connections: bound (so no other test can
+/// take it) but not listening.
+pub struct ClosedPort {
+    pub addr: SocketAddr,
+    socket: tokio::net::TcpSocket,
+}
+
+impl ClosedPort {
+    /// Starts listening on the port: the receiver comes back.
+    pub fn open(self) -> TcpListener {
+        self.socket.listen(1024).unwrap()
+    }
+}
+
+pub fn closed_port() -> ClosedPort {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    ClosedPort { addr, socket }
 }
 
 /// Config with only `http_output` on, JSON, quick retries.

@@ -53,17 +53,22 @@ impl FileSink {
         }
     }
 
-    async fn close_file(&mut self) -> io::Result<()> {
+    /// Flushes and closes; `sync` also waits for the disk (shutdown only:
+    /// closing for a reopen or rotation needs the page cache, not the disk).
+    async fn close_file(&mut self, sync: bool) -> io::Result<()> {
         if let Some(mut f) = self.file.take() {
             f.flush().await?;
-            f.into_inner().sync_data().await?;
+            let f = f.into_inner();
+            if sync {
+                f.sync_data().await?;
+            }
         }
         Ok(())
     }
 
     /// `path` -> `path.1` -> ... -> `path.keep`; the oldest is overwritten.
     async fn rotate_files(&mut self, keep: u32) -> io::Result<()> {
-        self.close_file().await?;
+        self.close_file(false).await?;
         for n in (1..keep).rev() {
             match tokio::fs::rename(numbered(&self.path, n), numbered(&self.path, n + 1)).await {
                 Ok(()) => {}
@@ -103,19 +108,19 @@ impl Sink for FileSink {
         } else {
             // Falco reopens the file for each alert; closing whenever the
             // queue runs empty picks up a moved file just as well.
-            self.close_file().await?;
+            self.close_file(false).await?;
         }
         Ok(())
     }
 
     async fn reopen(&mut self) {
-        if let Err(e) = self.close_file().await {
+        if let Err(e) = self.close_file(false).await {
             log::warn!("output file: closing {} failed: {e}", self.path.display());
         }
     }
 
     async fn close(&mut self) {
-        if let Err(e) = self.close_file().await {
+        if let Err(e) = self.close_file(true).await {
             log::warn!("output file: closing {} failed: {e}", self.path.display());
         }
     }

@@ -6,6 +6,7 @@
 
 pub mod alert;
 pub mod event;
+pub mod output;
 pub mod probe;
 pub mod recording;
 pub mod state;

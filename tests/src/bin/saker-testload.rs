@@ -202,6 +202,65 @@ fn run(args: &[String]) -> Result<(), String> {
                 }
             }
         }
+        // read PATH: open PATH read-only (relative paths resolve against the cwd) and read it.
+        "read" => {
+            let p = cstr(arg(1));
+            // SAFETY: valid path; read into a local buffer; close our fd.
+            let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDONLY) };
+            if fd >= 0 {
+                let mut buf = [0u8; 64];
+                unsafe {
+                    libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+                    libc::close(fd);
+                }
+            }
+            println!("{fd}");
+        }
+        // truncate PATH: open PATH for writing with O_TRUNC, as `: > PATH` does.
+        "truncate" => {
+            let p = cstr(arg(1));
+            // SAFETY: valid path; close our fd.
+            let fd = check("open", unsafe {
+                libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_TRUNC)
+            }
+            .into())?;
+            unsafe { libc::close(fd as i32) };
+        }
+        // memfd-exec SRC ARGS...: copy SRC into a memfd and execute it from
+        // there (fexecve), the fileless-malware technique.
+        "memfd-exec" => {
+            let bytes = std::fs::read(arg(1)).map_err(|e| format!("read {}: {e}", arg(1)))?;
+            let name = cstr("payload");
+            // SAFETY: memfd_create with a valid name; write our buffer; execveat
+            // on the memfd with AT_EMPTY_PATH and NUL-terminated argv/envp arrays.
+            let fd = check("memfd_create", unsafe {
+                libc::syscall(libc::SYS_memfd_create, name.as_ptr(), 0)
+            })? as i32;
+            let mut off = 0;
+            while off < bytes.len() {
+                let n = unsafe { libc::write(fd, bytes[off..].as_ptr().cast(), bytes.len() - off) };
+                if n <= 0 {
+                    return Err("write to memfd failed".into());
+                }
+                off += n as usize;
+            }
+            let argv_c: Vec<CString> = args[1..].iter().map(|a| cstr(a)).collect();
+            let mut argv: Vec<*const libc::c_char> = argv_c.iter().map(|a| a.as_ptr()).collect();
+            argv.push(std::ptr::null());
+            let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+            let empty = cstr("");
+            unsafe {
+                libc::syscall(
+                    libc::SYS_execveat,
+                    fd,
+                    empty.as_ptr(),
+                    argv.as_ptr(),
+                    envp.as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                )
+            };
+            return Err(format!("execveat: {}", std::io::Error::last_os_error()));
+        }
         other => return Err(format!("unknown action {other:?}")),
     }
     Ok(())

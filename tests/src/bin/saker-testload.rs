@@ -220,10 +220,10 @@ fn run(args: &[String]) -> Result<(), String> {
         "truncate" => {
             let p = cstr(arg(1));
             // SAFETY: valid path; close our fd.
-            let fd = check("open", unsafe {
-                libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_TRUNC)
-            }
-            .into())?;
+            let fd = check(
+                "open",
+                unsafe { libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_TRUNC) }.into(),
+            )?;
             unsafe { libc::close(fd as i32) };
         }
         // memfd-exec SRC ARGS...: copy SRC into a memfd and execute it from

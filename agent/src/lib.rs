@@ -5,6 +5,7 @@
 //! event streams.
 
 pub mod alert;
+pub mod config;
 pub mod event;
 pub mod output;
 pub mod probe;

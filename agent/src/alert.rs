@@ -64,7 +64,9 @@ impl fmt::Display for Priority {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown priority {0:?} (expected one of emergency, alert, critical, error, warning, notice, informational/info, debug)")]
+#[error(
+    "unknown priority {0:?} (expected one of emergency, alert, critical, error, warning, notice, informational/info, debug)"
+)]
 pub struct UnknownPriority(pub String);
 
 impl FromStr for Priority {
@@ -288,6 +290,9 @@ mod tests {
             format_rfc3339_nanos(951_782_400_000_000_001),
             "2000-02-29T00:00:00.000000001Z"
         );
-        assert_eq!(format_clock_nanos(3_661_000_000_005), "01:01:01.000000005Z".trim_end_matches('Z'));
+        assert_eq!(
+            format_clock_nanos(3_661_000_000_005),
+            "01:01:01.000000005Z".trim_end_matches('Z')
+        );
     }
 }

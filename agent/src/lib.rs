@@ -7,3 +7,5 @@
 
 pub mod alert;
 pub mod event;
+pub mod fields;
+pub mod rules;

@@ -2,12 +2,25 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod fields;
+pub mod rules;
+
 #[derive(Debug, Parser)]
-#[command(name = "saker", version, about = "Falco-compatible runtime security sensor")]
+#[command(
+    name = "saker",
+    version,
+    about = "Falco-compatible runtime security sensor"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Validate and inspect Falco rules files.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+    /// List the field catalog.
+    Fields(fields::FieldsArgs),
+}

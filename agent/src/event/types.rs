@@ -133,8 +133,14 @@ mod tests {
         assert_eq!(openat.syscall_nr(), Some(257));
         assert_eq!(openat.name(), "openat");
         assert_eq!(EventType::from_syscall(59).unwrap().name(), "execve");
-        assert_eq!(EventType::from_name("execveat").unwrap().syscall_nr(), Some(322));
-        assert_eq!(EventType::from_name("openat2").unwrap().syscall_nr(), Some(437));
+        assert_eq!(
+            EventType::from_name("execveat").unwrap().syscall_nr(),
+            Some(322)
+        );
+        assert_eq!(
+            EventType::from_name("openat2").unwrap().syscall_nr(),
+            Some(437)
+        );
     }
 
     #[test]

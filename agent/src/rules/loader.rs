@@ -951,12 +951,13 @@ impl ItemReader<'_> {
                     }
                 }
             }
+            let at = pairs.first().map_or(e.pos, |(k, _)| k.pos);
             out.push(ExceptionDef {
                 name,
                 fields,
                 comps,
                 values,
-                loc: self.loc(e.pos),
+                loc: self.loc(at),
             });
         }
         Ok(out)

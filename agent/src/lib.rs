@@ -7,7 +7,9 @@
 pub mod alert;
 pub mod config;
 pub mod event;
+pub mod fields;
 pub mod output;
 pub mod probe;
 pub mod recording;
+pub mod rules;
 pub mod state;

@@ -24,6 +24,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match args.command {
             Command::Capture(a) => cli::capture::run(a).await,
+            Command::Rules(cmd) => cli::rules::run(cmd),
+            Command::Fields(a) => cli::fields::run(&a),
         }
     });
     match result {

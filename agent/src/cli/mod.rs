@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand};
 
 pub mod capture;
+pub mod fields;
+pub mod rules;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,4 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Show syscall and process events live, from the eBPF probe (like sysdig).
     Capture(capture::CaptureArgs),
+    /// Validate and inspect Falco rules files.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+    /// List the field catalog.
+    Fields(fields::FieldsArgs),
 }

@@ -1,0 +1,270 @@
+//! Compiled conditions and their evaluation against a [`FieldProvider`].
+
+use std::borrow::Cow;
+
+use crate::alert::{format_clock_nanos, format_rfc3339_nanos};
+use crate::fields::{FieldArg, FieldId, FieldProvider, FieldRef, Value};
+
+use super::ast::Transformer;
+use super::evttype::EventTypeSet;
+use super::matcher::{Matcher, map_text};
+
+/// A compiled boolean expression.
+#[derive(Debug, Clone)]
+pub enum Cond {
+    Const(bool),
+    And(Box<[Cond]>),
+    Or(Box<[Cond]>),
+    Not(Box<Cond>),
+    /// `evt.type = x` / `evt.type in (...)`: a bit test.
+    EvtType(Box<EventTypeSet>),
+    Check(Box<CompiledCheck>),
+}
+
+/// How the extracted value(s) meet the matcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One value.
+    Single,
+    /// Several candidates; the check holds if it holds for any
+    /// (`proc.aname` without index, `fd.ip`).
+    Any,
+    /// A Falco list field: `in` holds when every value is in the set,
+    /// `intersects` when some value is.
+    ListAll,
+    ListAny,
+}
+
+/// A field, possibly transformed.
+#[derive(Debug, Clone)]
+pub enum COperand {
+    Field(FieldRef),
+    Transform(Transformer, Box<[COperand]>),
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledCheck {
+    pub lhs: COperand,
+    pub mode: Mode,
+    pub matcher: Matcher,
+    /// `val(other.field)`: compare with another field of the same event.
+    pub rhs_field: Option<(super::ast::Operator, COperand)>,
+}
+
+impl Cond {
+    #[inline]
+    pub fn eval<P: FieldProvider + ?Sized>(&self, p: &P) -> bool {
+        match self {
+            Cond::Const(b) => *b,
+            Cond::And(items) => items.iter().all(|c| c.eval(p)),
+            Cond::Or(items) => items.iter().any(|c| c.eval(p)),
+            Cond::Not(c) => !c.eval(p),
+            Cond::EvtType(set) => set.contains(p.event_type()),
+            Cond::Check(c) => c.eval(p),
+        }
+    }
+}
+
+impl CompiledCheck {
+    fn eval<P: FieldProvider + ?Sized>(&self, p: &P) -> bool {
+        // A value that cannot be extracted fails every comparison, `!=` and
+        // `exists` included (sinsp_filter_check::compare_nocache).
+        let Some(v) = self.lhs.value(p) else {
+            return false;
+        };
+        if let Some((op, rhs)) = &self.rhs_field {
+            let Some(r) = rhs.value(p) else {
+                return false;
+            };
+            return compare_fields(*op, &v, &r);
+        }
+        match (self.mode, &v) {
+            (Mode::Single, Value::List(items)) | (Mode::Any, Value::List(items)) => {
+                items.iter().any(|i| self.matcher.matches(i))
+            }
+            (Mode::ListAll, Value::List(items)) => {
+                if matches!(self.matcher, crate::rules::matcher::Matcher::Exists) {
+                    return true;
+                }
+                items.iter().all(|i| self.matcher.matches(i))
+            }
+            (Mode::ListAny, Value::List(items)) => items.iter().any(|i| self.matcher.matches(i)),
+            _ => self.matcher.matches(&v),
+        }
+    }
+}
+
+fn compare_fields(op: super::ast::Operator, a: &Value<'_>, b: &Value<'_>) -> bool {
+    use super::ast::Operator as O;
+    let num = |v: &Value<'_>| match v {
+        Value::Int(i) => Some(i128::from(*i)),
+        Value::UInt(u) => Some(i128::from(*u)),
+        _ => None,
+    };
+    if let (Some(x), Some(y)) = (num(a), num(b)) {
+        return match op {
+            O::Eq | O::In | O::Intersects => x == y,
+            O::Ne => x != y,
+            O::Lt => x < y,
+            O::Le => x <= y,
+            O::Gt => x > y,
+            O::Ge => x >= y,
+            _ => false,
+        };
+    }
+    if let Value::List(items) = b
+        && matches!(op, O::In | O::Intersects)
+    {
+        let at = a.to_text();
+        return items.iter().any(|i| i.to_text() == at);
+    }
+    let (x, y) = (a.to_text(), b.to_text());
+    match op {
+        O::Eq | O::In | O::Intersects => x == y,
+        O::Ne => x != y,
+        O::Contains => x.contains(&y),
+        O::IContains => x.to_ascii_lowercase().contains(&y.to_ascii_lowercase()),
+        O::StartsWith => x.starts_with(&y),
+        O::EndsWith => x.ends_with(&y),
+        O::Lt => x < y,
+        O::Le => x <= y,
+        O::Gt => x > y,
+        O::Ge => x >= y,
+        _ => false,
+    }
+}
+
+impl COperand {
+    pub fn value<'p, P: FieldProvider + ?Sized>(&self, p: &'p P) -> Option<Value<'p>> {
+        match self {
+            COperand::Field(f) => extract(p, f),
+            COperand::Transform(t, args) => {
+                if *t == Transformer::Concat {
+                    let mut out = String::new();
+                    for a in args.iter() {
+                        out.push_str(&a.value(p)?.to_text());
+                    }
+                    return Some(Value::Str(Cow::Owned(out)));
+                }
+                let v = args.first()?.value(p)?;
+                Some(apply_transformer(*t, v))
+            }
+        }
+    }
+}
+
+fn apply_transformer(t: Transformer, v: Value<'_>) -> Value<'_> {
+    match t {
+        Transformer::ToLower => map_text(v, &|s| {
+            if s.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(s.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(s)
+            }
+        }),
+        Transformer::ToUpper => map_text(v, &|s| {
+            if s.bytes().any(|b| b.is_ascii_lowercase()) {
+                Cow::Owned(s.to_ascii_uppercase())
+            } else {
+                Cow::Borrowed(s)
+            }
+        }),
+        Transformer::Basename => map_text(v, &|s| match s.rfind('/') {
+            Some(i) => Cow::Owned(s.get(i + 1..).unwrap_or("").to_string()),
+            None => Cow::Borrowed(s),
+        }),
+        Transformer::B64 => map_text(v, &|s| match base64_decode(s) {
+            Some(d) => Cow::Owned(String::from_utf8_lossy(&d).into_owned()),
+            None => Cow::Borrowed(s),
+        }),
+        Transformer::Len => match v {
+            Value::List(items) => Value::UInt(items.len() as u64),
+            Value::Bytes(b) => Value::UInt(b.len() as u64),
+            other => Value::UInt(other.to_text().len() as u64),
+        },
+        Transformer::Join => match v {
+            Value::List(items) => Value::Str(Cow::Owned(
+                items
+                    .iter()
+                    .map(Value::to_text)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )),
+            other => other,
+        },
+        Transformer::Concat => v,
+    }
+}
+
+/// Standard base64 (with or without padding); `None` when not valid base64.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for &c in s.trim_end_matches('=').as_bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Extracts a field, serving the fields the engine can compute itself from the
+/// event type and timestamp; everything else comes from the provider.
+pub fn extract<'p, P: FieldProvider + ?Sized>(p: &'p P, f: &FieldRef) -> Option<Value<'p>> {
+    let ts = || p.timestamp_ns();
+    match f.id {
+        FieldId::EvtType => Some(Value::Str(Cow::Borrowed(p.event_type().name()))),
+        FieldId::EvtTime => Some(Value::Str(Cow::Owned(format_clock_nanos(ts())))),
+        FieldId::EvtTimeS => {
+            let c = format_clock_nanos(ts());
+            Some(Value::Str(Cow::Owned(
+                c.split('.').next().unwrap_or("").to_string(),
+            )))
+        }
+        FieldId::EvtTimeIso8601 => Some(Value::Str(Cow::Owned(format_rfc3339_nanos(ts())))),
+        FieldId::EvtDatetime => {
+            let iso = format_rfc3339_nanos(ts());
+            Some(Value::Str(Cow::Owned(
+                iso.trim_end_matches('Z').replacen('T', " ", 1),
+            )))
+        }
+        FieldId::EvtRawtime => u64::try_from(ts()).ok().map(Value::UInt),
+        FieldId::EvtRawtimeS => u64::try_from(ts().div_euclid(1_000_000_000))
+            .ok()
+            .map(Value::UInt),
+        FieldId::EvtRawtimeNs => u64::try_from(ts().rem_euclid(1_000_000_000))
+            .ok()
+            .map(Value::UInt),
+        FieldId::EvtCount => Some(Value::UInt(1)),
+        _ => p.extract(f),
+    }
+}
+
+/// True for fields [`extract`] computes without the provider.
+pub fn engine_supplied(f: &FieldRef) -> bool {
+    f.arg == FieldArg::None
+        && matches!(
+            f.id,
+            FieldId::EvtType
+                | FieldId::EvtTime
+                | FieldId::EvtTimeS
+                | FieldId::EvtTimeIso8601
+                | FieldId::EvtDatetime
+                | FieldId::EvtRawtime
+                | FieldId::EvtRawtimeS
+                | FieldId::EvtRawtimeNs
+                | FieldId::EvtCount
+        )
+}

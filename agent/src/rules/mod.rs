@@ -1,0 +1,292 @@
+//! The Falco rules engine.
+//!
+//! Pipeline, as Falco's: read YAML keeping positions ([`yaml`]) → collect
+//! lists, macros and rules with override/append ([`loader`]) → parse
+//! conditions ([`parser`], grammar in its module doc) → resolve macros and
+//! lists and compile typed checks ([`compiler`], [`matcher`]) → index rules by
+//! event type ([`RuleSet`]). Outputs are compiled once ([`format`]).
+//!
+//! The engine reads events only through [`crate::fields::FieldProvider`]; it
+//! knows nothing of the kernel, so it is tested, benchmarked and fuzzed
+//! without root.
+//!
+//! ```text
+//! let outcome = rules::load_paths(&paths);            // or rules::load_default()
+//! for d in &outcome.diagnostics { eprintln!("{d}"); }
+//! let ruleset = outcome.ruleset;
+//! let interest = ruleset.event_types();               // program the kernel filter
+//! ruleset.evaluate(&event, |rule| sink(rule.alert(&event, &hostname)));
+//! ```
+
+pub mod ast;
+pub mod compiler;
+pub mod cond;
+pub mod diag;
+pub mod evttype;
+pub mod format;
+pub mod loader;
+pub mod matcher;
+pub mod parser;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::alert::Alert;
+use crate::event::EventType;
+use crate::fields::FieldProvider;
+
+pub use compiler::CompiledRule;
+pub use diag::{DiagCode, Diagnostic, Location, Severity};
+pub use evttype::EventTypeSet;
+
+/// The project's own default ruleset, used when no `-r` is given.
+pub const DEFAULT_RULES: &str = include_str!("../../rules/saker_rules.yaml");
+/// The name diagnostics give the embedded default ruleset.
+pub const DEFAULT_RULES_NAME: &str = "<builtin>/saker_rules.yaml";
+
+/// Falco's `rule_matching` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuleMatching {
+    /// Stop at the first matching rule, in load order (Falco's default).
+    #[default]
+    First,
+    /// Report every matching rule.
+    All,
+}
+
+/// One rules file's name and content.
+#[derive(Debug, Clone)]
+pub struct RuleSource {
+    pub name: String,
+    pub text: String,
+}
+
+/// What loading produced: the compiled rules and every diagnostic.
+#[derive(Debug)]
+pub struct LoadOutcome {
+    pub ruleset: RuleSet,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl LoadOutcome {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Compiled rules, indexed by event type.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    rules: Vec<CompiledRule>,
+    by_type: Vec<Box<[u32]>>,
+    interest: EventTypeSet,
+    matching: RuleMatching,
+}
+
+impl RuleSet {
+    fn new(rules: Vec<CompiledRule>) -> Self {
+        let mut by_type: Vec<Vec<u32>> = vec![Vec::new(); EventType::COUNT];
+        let mut interest = EventTypeSet::empty();
+        for (i, r) in rules.iter().enumerate() {
+            if !r.enabled {
+                continue;
+            }
+            interest = interest.union(&r.event_types);
+            for t in r.event_types.iter() {
+                if let Some(v) = by_type.get_mut(t.index()) {
+                    v.push(u32::try_from(i).unwrap_or(u32::MAX));
+                }
+            }
+        }
+        RuleSet {
+            rules,
+            by_type: by_type.into_iter().map(Vec::into_boxed_slice).collect(),
+            interest,
+            matching: RuleMatching::First,
+        }
+    }
+
+    /// Every compiled rule, enabled or not, in load order.
+    pub fn rules(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    pub fn rule(&self, name: &str) -> Option<&CompiledRule> {
+        self.rules.iter().find(|r| &*r.name == name)
+    }
+
+    /// The event types some enabled rule can match: what capture must deliver.
+    pub fn event_types(&self) -> &EventTypeSet {
+        &self.interest
+    }
+
+    pub fn set_rule_matching(&mut self, m: RuleMatching) {
+        self.matching = m;
+    }
+
+    /// Enables or disables a rule by name; false if there is no such rule.
+    pub fn set_enabled(&mut self, name: &str, enabled: bool) -> bool {
+        let Some(r) = self.rules.iter_mut().find(|r| &*r.name == name) else {
+            return false;
+        };
+        r.enabled = enabled;
+        let rules = std::mem::take(&mut self.rules);
+        let matching = self.matching;
+        *self = RuleSet::new(rules);
+        self.matching = matching;
+        true
+    }
+
+    /// Evaluates the enabled rules for this event's type, in load order, and
+    /// calls `on_match` for each match (only the first with
+    /// [`RuleMatching::First`]). Returns the number of matches.
+    #[inline]
+    pub fn evaluate<P: FieldProvider + ?Sized>(
+        &self,
+        event: &P,
+        mut on_match: impl FnMut(&CompiledRule),
+    ) -> usize {
+        let Some(candidates) = self.by_type.get(event.event_type().index()) else {
+            return 0;
+        };
+        let mut n = 0;
+        for &i in candidates.iter() {
+            let Some(rule) = self.rules.get(i as usize) else {
+                continue;
+            };
+            if rule.condition.eval(event) {
+                n += 1;
+                on_match(rule);
+                if self.matching == RuleMatching::First {
+                    break;
+                }
+            }
+        }
+        n
+    }
+
+    /// The first enabled rule that matches, if any.
+    pub fn first_match<P: FieldProvider + ?Sized>(&self, event: &P) -> Option<&CompiledRule> {
+        let candidates = self.by_type.get(event.event_type().index())?;
+        candidates
+            .iter()
+            .filter_map(|&i| self.rules.get(i as usize))
+            .find(|r| r.condition.eval(event))
+    }
+}
+
+impl CompiledRule {
+    /// True when the rule's condition holds for the event (ignores `enabled`).
+    pub fn matches<P: FieldProvider + ?Sized>(&self, event: &P) -> bool {
+        self.event_types.contains(event.event_type()) && self.condition.eval(event)
+    }
+
+    /// The alert for a match: output rendered against the event.
+    pub fn alert<P: FieldProvider + ?Sized>(&self, event: &P, hostname: &Arc<str>) -> Alert {
+        format::build_alert(
+            &self.output,
+            event,
+            &self.name,
+            self.priority,
+            &self.source,
+            &self.tags,
+            hostname,
+            event.timestamp_ns(),
+        )
+    }
+
+    /// The fields the rule's output prints, as written.
+    pub fn output_fields(&self) -> impl Iterator<Item = &str> {
+        self.output.field_names()
+    }
+}
+
+/// Loads and compiles rules from in-memory sources, in order.
+pub fn load_sources(sources: &[RuleSource]) -> LoadOutcome {
+    let mut coll = loader::Collection::default();
+    for s in sources {
+        coll.add_file(&s.name, &s.text);
+    }
+    let mut diagnostics = std::mem::take(&mut coll.diagnostics);
+    let rules = compiler::compile(&coll, &mut diagnostics);
+    LoadOutcome {
+        ruleset: RuleSet::new(rules),
+        diagnostics,
+    }
+}
+
+/// Loads the embedded default ruleset.
+pub fn load_default() -> LoadOutcome {
+    load_sources(&[RuleSource {
+        name: DEFAULT_RULES_NAME.to_string(),
+        text: DEFAULT_RULES.to_string(),
+    }])
+}
+
+/// Reads rules files: each path is a file, or a directory whose `.yaml`/`.yml`
+/// files are read in sorted order (Falco's `rules_files` semantics).
+pub fn read_paths(paths: &[PathBuf]) -> (Vec<RuleSource>, Vec<Diagnostic>) {
+    let mut sources = Vec::new();
+    let mut diags = Vec::new();
+    let io_err = |p: &Path, e: std::io::Error| Diagnostic {
+        severity: Severity::Error,
+        code: DiagCode::Io,
+        message: format!("cannot read: {e}"),
+        location: Location {
+            file: Arc::from(p.display().to_string()),
+            line: 0,
+            col: 0,
+        },
+        item: None,
+        position: None,
+    };
+    for p in paths {
+        let files = if p.is_dir() {
+            match std::fs::read_dir(p) {
+                Ok(rd) => {
+                    let mut v: Vec<PathBuf> = rd
+                        .filter_map(Result::ok)
+                        .map(|e| e.path())
+                        .filter(|f| {
+                            f.is_file()
+                                && f.extension()
+                                    .and_then(|x| x.to_str())
+                                    .is_some_and(|x| x == "yaml" || x == "yml")
+                        })
+                        .collect();
+                    v.sort();
+                    v
+                }
+                Err(e) => {
+                    diags.push(io_err(p, e));
+                    continue;
+                }
+            }
+        } else {
+            vec![p.clone()]
+        };
+        for f in files {
+            match std::fs::read_to_string(&f) {
+                Ok(text) => sources.push(RuleSource {
+                    name: f.display().to_string(),
+                    text,
+                }),
+                Err(e) => diags.push(io_err(&f, e)),
+            }
+        }
+    }
+    (sources, diags)
+}
+
+/// Reads and compiles rules files and directories.
+pub fn load_paths(paths: &[PathBuf]) -> LoadOutcome {
+    let (sources, mut io) = read_paths(paths);
+    let mut out = load_sources(&sources);
+    io.append(&mut out.diagnostics);
+    out.diagnostics = io;
+    out
+}
+
+#[cfg(test)]
+mod tests;

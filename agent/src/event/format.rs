@@ -24,7 +24,7 @@ fn sockaddr(a: &SockAddr) -> String {
 }
 
 /// `lip:lport->rip:rport` (Falco's fd.name for connected sockets), or the unix path.
-pub(crate) fn tuple_name(t: &SockTuple) -> String {
+pub fn tuple_text(t: &SockTuple) -> String {
     let end = |e: &Option<(std::net::IpAddr, u16)>| match e {
         Some((ip, port)) if ip.is_ipv6() => format!("[{ip}]:{port}"),
         Some((ip, port)) => format!("{ip}:{port}"),
@@ -95,7 +95,7 @@ impl fmt::Display for Event {
             } => {
                 let _ = write!(a, " fd={fd}");
                 if let Some(t) = tuple {
-                    let _ = write!(a, " tuple={}", tuple_name(t));
+                    let _ = write!(a, " tuple={}", tuple_text(t));
                 }
                 if let Some(ad) = addr {
                     let _ = write!(a, " addr={}", sockaddr(ad));

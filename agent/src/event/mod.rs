@@ -15,6 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use serde::Serialize;
 
 pub use decode::{DecodeError, decode};
+pub use format::tuple_text;
 pub use types::EventType;
 
 /// `AT_FDCWD`: "relative to the working directory" in *at() calls.

@@ -11,6 +11,7 @@
 //! `None` when the value is missing (Falco's "extraction failed").
 
 mod catalog;
+pub mod extract;
 
 use std::borrow::Cow;
 use std::fmt;

@@ -1,0 +1,1310 @@
+//! Field extraction for live (and replayed) events: the [`FieldProvider`]
+//! the rules engine evaluates against, built from one [`Event`] and the
+//! [`State`] around it. Semantics follow libsinsp's filterchecks; where
+//! Saker differs it is said at the field.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::net::IpAddr;
+
+use super::{FieldArg, FieldId, FieldProvider, FieldRef, Value};
+use crate::alert::{format_clock_nanos, format_rfc3339_nanos};
+use crate::event::{AT_FDCWD, Detail, Event, EventType, flags};
+use crate::state::fd::{FdInfo, FdKind, Role};
+use crate::state::path;
+use crate::state::process::Process;
+use crate::state::{State, container};
+
+/// Per-run values the provider needs besides the event and state.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub hostname: std::sync::Arc<str>,
+    /// Wall time of the first event (`evt.reltime`).
+    pub start_ns: i64,
+}
+
+/// One event with the state around it.
+pub struct EventContext<'a> {
+    pub ev: &'a Event,
+    pub state: &'a State,
+    pub proc: Option<&'a Process>,
+    /// `evt.num`.
+    pub num: u64,
+    /// Wall time of the previous event (`evt.deltatime`).
+    pub prev_ts_ns: i64,
+    pub run: &'a RunInfo,
+    fd_num: Option<i64>,
+    fd: Option<Cow<'a, FdInfo>>,
+    cmdline: OnceCell<String>,
+    args: OnceCell<String>,
+    pcmdline: OnceCell<Option<String>>,
+}
+
+impl std::fmt::Debug for EventContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventContext")
+            .field("ev", &self.ev)
+            .field("num", &self.num)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which fd an event is about (Falco's "fd context"), if any.
+fn event_fd(ev: &Event) -> Option<i64> {
+    match &ev.detail {
+        Detail::Open { .. } | Detail::Socket { .. } | Detail::MemfdCreate { .. } => Some(ev.ret),
+        Detail::Userfaultfd { .. } => Some(ev.ret),
+        Detail::Close { fd } | Detail::Listen { fd, .. } | Detail::Fchmod { fd, .. } => Some(*fd),
+        Detail::Setns { fd, .. } => Some(*fd),
+        Detail::Dup { oldfd, .. } => Some(*oldfd),
+        Detail::SocketIo { fd, .. } => {
+            if matches!(ev.etype.name(), "accept" | "accept4") {
+                Some(ev.ret)
+            } else {
+                Some(*fd)
+            }
+        }
+        Detail::Module { fd, .. } => *fd,
+        Detail::Chdir { fd, .. } => *fd,
+        _ => None,
+    }
+}
+
+impl<'a> EventContext<'a> {
+    pub fn new(
+        ev: &'a Event,
+        state: &'a State,
+        num: u64,
+        prev_ts_ns: i64,
+        run: &'a RunInfo,
+    ) -> Self {
+        let proc = state.procs.get(ev.tgid);
+        let mut fd_num = event_fd(ev);
+        let mut fd: Option<Cow<'a, FdInfo>> = None;
+        if let Detail::Open {
+            dirfd, path, flags, ..
+        } = &ev.detail
+        {
+            if ev.ret >= 0 {
+                fd = proc.and_then(|p| p.fds.get(&ev.ret)).map(Cow::Borrowed);
+            }
+            if fd.is_none() {
+                // A failed open (or an unknown process): Falco still reports the
+                // file it tried, with fd.num -1.
+                let name = match proc {
+                    Some(p) => State::resolve_path(p, *dirfd, path),
+                    None => path::normalize(path),
+                };
+                let kind = if flags & flags::O_DIRECTORY != 0 {
+                    FdKind::Directory
+                } else {
+                    FdKind::File
+                };
+                let mut f = FdInfo::new(kind, name);
+                f.flags = *flags;
+                fd = Some(Cow::Owned(f));
+                if ev.ret < 0 {
+                    fd_num = Some(-1);
+                }
+            }
+        } else if let Some(n) = fd_num {
+            fd = proc.and_then(|p| p.fds.get(&n)).map(Cow::Borrowed);
+        }
+        EventContext {
+            ev,
+            state,
+            proc,
+            num,
+            prev_ts_ns,
+            run,
+            fd_num,
+            fd,
+            cmdline: OnceCell::new(),
+            args: OnceCell::new(),
+            pcmdline: OnceCell::new(),
+        }
+    }
+
+    fn parent(&self) -> Option<&'a Process> {
+        let p = self.proc?;
+        self.state.procs.ancestor(p, 1)
+    }
+
+    fn ancestor(&self, n: u32) -> Option<&'a Process> {
+        let p = self.proc?;
+        self.state.procs.ancestor(p, n)
+    }
+
+    fn ancestors(&self) -> Vec<&'a Process> {
+        match self.proc {
+            Some(p) => self.state.procs.ancestors(p).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The process (or ancestor) whose pid is `vpid` in the process's namespace.
+    fn find_in_lineage(&self, vpid: u32) -> Option<&'a Process> {
+        let p = self.proc?;
+        if p.vpid == vpid || p.tgid == vpid {
+            return Some(p);
+        }
+        self.state
+            .procs
+            .ancestors(p)
+            .find(|a| a.vpid == vpid || (a.pidns_level == 0 && a.tgid == vpid))
+    }
+
+    fn fd(&self) -> Option<&FdInfo> {
+        self.fd.as_deref()
+    }
+}
+
+fn s(v: &str) -> Value<'_> {
+    Value::Str(Cow::Borrowed(v))
+}
+
+fn owned<'x>(v: String) -> Value<'x> {
+    Value::Str(Cow::Owned(v))
+}
+
+/// Linux capability names, by bit.
+const CAP_NAMES: [&str; 41] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// Capabilities as Falco prints them: names separated by spaces.
+pub fn cap_names(mask: u64) -> String {
+    let mut out = String::new();
+    for (bit, name) in CAP_NAMES.iter().enumerate() {
+        if mask & (1u64 << bit) != 0 {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(name);
+        }
+    }
+    out
+}
+
+/// Falco's exe flags string (`PPM_EXE_*` names).
+fn exe_flags_text(p: &Process) -> String {
+    let mut parts = Vec::new();
+    if p.exe_writable {
+        parts.push("EXE_WRITABLE");
+    }
+    if p.exe_upper_layer {
+        parts.push("EXE_UPPER_LAYER");
+    }
+    if p.exe_from_memfd {
+        parts.push("EXE_FROM_MEMFD");
+    }
+    if p.exe_lower_layer {
+        parts.push("EXE_LOWER_LAYER");
+    }
+    if parts.is_empty() {
+        "0".to_string()
+    } else {
+        parts.join("|")
+    }
+}
+
+const BPF_CMDS: [&str; 37] = [
+    "BPF_MAP_CREATE",
+    "BPF_MAP_LOOKUP_ELEM",
+    "BPF_MAP_UPDATE_ELEM",
+    "BPF_MAP_DELETE_ELEM",
+    "BPF_MAP_GET_NEXT_KEY",
+    "BPF_PROG_LOAD",
+    "BPF_OBJ_PIN",
+    "BPF_OBJ_GET",
+    "BPF_PROG_ATTACH",
+    "BPF_PROG_DETACH",
+    "BPF_PROG_TEST_RUN",
+    "BPF_PROG_GET_NEXT_ID",
+    "BPF_MAP_GET_NEXT_ID",
+    "BPF_PROG_GET_FD_BY_ID",
+    "BPF_MAP_GET_FD_BY_ID",
+    "BPF_OBJ_GET_INFO_BY_FD",
+    "BPF_PROG_QUERY",
+    "BPF_RAW_TRACEPOINT_OPEN",
+    "BPF_BTF_LOAD",
+    "BPF_BTF_GET_FD_BY_ID",
+    "BPF_TASK_FD_QUERY",
+    "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
+    "BPF_MAP_FREEZE",
+    "BPF_BTF_GET_NEXT_ID",
+    "BPF_MAP_LOOKUP_BATCH",
+    "BPF_MAP_LOOKUP_AND_DELETE_BATCH",
+    "BPF_MAP_UPDATE_BATCH",
+    "BPF_MAP_DELETE_BATCH",
+    "BPF_LINK_CREATE",
+    "BPF_LINK_UPDATE",
+    "BPF_LINK_GET_FD_BY_ID",
+    "BPF_LINK_GET_NEXT_ID",
+    "BPF_ENABLE_STATS",
+    "BPF_ITER_CREATE",
+    "BPF_LINK_DETACH",
+    "BPF_PROG_BIND_MAP",
+    "BPF_TOKEN_CREATE",
+];
+
+fn mode_text(mode: u32) -> String {
+    format!("0{mode:o}")
+}
+
+/// One event parameter: its Falco name, its display text and its raw value.
+struct Param<'a> {
+    name: &'static str,
+    text: Cow<'a, str>,
+    raw: Value<'a>,
+}
+
+fn p_num<'a>(name: &'static str, v: i64) -> Param<'a> {
+    Param {
+        name,
+        text: Cow::Owned(v.to_string()),
+        raw: Value::Int(v),
+    }
+}
+
+fn p_unum<'a>(name: &'static str, v: u64) -> Param<'a> {
+    Param {
+        name,
+        text: Cow::Owned(v.to_string()),
+        raw: Value::UInt(v),
+    }
+}
+
+fn p_str<'a>(name: &'static str, v: &'a str) -> Param<'a> {
+    Param {
+        name,
+        text: Cow::Borrowed(v),
+        raw: Value::Str(Cow::Borrowed(v)),
+    }
+}
+
+fn p_flags<'a>(name: &'static str, text: String, raw: u64) -> Param<'a> {
+    Param {
+        name,
+        text: Cow::Owned(text),
+        raw: Value::UInt(raw),
+    }
+}
+
+fn p_fd<'a>(name: &'static str, fd: i64) -> Param<'a> {
+    if fd == AT_FDCWD {
+        return Param {
+            name,
+            text: Cow::Borrowed("AT_FDCWD"),
+            raw: Value::Int(fd),
+        };
+    }
+    p_num(name, fd)
+}
+
+impl<'a> EventContext<'a> {
+    /// The event's parameters with Falco's names (exit events carry all of them).
+    fn params(&self) -> Vec<Param<'a>> {
+        let ev = self.ev;
+        let res = || {
+            let r = ev.ret;
+            Param {
+                name: "res",
+                text: Cow::Owned(if r < 0 {
+                    flags::result_name(r)
+                } else {
+                    r.to_string()
+                }),
+                raw: Value::Int(r),
+            }
+        };
+        let name = ev.etype.name();
+        let mut out = Vec::with_capacity(6);
+        match &ev.detail {
+            Detail::Open {
+                dirfd,
+                path,
+                flags: f,
+                mode,
+                resolve,
+            } => {
+                out.push(p_num("fd", ev.ret));
+                if name != "open" && name != "creat" {
+                    out.push(p_fd("dirfd", *dirfd));
+                }
+                out.push(p_str("name", path));
+                if name != "creat" {
+                    out.push(p_flags("flags", flags::open_flags(*f), *f));
+                }
+                out.push(p_flags("mode", mode_text(*mode), u64::from(*mode)));
+                if name == "openat2" {
+                    out.push(p_unum("resolve", *resolve));
+                }
+            }
+            Detail::Close { fd } => {
+                out.push(res());
+                out.push(p_num("fd", *fd));
+            }
+            Detail::Dup {
+                oldfd,
+                newfd,
+                flags: f,
+            } => {
+                out.push(res());
+                match newfd {
+                    None => out.push(p_num("fd", *oldfd)),
+                    Some(n) => {
+                        out.push(p_num("oldfd", *oldfd));
+                        out.push(p_num("newfd", *n));
+                        if name == "dup3" {
+                            out.push(p_flags("flags", flags::open_flags(*f), *f));
+                        }
+                    }
+                }
+            }
+            Detail::Socket {
+                domain,
+                sock_type,
+                protocol,
+            } => {
+                out.push(p_num("fd", ev.ret));
+                out.push(p_flags("domain", flags::socket_family(*domain), *domain));
+                out.push(p_flags("type", flags::socket_type(*sock_type), *sock_type));
+                out.push(p_unum("proto", *protocol));
+            }
+            Detail::SocketIo {
+                fd,
+                tuple,
+                size,
+                flags: f,
+                ..
+            } => {
+                let tuple_text = self
+                    .fd()
+                    .filter(|x| x.kind.is_inet())
+                    .map(|x| x.name.clone())
+                    .or_else(|| tuple.as_ref().map(crate::event::tuple_text))
+                    .unwrap_or_default();
+                let tuple_p = Param {
+                    name: "tuple",
+                    text: Cow::Owned(tuple_text.clone()),
+                    raw: owned(tuple_text),
+                };
+                match name {
+                    "accept" | "accept4" => {
+                        out.push(p_num("fd", ev.ret));
+                        out.push(tuple_p);
+                        if name == "accept4" {
+                            out.push(p_unum("flags", *f));
+                        }
+                    }
+                    "connect" | "bind" => {
+                        out.push(res());
+                        out.push(tuple_p);
+                        out.push(p_num("fd", *fd));
+                    }
+                    _ => {
+                        out.push(res());
+                        out.push(p_num("fd", *fd));
+                        out.push(p_unum("size", *size));
+                        out.push(tuple_p);
+                    }
+                }
+            }
+            Detail::Listen { fd, backlog } => {
+                out.push(res());
+                out.push(p_num("fd", *fd));
+                out.push(p_num("backlog", *backlog));
+            }
+            Detail::Ptrace {
+                request,
+                pid,
+                addr,
+                data,
+            } => {
+                out.push(res());
+                out.push(p_unum("addr", *addr));
+                out.push(p_unum("data", *data));
+                out.push(p_flags(
+                    "request",
+                    flags::ptrace_request(*request),
+                    *request,
+                ));
+                out.push(p_num("pid", *pid));
+            }
+            Detail::Module {
+                fd,
+                len,
+                uargs,
+                flags: f,
+            } => {
+                out.push(res());
+                match fd {
+                    Some(fd) => {
+                        out.push(p_num("fd", *fd));
+                        out.push(p_str("uargs", uargs));
+                        out.push(p_unum("flags", *f));
+                    }
+                    None => {
+                        out.push(p_unum("length", *len));
+                        out.push(p_str("uargs", uargs));
+                    }
+                }
+            }
+            Detail::TwoPaths {
+                olddirfd,
+                oldpath,
+                newdirfd,
+                newpath,
+                flags: f,
+            } => {
+                out.push(res());
+                let at = name.ends_with("at") || name == "renameat2";
+                if at {
+                    out.push(p_fd(
+                        if name.starts_with("link") {
+                            "olddir"
+                        } else {
+                            "olddirfd"
+                        },
+                        *olddirfd,
+                    ));
+                }
+                out.push(p_str("oldpath", oldpath));
+                if at {
+                    out.push(p_fd(
+                        if name.starts_with("link") {
+                            "newdir"
+                        } else {
+                            "newdirfd"
+                        },
+                        *newdirfd,
+                    ));
+                }
+                out.push(p_str("newpath", newpath));
+                if name == "linkat" {
+                    out.push(p_flags("flags", flags::at_flags(*f), *f));
+                } else if name == "renameat2" {
+                    out.push(p_flags("flags", flags::rename_flags(*f), *f));
+                }
+            }
+            Detail::Symlink {
+                target,
+                newdirfd,
+                linkpath,
+            } => {
+                out.push(res());
+                out.push(p_str("target", target));
+                if name == "symlinkat" {
+                    out.push(p_fd("linkdirfd", *newdirfd));
+                }
+                out.push(p_str("linkpath", linkpath));
+            }
+            Detail::PathOp {
+                dirfd,
+                path: pth,
+                mode,
+                flags: f,
+            } => {
+                out.push(res());
+                let at = name.ends_with("at") || name == "fchmodat2";
+                if at {
+                    out.push(p_fd("dirfd", *dirfd));
+                }
+                let pname = match name {
+                    "unlinkat" => "name",
+                    "chmod" | "fchmodat" | "fchmodat2" => "filename",
+                    _ => "path",
+                };
+                out.push(p_str(pname, pth));
+                match name {
+                    "mkdir" | "mkdirat" | "chmod" | "fchmodat" | "fchmodat2" => {
+                        out.push(p_flags("mode", mode_text(*mode), u64::from(*mode)));
+                    }
+                    "unlinkat" => out.push(p_flags("flags", flags::at_flags(*f), *f)),
+                    _ => {}
+                }
+            }
+            Detail::Fchmod { fd, mode } => {
+                out.push(res());
+                out.push(p_num("fd", *fd));
+                out.push(p_flags("mode", mode_text(*mode), u64::from(*mode)));
+            }
+            Detail::SetId { ids } => {
+                out.push(res());
+                let names: &[&'static str] = match name {
+                    "setuid" => &["uid"],
+                    "setgid" => &["gid"],
+                    "setreuid" => &["ruid", "euid"],
+                    "setregid" => &["rgid", "egid"],
+                    "setresuid" => &["ruid", "euid", "suid"],
+                    _ => &["rgid", "egid", "sgid"],
+                };
+                for (n, v) in names.iter().zip(ids) {
+                    out.push(p_unum(n, u64::from(*v)));
+                }
+            }
+            Detail::Setns { fd, nstype } => {
+                out.push(res());
+                out.push(p_num("fd", *fd));
+                out.push(p_flags("nstype", flags::clone_flags(*nstype), *nstype));
+            }
+            Detail::Unshare { flags: f } => {
+                out.push(res());
+                out.push(p_flags("flags", flags::clone_flags(*f), *f));
+            }
+            Detail::Bpf { cmd } => {
+                out.push(res());
+                let text = usize::try_from(*cmd)
+                    .ok()
+                    .and_then(|i| BPF_CMDS.get(i))
+                    .map_or_else(|| cmd.to_string(), |n| (*n).to_string());
+                out.push(p_flags("cmd", text, *cmd));
+            }
+            Detail::MemfdCreate { name: n, flags: f } => {
+                out.push(p_num("fd", ev.ret));
+                out.push(p_str("name", n));
+                out.push(p_flags("flags", flags::memfd_flags(*f), *f));
+            }
+            Detail::Userfaultfd { flags: f } => {
+                out.push(res());
+                out.push(p_unum("flags", *f));
+            }
+            Detail::Chdir { path: pth, fd, .. } => {
+                out.push(res());
+                if let Some(pth) = pth {
+                    out.push(p_str("path", pth));
+                }
+                if let Some(fd) = fd {
+                    out.push(p_num("fd", *fd));
+                }
+            }
+            Detail::ExecFailed { filename, .. } => {
+                out.push(res());
+                out.push(p_str("exe", filename));
+                out.push(p_str("filename", filename));
+            }
+            Detail::Exec(x) => {
+                out.push(res());
+                if let Some(p) = self.proc {
+                    out.push(p_str("exe", &p.exe));
+                    out.push(Param {
+                        name: "args",
+                        text: Cow::Owned(p.args_joined()),
+                        raw: owned(p.args_joined()),
+                    });
+                    out.push(p_num("tid", i64::from(ev.tid)));
+                    out.push(p_num("pid", i64::from(ev.tgid)));
+                    out.push(p_num("ptid", i64::from(p.ppid)));
+                    out.push(p_str("cwd", &p.cwd));
+                    out.push(p_str("comm", &p.comm));
+                    out.push(p_str("cgroups", &p.cgroup));
+                    out.push(p_unum("tty", u64::from(p.tty)));
+                    out.push(p_num("vpgid", i64::from(p.vpgid)));
+                    out.push(p_num("loginuid", i64::from(ev.loginuid as i32)));
+                    out.push(p_flags("flags", exe_flags_text(p), 0));
+                    out.push(p_flags(
+                        "cap_inheritable",
+                        cap_names(p.cap_inheritable),
+                        p.cap_inheritable,
+                    ));
+                    out.push(p_flags(
+                        "cap_permitted",
+                        cap_names(p.cap_permitted),
+                        p.cap_permitted,
+                    ));
+                    out.push(p_flags(
+                        "cap_effective",
+                        cap_names(p.cap_effective),
+                        p.cap_effective,
+                    ));
+                    out.push(p_unum("exe_ino", p.exe_ino));
+                    out.push(p_unum("exe_ino_ctime", p.exe_ctime_ns));
+                    out.push(p_unum("exe_ino_mtime", p.exe_mtime_ns));
+                    out.push(p_unum("uid", u64::from(ev.uid)));
+                    out.push(p_str("trusted_exepath", &p.exepath));
+                    out.push(p_unum("gid", u64::from(ev.gid)));
+                } else {
+                    out.push(p_str("exe", &x.filename));
+                }
+            }
+            Detail::Fork {
+                child_tid,
+                child_tgid,
+                clone_flags,
+                child_vtid,
+                child_vpid,
+                ..
+            } => {
+                out.push(p_num("res", i64::from(*child_tid)));
+                if let Some(p) = self.proc {
+                    out.push(p_str("exe", &p.exe));
+                    out.push(Param {
+                        name: "args",
+                        text: Cow::Owned(p.args_joined()),
+                        raw: owned(p.args_joined()),
+                    });
+                }
+                out.push(p_num("tid", i64::from(ev.tid)));
+                out.push(p_num("pid", i64::from(ev.tgid)));
+                out.push(p_flags(
+                    "flags",
+                    flags::clone_flags(*clone_flags),
+                    *clone_flags,
+                ));
+                out.push(p_num("child_tid", i64::from(*child_tid)));
+                out.push(p_num("child_pid", i64::from(*child_tgid)));
+                out.push(p_num("vtid", i64::from(*child_vtid)));
+                out.push(p_num("vpid", i64::from(*child_vpid)));
+            }
+            Detail::Exit { status, .. } => {
+                let st = *status;
+                out.push(p_unum("status", st));
+                out.push(p_num("ret", ((st >> 8) & 0xff) as i64));
+                out.push(p_unum("sig", st & 0x7f));
+                out.push(p_unum("core", u64::from(st & 0x80 != 0)));
+            }
+            Detail::Other { args } => {
+                for (i, a) in args.iter().enumerate() {
+                    const NAMES: [&str; 6] = ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"];
+                    out.push(p_unum(NAMES[i], *a));
+                }
+                out.insert(0, res());
+            }
+        }
+        out
+    }
+
+    fn param(&self, arg: &FieldArg, raw: bool) -> Option<Value<'a>> {
+        let params = self.params();
+        let p = match arg {
+            FieldArg::Index(i) => params.into_iter().nth(*i as usize)?,
+            FieldArg::Key(k) => {
+                // `evt.arg.res_or_fd`: Falco's alias for whichever the event has.
+                if &**k == "res_or_fd" {
+                    params
+                        .into_iter()
+                        .find(|p| p.name == "res" || p.name == "fd")?
+                } else {
+                    params.into_iter().find(|p| p.name == &**k)?
+                }
+            }
+            FieldArg::None => return None,
+        };
+        Some(if raw { p.raw } else { Value::Str(p.text) })
+    }
+
+    /// `evt.abspath`: the absolute path of a path-taking event.
+    fn abspath(&self, key: Option<&str>) -> Option<String> {
+        let p = self.proc?;
+        match &self.ev.detail {
+            Detail::Open { dirfd, path, .. } | Detail::PathOp { dirfd, path, .. } => {
+                Some(State::resolve_path(p, *dirfd, path))
+            }
+            Detail::TwoPaths {
+                olddirfd,
+                oldpath,
+                newdirfd,
+                newpath,
+                ..
+            } => match key {
+                Some("dst") | Some("newpath") => Some(State::resolve_path(p, *newdirfd, newpath)),
+                _ => Some(State::resolve_path(p, *olddirfd, oldpath)),
+            },
+            Detail::Symlink {
+                target,
+                newdirfd,
+                linkpath,
+            } => match key {
+                Some("src") | Some("target") => Some(target.clone()),
+                _ => Some(State::resolve_path(p, *newdirfd, linkpath)),
+            },
+            Detail::Chdir { cwd, .. } => Some(cwd.clone()),
+            _ => None,
+        }
+    }
+
+    /// `fs.path.*`: (name, nameraw, source, sourceraw, target, targetraw).
+    fn fs_path(&self, id: FieldId) -> Option<Value<'a>> {
+        let p = self.proc?;
+        let ev = self.ev;
+        let (name, raw): (Option<String>, Option<&'a str>) = match (&ev.detail, id) {
+            (Detail::PathOp { dirfd, path, .. }, FieldId::FsPathName) => {
+                (Some(State::resolve_path(p, *dirfd, path)), None)
+            }
+            (Detail::PathOp { path, .. }, FieldId::FsPathNameraw) => (None, Some(path)),
+            (Detail::Open { dirfd, path, .. }, FieldId::FsPathName) => {
+                (Some(State::resolve_path(p, *dirfd, path)), None)
+            }
+            (Detail::Open { path, .. }, FieldId::FsPathNameraw) => (None, Some(path)),
+            (
+                Detail::TwoPaths {
+                    olddirfd, oldpath, ..
+                },
+                FieldId::FsPathSource,
+            ) => (Some(State::resolve_path(p, *olddirfd, oldpath)), None),
+            (Detail::TwoPaths { oldpath, .. }, FieldId::FsPathSourceraw) => (None, Some(oldpath)),
+            (
+                Detail::TwoPaths {
+                    newdirfd, newpath, ..
+                },
+                FieldId::FsPathTarget,
+            ) => (Some(State::resolve_path(p, *newdirfd, newpath)), None),
+            (Detail::TwoPaths { newpath, .. }, FieldId::FsPathTargetraw) => (None, Some(newpath)),
+            (Detail::Symlink { target, .. }, FieldId::FsPathSource | FieldId::FsPathSourceraw) => {
+                (None, Some(target))
+            }
+            (
+                Detail::Symlink {
+                    newdirfd, linkpath, ..
+                },
+                FieldId::FsPathTarget,
+            ) => (Some(State::resolve_path(p, *newdirfd, linkpath)), None),
+            (Detail::Symlink { linkpath, .. }, FieldId::FsPathTargetraw) => (None, Some(linkpath)),
+            _ => (None, None),
+        };
+        match (name, raw) {
+            (Some(n), _) => Some(owned(n)),
+            (None, Some(r)) => Some(s(r)),
+            _ => None,
+        }
+    }
+
+    fn fd_field(&self, id: FieldId, arg: &FieldArg) -> Option<Value<'_>> {
+        if id == FieldId::FdTypes {
+            let p = self.proc?;
+            return match arg {
+                FieldArg::Index(i) => p.fds.get(&i64::from(*i)).map(|f| s(f.kind.name())),
+                _ => {
+                    let mut kinds: Vec<&'static str> =
+                        p.fds.values().map(|f| f.kind.name()).collect();
+                    kinds.sort_unstable();
+                    kinds.dedup();
+                    Some(Value::List(kinds.into_iter().map(s).collect()))
+                }
+            };
+        }
+        if id == FieldId::FdNum {
+            return self.fd_num.map(Value::Int);
+        }
+        if id == FieldId::FdNameraw {
+            return match &self.ev.detail {
+                Detail::Open { path, .. } => Some(s(path)),
+                _ => self.fd().map(|f| s(&f.name)),
+            };
+        }
+        let f = self.fd()?;
+        let (server, client) = f.server_client();
+        let ip = |e: Option<(IpAddr, u16)>| e.map(|(ip, _)| Value::Ip(ip));
+        let port = |e: Option<(IpAddr, u16)>| e.map(|(_, p)| Value::UInt(u64::from(p)));
+        let inet = f.kind.is_inet();
+        Some(match id {
+            FieldId::FdType => s(f.kind.name()),
+            FieldId::FdTypechar => owned(f.kind.typechar().to_string()),
+            FieldId::FdName => s(&f.name),
+            FieldId::FdDirectory => match f.kind {
+                FdKind::File => s(path::directory(&f.name)),
+                FdKind::Directory => s(&f.name),
+                _ => return None,
+            },
+            FieldId::FdFilename => match f.kind {
+                FdKind::File => s(path::filename(&f.name)),
+                _ => return None,
+            },
+            FieldId::FdIp if inet => {
+                Value::List([ip(client), ip(server)].into_iter().flatten().collect())
+            }
+            FieldId::FdPort if inet => {
+                Value::List([port(client), port(server)].into_iter().flatten().collect())
+            }
+            FieldId::FdNet if inet => {
+                Value::List([ip(client), ip(server)].into_iter().flatten().collect())
+            }
+            FieldId::FdCip | FieldId::FdCnet if inet => ip(client)?,
+            FieldId::FdSip | FieldId::FdSnet if inet => ip(server)?,
+            FieldId::FdLip | FieldId::FdLnet if inet => ip(f.local)?,
+            FieldId::FdRip | FieldId::FdRnet if inet => ip(f.remote)?,
+            FieldId::FdCport if inet => port(client)?,
+            FieldId::FdSport if inet => port(server)?,
+            FieldId::FdLport if inet => port(f.local)?,
+            FieldId::FdRport if inet => port(f.remote)?,
+            FieldId::FdL4proto => s(f.l4proto_name()?),
+            FieldId::FdSockfamily => match f.kind {
+                FdKind::Ipv4 | FdKind::Ipv6 => s("ip"),
+                FdKind::Unix => s("unix"),
+                _ => return None,
+            },
+            FieldId::FdIsServer if inet || f.kind == FdKind::Unix => {
+                Value::Bool(f.role == Role::Server)
+            }
+            FieldId::FdUid => owned(format!("{}{}", self.ev.tid, self.fd_num?)),
+            FieldId::FdContainername => {
+                let cid = self.proc.map_or(container::HOST, |p| &*p.container_id);
+                owned(format!("{cid}:{}", f.name))
+            }
+            FieldId::FdContainerdirectory => {
+                let cid = self.proc.map_or(container::HOST, |p| &*p.container_id);
+                owned(format!("{cid}:{}", path::directory(&f.name)))
+            }
+            FieldId::FdConnected if inet || f.kind == FdKind::Unix => Value::Bool(f.connected),
+            FieldId::FdNameChanged => Value::Bool(f.name_changed),
+            _ => return None,
+        })
+    }
+
+    fn user_field(&self, id: FieldId) -> Option<Value<'_>> {
+        let ev = self.ev;
+        let uid = self
+            .proc
+            .map_or(ev.uid, |p| if p.uid == u32::MAX { ev.uid } else { p.uid });
+        let gid = self
+            .proc
+            .map_or(ev.gid, |p| if p.gid == u32::MAX { ev.gid } else { p.gid });
+        let users = &self.state.users;
+        // uid 0 is root everywhere, even without a passwd file (distroless images).
+        let name = |u: u32| -> Option<Value<'_>> {
+            match users.user(u) {
+                Some(x) => Some(s(&x.name)),
+                None if u == 0 => Some(s("root")),
+                None => None,
+            }
+        };
+        Some(match id {
+            FieldId::UserUid => Value::UInt(u64::from(uid)),
+            FieldId::UserName => name(uid)?,
+            FieldId::UserHomedir => s(&users.user(uid)?.home),
+            FieldId::UserShell => s(&users.user(uid)?.shell),
+            FieldId::UserLoginuid => Value::Int(i64::from(ev.loginuid as i32)),
+            FieldId::UserLoginname => {
+                if ev.loginuid == u32::MAX {
+                    return None;
+                }
+                name(ev.loginuid)?
+            }
+            FieldId::GroupGid => Value::UInt(u64::from(gid)),
+            FieldId::GroupName => match users.group(gid) {
+                Some(g) => s(g),
+                None if gid == 0 => s("root"),
+                None => return None,
+            },
+            _ => return None,
+        })
+    }
+
+    fn evt_field(&self, f: &FieldRef) -> Option<Value<'_>> {
+        let ev = self.ev;
+        let t = ev.ts_wall_ns;
+        let name = ev.etype.name();
+        let is_open = matches!(ev.detail, Detail::Open { .. });
+        let open_flags = match ev.detail {
+            Detail::Open { flags, .. } => flags,
+            _ => 0,
+        };
+        Some(match f.id {
+            FieldId::EvtNum => Value::UInt(self.num),
+            FieldId::EvtTime => owned(format_clock_nanos(t)),
+            FieldId::EvtTimeS => owned(format_clock_nanos(t)[..8].to_string()),
+            FieldId::EvtTimeIso8601 => owned(format_rfc3339_nanos(t)),
+            FieldId::EvtDatetime => {
+                let r = format_rfc3339_nanos(t);
+                owned(r.trim_end_matches('Z').replacen('T', " ", 1))
+            }
+            FieldId::EvtRawtime => Value::Int(t),
+            FieldId::EvtRawtimeS => Value::UInt((t / 1_000_000_000) as u64),
+            FieldId::EvtRawtimeNs => Value::UInt((t % 1_000_000_000) as u64),
+            FieldId::EvtReltime => Value::Int(t - self.run.start_ns),
+            FieldId::EvtDeltatime => Value::Int(if self.prev_ts_ns == 0 {
+                0
+            } else {
+                t - self.prev_ts_ns
+            }),
+            FieldId::EvtDir => s("<"),
+            FieldId::EvtType => s(name),
+            FieldId::EvtSyscallType => {
+                ev.etype.syscall_nr()?;
+                s(name)
+            }
+            FieldId::EvtCategory => s(category(ev)),
+            FieldId::EvtCpu => Value::UInt(u64::from(ev.cpu)),
+            FieldId::EvtArgs | FieldId::EvtInfo => {
+                let parts: Vec<String> = self
+                    .params()
+                    .into_iter()
+                    .map(|p| format!("{}={}", p.name, p.text))
+                    .collect();
+                owned(parts.join(" "))
+            }
+            FieldId::EvtArg => return self.param(&f.arg, false),
+            FieldId::EvtRawArg => return self.param(&f.arg, true),
+            FieldId::EvtRes => owned(flags::result_name(ev.ret)),
+            FieldId::EvtRawres => Value::Int(ev.ret),
+            FieldId::EvtFailed => Value::Bool(ev.ret < 0),
+            FieldId::EvtIsIo => Value::Bool(io_dir(name).is_some()),
+            FieldId::EvtIsIoRead => Value::Bool(io_dir(name) == Some('r')),
+            FieldId::EvtIsIoWrite => Value::Bool(io_dir(name) == Some('w')),
+            FieldId::EvtIoDir => owned(io_dir(name)?.to_string()),
+            FieldId::EvtIsWait => Value::Bool(false),
+            FieldId::EvtIsSyslog => Value::Bool(
+                io_dir(name) == Some('w') && self.fd().is_some_and(|f| f.name.contains("/dev/log")),
+            ),
+            FieldId::EvtCount => Value::UInt(1),
+            FieldId::EvtAbspath => {
+                let key = match &f.arg {
+                    FieldArg::Key(k) => Some(&**k),
+                    _ => None,
+                };
+                owned(self.abspath(key)?)
+            }
+            FieldId::EvtIsOpenRead => Value::Bool(
+                is_open
+                    && matches!(
+                        open_flags & flags::O_ACCMODE,
+                        flags::O_RDONLY | flags::O_RDWR
+                    ),
+            ),
+            FieldId::EvtIsOpenWrite => Value::Bool(
+                is_open
+                    && matches!(
+                        open_flags & flags::O_ACCMODE,
+                        flags::O_WRONLY | flags::O_RDWR
+                    ),
+            ),
+            FieldId::EvtIsOpenExec => {
+                let mode = match ev.detail {
+                    Detail::Open { mode, .. } => mode,
+                    _ => 0,
+                };
+                Value::Bool(is_open && open_flags & flags::O_CREAT != 0 && mode & 0o111 != 0)
+            }
+            FieldId::EvtIsOpenCreate => Value::Bool(is_open && open_flags & flags::O_CREAT != 0),
+            FieldId::EvtHostname => s(&self.run.hostname),
+            FieldId::EvtSource => s("syscall"),
+            FieldId::EvtIsAsync => Value::Bool(false),
+            _ => return None,
+        })
+    }
+
+    fn proc_field(&self, f: &FieldRef) -> Option<Value<'_>> {
+        let ev = self.ev;
+        let index = match f.arg {
+            FieldArg::Index(i) => Some(i),
+            _ => None,
+        };
+        // proc.a*: [0] is the process itself, [1] the parent; no index means any ancestor.
+        let lineage =
+            |i: Option<u32>, get: &dyn Fn(&'a Process) -> Value<'a>| -> Option<Value<'a>> {
+                match i {
+                    Some(0) => self.proc.map(get),
+                    Some(n) => self.ancestor(n).map(get),
+                    None => Some(Value::List(self.ancestors().into_iter().map(get).collect())),
+                }
+            };
+        if let FieldId::ThreadTid = f.id {
+            return Some(Value::Int(i64::from(ev.tid)));
+        }
+        if let FieldId::ThreadIsMainThread = f.id {
+            return Some(Value::Bool(ev.tid == ev.tgid));
+        }
+        if let FieldId::ProcPid = f.id {
+            return Some(Value::Int(i64::from(ev.tgid)));
+        }
+        if let FieldId::ProcName = f.id {
+            return Some(match self.proc {
+                Some(p) => s(&p.comm),
+                None => s(&ev.comm),
+            });
+        }
+        let p = self.proc?;
+        Some(match f.id {
+            FieldId::ProcExe => s(&p.exe),
+            FieldId::ProcPexe => s(&self.parent()?.exe),
+            FieldId::ProcAexe => return lineage(index, &|a| s(&a.exe)),
+            FieldId::ProcExepath => s(&p.exepath),
+            FieldId::ProcPexepath => s(&self.parent()?.exepath),
+            FieldId::ProcAexepath => return lineage(index, &|a| s(&a.exepath)),
+            FieldId::ProcPname => s(&self.parent()?.comm),
+            FieldId::ProcAname => return lineage(index, &|a| s(&a.comm)),
+            FieldId::ProcArgs => s(self.args.get_or_init(|| p.args_joined())),
+            FieldId::ProcCmdline => s(self.cmdline.get_or_init(|| p.cmdline())),
+            FieldId::ProcPcmdline => s(self
+                .pcmdline
+                .get_or_init(|| self.parent().map(Process::cmdline))
+                .as_deref()?),
+            FieldId::ProcAcmdline => return lineage(index, &|a| owned(a.cmdline())),
+            FieldId::ProcCmdnargs => Value::UInt(p.args.len() as u64),
+            FieldId::ProcCmdlenargs => Value::UInt(p.args.iter().map(|a| a.len() as u64).sum()),
+            FieldId::ProcExeline => {
+                let mut line = p.exe.clone();
+                for a in &p.args {
+                    line.push(' ');
+                    line.push_str(a);
+                }
+                owned(line)
+            }
+            FieldId::ProcEnv => match &f.arg {
+                FieldArg::Key(k) => s(p.env_var(k)?),
+                _ => owned(p.env.join(" ")),
+            },
+            FieldId::ProcAenv => match &f.arg {
+                FieldArg::Key(k) => {
+                    let found = std::iter::once(p)
+                        .chain(self.state.procs.ancestors(p))
+                        .find_map(|a| a.env_var(k))?;
+                    s(found)
+                }
+                _ => owned(p.env.join(" ")),
+            },
+            FieldId::ProcCwd => {
+                if p.cwd.is_empty() {
+                    return None;
+                }
+                // Falco prints proc.cwd with a trailing slash.
+                if p.cwd.ends_with('/') {
+                    s(&p.cwd)
+                } else {
+                    owned(format!("{}/", p.cwd))
+                }
+            }
+            FieldId::ProcLoginshellid => {
+                let shell = std::iter::once(p)
+                    .chain(self.state.procs.ancestors(p))
+                    .filter(|a| SHELLS.contains(&a.comm.as_str()))
+                    .last()?;
+                Value::Int(i64::from(shell.tgid))
+            }
+            FieldId::ProcTty => Value::UInt(u64::from(p.tty)),
+            FieldId::ProcPpid => Value::Int(i64::from(p.ppid)),
+            FieldId::ProcApid => return lineage(index, &|a| Value::Int(i64::from(a.tgid))),
+            FieldId::ProcVpid => Value::Int(i64::from(p.vpid)),
+            FieldId::ProcPvpid => Value::Int(i64::from(self.parent()?.vpid)),
+            FieldId::ProcSid => Value::Int(i64::from(p.sid)),
+            FieldId::ProcSname => s(&self.find_in_lineage(p.sid)?.comm),
+            FieldId::ProcSidExe => s(&self.find_in_lineage(p.sid)?.exe),
+            FieldId::ProcSidExepath => s(&self.find_in_lineage(p.sid)?.exepath),
+            FieldId::ProcVpgid => Value::Int(i64::from(p.vpgid)),
+            FieldId::ProcVpgidName => s(&self.find_in_lineage(p.vpgid)?.comm),
+            FieldId::ProcVpgidExe => s(&self.find_in_lineage(p.vpgid)?.exe),
+            FieldId::ProcVpgidExepath => s(&self.find_in_lineage(p.vpgid)?.exepath),
+            FieldId::ProcDuration => {
+                if p.start_ns == 0 {
+                    return None;
+                }
+                Value::Int(ev.ts_wall_ns - p.start_ns)
+            }
+            FieldId::ProcPpidDuration => {
+                let pp = self.parent()?;
+                if pp.start_ns == 0 {
+                    return None;
+                }
+                Value::Int(ev.ts_wall_ns - pp.start_ns)
+            }
+            FieldId::ProcPidTs => Value::Int(p.start_ns),
+            FieldId::ProcPpidTs => Value::Int(self.parent()?.start_ns),
+            FieldId::ProcIsExeWritable => Value::Bool(p.exe_writable),
+            FieldId::ProcIsExeUpperLayer => Value::Bool(p.exe_upper_layer),
+            FieldId::ProcIsExeFromMemfd => Value::Bool(p.exe_from_memfd),
+            FieldId::ProcIsSidLeader => Value::Bool(p.sid != 0 && p.vpid == p.sid),
+            FieldId::ProcIsVpgidLeader => Value::Bool(p.vpgid != 0 && p.vpid == p.vpgid),
+            FieldId::ProcExeIno => Value::UInt(p.exe_ino),
+            FieldId::ProcExeInoCtime => Value::Int(p.exe_ctime_ns as i64),
+            FieldId::ProcExeInoMtime => Value::Int(p.exe_mtime_ns as i64),
+            FieldId::ProcExeInoCtimeDurationProcStart => {
+                if p.exe_ctime_ns == 0 || p.start_ns == 0 {
+                    return None;
+                }
+                Value::Int(p.start_ns - p.exe_ctime_ns as i64)
+            }
+            FieldId::ProcThreadCount => Value::UInt(u64::from(p.threads)),
+            FieldId::ProcNchilds => Value::UInt(
+                self.state
+                    .procs
+                    .iter()
+                    .filter(|c| c.ppid == p.tgid && c.tgid != p.tgid)
+                    .count() as u64,
+            ),
+            FieldId::ProcFdopencount => Value::UInt(p.fds.len() as u64),
+            FieldId::ThreadVtid => {
+                if ev.tid != ev.tgid {
+                    return None;
+                }
+                Value::Int(i64::from(p.vpid))
+            }
+            FieldId::ThreadCapPermitted => owned(cap_names(p.cap_permitted)),
+            FieldId::ThreadCapInheritable => owned(cap_names(p.cap_inheritable)),
+            FieldId::ThreadCapEffective => owned(cap_names(p.cap_effective)),
+            _ => return None,
+        })
+    }
+
+    fn container_field(&self, id: FieldId) -> Option<Value<'_>> {
+        let cid: &str = self.proc.map_or(container::HOST, |p| &p.container_id);
+        let host = cid == container::HOST;
+        Some(match id {
+            FieldId::ContainerId => s(cid),
+            // Without a runtime connection Saker knows the id only; on the host,
+            // Falco reports name and type "host".
+            FieldId::ContainerName if host => s(container::HOST),
+            FieldId::ContainerType if host => s(container::HOST),
+            _ => return None,
+        })
+    }
+}
+
+const SHELLS: [&str; 8] = ["ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"];
+
+fn io_dir(name: &str) -> Option<char> {
+    match name {
+        "sendto" | "sendmsg" | "write" | "writev" | "pwrite64" | "pwritev" | "sendmmsg" => {
+            Some('w')
+        }
+        "recvfrom" | "recvmsg" | "read" | "readv" | "pread64" | "preadv" | "recvmmsg" => Some('r'),
+        _ => None,
+    }
+}
+
+/// Falco's `evt.category` for the event types Saker produces.
+fn category(ev: &Event) -> &'static str {
+    match &ev.detail {
+        Detail::Open { .. }
+        | Detail::Close { .. }
+        | Detail::Dup { .. }
+        | Detail::TwoPaths { .. }
+        | Detail::Symlink { .. }
+        | Detail::PathOp { .. }
+        | Detail::Fchmod { .. }
+        | Detail::MemfdCreate { .. }
+        | Detail::Chdir { .. } => "file",
+        Detail::Socket { .. } | Detail::SocketIo { .. } | Detail::Listen { .. } => "net",
+        Detail::Exec(_)
+        | Detail::ExecFailed { .. }
+        | Detail::Fork { .. }
+        | Detail::Exit { .. }
+        | Detail::Ptrace { .. }
+        | Detail::Setns { .. }
+        | Detail::Unshare { .. } => "process",
+        Detail::SetId { .. } => "user",
+        Detail::Module { .. } | Detail::Bpf { .. } | Detail::Userfaultfd { .. } => "system",
+        Detail::Other { .. } => "other",
+    }
+}
+
+impl FieldProvider for EventContext<'_> {
+    fn event_type(&self) -> EventType {
+        self.ev.etype
+    }
+
+    fn timestamp_ns(&self) -> i64 {
+        self.ev.ts_wall_ns
+    }
+
+    fn extract(&self, field: &FieldRef) -> Option<Value<'_>> {
+        use FieldId as F;
+        match field.id {
+            id if (id as u16) < F::ProcExe as u16 => self.evt_field(field),
+            F::UserUid
+            | F::UserName
+            | F::UserHomedir
+            | F::UserShell
+            | F::UserLoginuid
+            | F::UserLoginname
+            | F::GroupGid
+            | F::GroupName => self.user_field(field.id),
+            id if (F::FdNum as u16..=F::FdTypes as u16).contains(&(id as u16)) => {
+                self.fd_field(id, &field.arg)
+            }
+            F::FsPathName
+            | F::FsPathNameraw
+            | F::FsPathSource
+            | F::FsPathSourceraw
+            | F::FsPathTarget
+            | F::FsPathTargetraw => self.fs_path(field.id),
+            id if (F::ContainerId as u16..=F::ContainerLabels as u16).contains(&(id as u16)) => {
+                self.container_field(id)
+            }
+            id if (id as u16) < F::UserUid as u16 => self.proc_field(field),
+            _ => None,
+        }
+    }
+}
+
+/// Whether live capture supplies a field (drives `saker fields` and the
+/// catalog's `live` column, which a test keeps equal to this).
+pub fn is_live(id: FieldId) -> bool {
+    use FieldId as F;
+    let n = id as u16;
+    let not_captured = matches!(
+        id,
+        F::EvtBuffer
+            | F::EvtBuflen
+            | F::EvtAround
+            | F::EvtPluginname
+            | F::EvtAsynctype
+            | F::ProcExeInoCtimeDurationPidnsStart
+            | F::ProcPidnsInit
+            | F::ProcVmsize
+            | F::ProcVmrss
+            | F::FdCipName
+            | F::FdSipName
+            | F::FdLipName
+            | F::FdRipName
+            | F::FdProto
+            | F::FdCproto
+            | F::FdSproto
+            | F::FdLproto
+            | F::FdRproto
+            | F::FdDev
+            | F::FdDevMajor
+            | F::FdDevMinor
+            | F::FdIno
+            | F::FdlistNums
+            | F::FdlistNames
+    );
+    // Container metadata beyond the id needs a runtime connection; k8s.* needs the API.
+    let container_metadata = (F::ContainerFullId as u16..=F::ContainerLabels as u16).contains(&n)
+        && !matches!(id, F::ContainerName | F::ContainerType);
+    let k8s = n >= F::K8sNsName as u16;
+    !(not_captured || container_metadata || k8s)
+}
+
+#[cfg(test)]
+mod tests;

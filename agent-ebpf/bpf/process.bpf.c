@@ -12,6 +12,8 @@
 #define NR_vfork 58
 #define NR_clone 56
 #define NR_clone3 435
+#define NR_execve 59
+#define NR_execveat 322
 #define PF_KTHREAD_ 0x00200000
 #define SIGCHLD_ 17
 #define CLONE_VM_ 0x00000100
@@ -146,7 +148,6 @@ int BPF_PROG(saker_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct saker_proc_info *pi;
-	struct pt_regs *regs;
 	struct file *exe;
 	struct inode *ino;
 	const struct cred *cred;
@@ -156,8 +157,11 @@ int BPF_PROG(saker_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 
 	if (!interested(SAKER_INTEREST_EXEC) || is_self())
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	nr = regs ? (__s32)BPF_CORE_READ(regs, orig_ax) : -1;
+	/* The saved orig_ax reads as execve even for execveat by the time this
+	 * tracepoint fires; the kernel sets bprm->fdpath ("/dev/fd/N[/path]")
+	 * exactly when execveat ran on a file descriptor. execveat(AT_FDCWD, path)
+	 * behaves as, and is reported as, execve. */
+	nr = BPF_CORE_READ(bprm, fdpath) ? NR_execveat : NR_execve;
 	if (ev_begin(&e, SAKER_EV_EXEC, nr, 0))
 		return 0;
 	ev_hdr(&e)->args[0] = (__u32)old_pid;

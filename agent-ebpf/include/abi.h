@@ -182,7 +182,12 @@ _Static_assert(sizeof(struct saker_sock_tuple) == 48, "sock tuple size");
  * NUL-terminated component names, e.g. "passwd\0etc\0" for /etc/passwd and
  * "" for "/". Userspace reverses it. Walks stop at the task's root (chroot,
  * container root) and cross mount points; a walk cut at the depth bound sets
- * SAKER_F_TRUNCATED.
+ * SAKER_F_TRUNCATED. A file with no path (memfd, pipe: the root of a detached
+ * dentry tree) ends with an empty component: "memfd:x\0\0" is "memfd:x",
+ * not "/memfd:x".
+ *
+ * EXEC's syscall_nr is execveat when the kernel ran it on a file descriptor
+ * (bprm->fdpath set), execve otherwise.
  */
 
 /* Per-CPU counters (the `counters` map, one struct per CPU). */

@@ -6,6 +6,8 @@
 
 pub mod alert;
 pub mod config;
+pub mod drops;
+pub mod engine;
 pub mod event;
 pub mod fields;
 pub mod output;

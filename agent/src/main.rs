@@ -11,7 +11,9 @@ fn main() -> ExitCode {
         .format_timestamp_millis()
         .init();
     let args = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("saker-io")
         .enable_all()
         .build()
     {
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match args.command {
             Command::Capture(a) => cli::capture::run(a).await,
+            Command::Run(a) => cli::run::run(a).await,
             Command::Rules(cmd) => cli::rules::run(cmd),
             Command::Fields(a) => cli::fields::run(&a),
         }

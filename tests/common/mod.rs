@@ -164,3 +164,105 @@ pub fn unique_dir() -> tempfile::TempDir {
         .tempdir()
         .expect("tempdir")
 }
+
+/// The `saker` binary built by the same `cargo test` run (target/<profile>/saker).
+pub fn saker_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = dir.join("saker");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p saker` first (cargo xtask test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// The upstream Falco rules (../shared/falco from the workspace root).
+pub fn falco_rules_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/falco/falco_rules.yaml")
+}
+
+/// A `saker run` process started by a test, stopped with SIGINT.
+pub struct SakerRun {
+    child: std::process::Child,
+    stderr_log: Arc<std::sync::Mutex<String>>,
+    stderr_thread: Option<JoinHandle<()>>,
+}
+
+impl SakerRun {
+    /// Starts `saker ARGS` and waits until it reports that capture is running
+    /// (the "watching ... event types" log line).
+    pub fn start(args: &[&str]) -> SakerRun {
+        use std::io::BufRead;
+        let mut child = Command::new(saker_bin())
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn saker");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel::<()>();
+        let log2 = log.clone();
+        let t = std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if line.contains("watching")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(());
+                }
+                let mut l = log2.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let mut run = SakerRun {
+            child,
+            stderr_log: log,
+            stderr_thread: Some(t),
+        };
+        if rx.recv_timeout(Duration::from_secs(90)).is_err() {
+            let _ = run.child.kill();
+            panic!("saker did not start:\n{}", run.stderr());
+        }
+        run
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr_log.lock().unwrap().clone()
+    }
+
+    /// SIGINT, wait for exit; returns (stdout, stderr).
+    pub fn stop(mut self) -> (String, String) {
+        // Give the drain timer a moment to take the last events.
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: kill on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let out = self.child.wait_with_output().expect("wait saker");
+        if let Some(t) = self.stderr_thread.take() {
+            let _ = t.join();
+        }
+        let err = self.stderr_log.lock().unwrap().clone();
+        assert!(
+            out.status.success(),
+            "saker failed: {:?}\n{err}",
+            out.status
+        );
+        (String::from_utf8_lossy(&out.stdout).into_owned(), err)
+    }
+}
+
+/// Falco JSON alerts, one per line.
+pub fn parse_alerts(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad alert line {l:?}: {e}")))
+        .collect()
+}

@@ -62,12 +62,22 @@ static long dentry_walk_step(__u64 index, void *ctx)
 		return 0;
 	}
 	parent = BPF_CORE_READ(dentry, d_parent);
+	if (w->cur - w->at + NAME_MAX_READ + 1 > WALK_BUDGET)
+		return 1;
 	if (parent == dentry) {
-		w->done = 1; /* root of a detached tree */
+		/* The root of a detached tree: a pseudo file (memfd, pipe, anon
+		 * inode) has no path, only a name. Emit it, then an empty
+		 * component marking the path as not anchored at a root. */
+		name = BPF_CORE_READ(dentry, d_name.name);
+		n = bpf_probe_read_kernel_str(&w->s->buf[OFF(w->cur)], NAME_MAX_READ, name);
+		if (n > 1) {
+			w->cur += n & (2 * NAME_MAX_READ - 1);
+			w->s->buf[OFF(w->cur)] = 0;
+			w->cur += 1;
+		}
+		w->done = 1;
 		return 1;
 	}
-	if (w->cur - w->at + NAME_MAX_READ > WALK_BUDGET)
-		return 1;
 	name = BPF_CORE_READ(dentry, d_name.name);
 	n = bpf_probe_read_kernel_str(&w->s->buf[OFF(w->cur)], NAME_MAX_READ, name);
 	if (n <= 0) {

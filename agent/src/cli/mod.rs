@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 pub mod capture;
 pub mod fields;
 pub mod rules;
+pub mod run;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Show syscall and process events live, from the eBPF probe (like sysdig).
     Capture(capture::CaptureArgs),
+    /// Detect: evaluate rules against live kernel events (or a recording) and send alerts.
+    Run(run::RunArgs),
     /// Validate and inspect Falco rules files.
     #[command(subcommand)]
     Rules(rules::RulesCommand),

@@ -97,16 +97,21 @@ fn lossy(b: &[u8]) -> String {
     }
 }
 
-/// A leaf-first walk ("passwd\0etc\0") to a path ("/etc/passwd").
+/// A leaf-first walk ("passwd\0etc\0") to a path ("/etc/passwd"). A walk
+/// ending in an empty component ("memfd:x\0\0") names a file with no path
+/// and is returned without the leading slash ("memfd:x").
 pub(crate) fn walk_to_path(walk: &[u8]) -> String {
+    let unanchored = walk.ends_with(&[0, 0]);
     let mut parts: Vec<&[u8]> = walk.split(|b| *b == 0).filter(|p| !p.is_empty()).collect();
     parts.reverse();
     let mut out = String::with_capacity(walk.len() + 1);
     if parts.is_empty() {
         out.push('/');
     }
-    for p in parts {
-        out.push('/');
+    for (i, p) in parts.into_iter().enumerate() {
+        if i > 0 || !unanchored {
+            out.push('/');
+        }
         out.push_str(&String::from_utf8_lossy(p));
     }
     out
@@ -689,7 +694,7 @@ mod tests {
     fn walks_become_absolute_paths() {
         assert_eq!(walk_to_path(b"passwd\0etc\0"), "/etc/passwd");
         assert_eq!(walk_to_path(b""), "/");
-        assert_eq!(walk_to_path(b"memfd:x (deleted)\0"), "/memfd:x (deleted)");
+        assert_eq!(walk_to_path(b"memfd:payload\0\0"), "memfd:payload");
     }
 
     #[test]

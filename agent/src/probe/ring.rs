@@ -41,16 +41,21 @@ impl RingReader {
     /// Waits for the kernel's wake-up or the drain timer, then hands every
     /// waiting record to `f`. Returns the number of records read.
     pub async fn read_batch(&mut self, f: &mut impl FnMut(&[u8])) -> io::Result<usize> {
+        self.wait().await?;
+        Ok(self.drain(f))
+    }
+
+    /// Waits for the kernel's wake-up or the drain timer, whichever comes
+    /// first; then call [`RingReader::drain`]. Readiness is cleared here:
+    /// records that arrive while draining are drained too, and later ones
+    /// wake the reader again or wait for the timer.
+    pub async fn wait(&mut self) -> io::Result<()> {
         tokio::select! {
             guard = self.fd.readable_mut() => {
-                let mut guard = guard?;
-                let n = drain_ring(guard.get_inner_mut(), f);
-                guard.clear_ready();
-                Ok(n)
+                guard?.clear_ready();
+                Ok(())
             }
-            () = tokio::time::sleep(self.drain_interval) => {
-                Ok(self.drain(f))
-            }
+            () = tokio::time::sleep(self.drain_interval) => Ok(()),
         }
     }
 

@@ -1,0 +1,363 @@
+//! `saker run`: live detection (or `--replay FILE`).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use saker::alert::Alert;
+use saker::config::{self, Config};
+use saker::drops::DropMonitor;
+use saker::engine::{self, Engine};
+use saker::output::Outputs;
+use saker::probe::{Probe, ProbeOptions, RingReader};
+use saker::recording::{FRAME_PROCESS, Frame, RecordingMeta, RecordingReader, RecordingWriter};
+use saker::rules::{self, RuleSet};
+use saker::state::State;
+use saker::state::process::Process;
+use saker::state::users::UserDb;
+use tokio::signal::unix::{SignalKind, signal};
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Configuration file (Falco's falco.yaml keys; see docs/configuration.md).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Rules file or directory; repeatable. Replaces `rules_files` of the
+    /// configuration. Without any, the embedded default rules.
+    #[arg(short = 'r', long = "rules", value_name = "FILE")]
+    rules: Vec<PathBuf>,
+    /// Override a configuration key: `-o json_output=true`, `-o http_output.url=...`,
+    /// `-o rules_files[]=extra.yaml`. Repeatable.
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+    options: Vec<String>,
+    /// Print alerts as Falco JSON (same as `-o json_output=true`).
+    #[arg(long)]
+    json: bool,
+    /// Evaluate a recording made by `saker capture --write` or `saker run --write`
+    /// instead of the live kernel (no root needed).
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// Record the processed event stream (and the initial process table) to FILE.
+    #[arg(long, value_name = "FILE")]
+    write: Option<PathBuf>,
+}
+
+/// Totals printed on exit.
+#[derive(Debug, Default, serde::Serialize)]
+struct Totals {
+    events: u64,
+    alerts: u64,
+    decode_errors: u64,
+    kernel_emitted: u64,
+    kernel_dropped: u64,
+    kernel_read_failures: u64,
+}
+
+fn load_config(args: &RunArgs) -> Result<Config> {
+    let mut overrides = args.options.clone();
+    if args.json {
+        overrides.push("json_output=true".into());
+    }
+    let mut cfg = config::load(args.config.as_deref(), &overrides)?;
+    if !args.rules.is_empty() {
+        cfg.rules_files = args.rules.clone();
+    }
+    for key in &cfg.ignored_keys {
+        log::warn!("configuration key {key} is a Falco feature Saker does not implement; ignored");
+    }
+    Ok(cfg)
+}
+
+/// Loads and selects the rules; refuses to start on any rule error (as Falco does).
+pub fn load_rules(cfg: &Config) -> Result<RuleSet> {
+    let out = if cfg.rules_files.is_empty() {
+        rules::load_default()
+    } else {
+        rules::load_paths(&cfg.rules_files)
+    };
+    let mut errors = 0;
+    for d in &out.diagnostics {
+        if d.is_error() {
+            errors += 1;
+            log::error!("{d}");
+        } else {
+            log::warn!("{d}");
+        }
+    }
+    if errors > 0 {
+        bail!("{errors} error(s) in the rules; `saker rules validate` shows them all");
+    }
+    let mut ruleset = out.ruleset;
+    engine::select_rules(&mut ruleset, cfg.min_priority, &cfg.rule_selection)
+        .context("rules: selection pattern")?;
+    ruleset.set_rule_matching(match cfg.rule_matching {
+        config::RuleMatching::First => rules::RuleMatching::First,
+        config::RuleMatching::All => rules::RuleMatching::All,
+    });
+    let enabled = ruleset.rules().iter().filter(|r| r.enabled).count();
+    log::info!(
+        "{enabled} rules enabled of {} loaded",
+        ruleset.rules().len()
+    );
+    Ok(ruleset)
+}
+
+fn recording_meta(cfg: &Config, event_types: Vec<String>) -> RecordingMeta {
+    RecordingMeta {
+        hostname: cfg.hostname.clone(),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+        saker_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at_ns: engine::wall_now_ns(),
+        boot_to_wall_offset_ns: saker::probe::boot_to_wall_offset_ns(),
+        event_types,
+    }
+}
+
+/// Writes the seeded process table, so that a replay starts from it.
+pub fn write_seed(rec: &mut RecordingWriter, state: &State) -> Result<()> {
+    let mut procs: Vec<&Process> = state.procs.iter().collect();
+    procs.sort_by_key(|p| p.tgid);
+    for p in procs {
+        rec.write_json(FRAME_PROCESS, p)?;
+    }
+    Ok(())
+}
+
+/// The live hot path's state: the engine plus where its results go.
+struct Pipeline {
+    engine: Engine,
+    recording: Option<RecordingWriter>,
+    outputs: Arc<Outputs>,
+    write_error: Option<anyhow::Error>,
+}
+
+impl Pipeline {
+    fn on_record(&mut self, raw: &[u8]) {
+        let outputs = &self.outputs;
+        let mut send = |a: Alert| outputs.send(a);
+        match self.engine.process_record(raw, &mut send) {
+            Ok(()) => {
+                if let Some(rec) = &mut self.recording
+                    && let Err(e) = rec.write_event(raw)
+                {
+                    self.write_error.get_or_insert(e.into());
+                }
+            }
+            Err(e) => {
+                if self.engine.stats.decode_errors <= 10 {
+                    log::warn!("malformed kernel record ({} bytes): {e}", raw.len());
+                }
+            }
+        }
+    }
+}
+
+pub async fn run(args: RunArgs) -> Result<ExitCode> {
+    let cfg = load_config(&args)?;
+    let ruleset = load_rules(&cfg)?;
+    match &args.replay {
+        Some(path) => replay(&cfg, ruleset, path).await,
+        None => live(&cfg, ruleset, args.write.as_deref()).await,
+    }
+}
+
+fn start_outputs(cfg: &Config) -> Result<Arc<Outputs>> {
+    let outputs = Outputs::start(&cfg.outputs, &tokio::runtime::Handle::current())
+        .context("starting outputs")?;
+    Ok(Arc::new(outputs))
+}
+
+async fn replay(cfg: &Config, ruleset: RuleSet, path: &Path) -> Result<ExitCode> {
+    let mut reader = RecordingReader::open(path)?;
+    let users = UserDb::load(&cfg.host_root);
+    let mut engine = Engine::new(
+        State::detached(users),
+        ruleset,
+        Arc::from(cfg.hostname.as_str()),
+    );
+    let outputs = start_outputs(cfg)?;
+    let started = Instant::now();
+    let mut totals = Totals::default();
+    let mut send = |a: Alert| outputs.send(a);
+    while let Some((offset, frame)) = reader.next_frame()? {
+        match frame {
+            Frame::Process(v) => {
+                let p: Process = serde_json::from_value(v)
+                    .with_context(|| format!("{}: byte {offset}: process frame", path.display()))?;
+                engine.state.insert_seed(p);
+            }
+            Frame::Event(raw) => {
+                if let Err(e) = engine.process_record(&raw, &mut send) {
+                    log::warn!("{}: byte {offset}: {e}", path.display());
+                }
+            }
+            Frame::Trailer(v) => log::info!("recording trailer: {v}"),
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    outputs
+        .shutdown(tokio::time::Instant::now() + cfg.shutdown_timeout)
+        .await;
+    totals.events = engine.stats.events;
+    totals.alerts = engine.stats.alerts;
+    totals.decode_errors = engine.stats.decode_errors;
+    eprintln!(
+        "saker run --replay: {} events, {} alerts, {} malformed, {:.0} events/s",
+        totals.events,
+        totals.alerts,
+        totals.decode_errors,
+        totals.events as f64 / secs.max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn live(cfg: &Config, ruleset: RuleSet, write: Option<&Path>) -> Result<ExitCode> {
+    let interest = engine::interest_for(&ruleset, &cfg.base_syscalls);
+    let interest = if cfg.base_syscalls_all {
+        let mut all = saker::probe::InterestSet::all_decoded();
+        all.union(&interest);
+        all
+    } else {
+        interest
+    };
+    let opts = ProbeOptions {
+        ring_bytes: cfg.ring_bytes,
+        bpf_stats: cfg.bpf_stats,
+        ..ProbeOptions::default()
+    };
+    let mut probe = Probe::load(&opts).context("loading the eBPF probe")?;
+    probe.set_interest(&interest)?;
+    let mut reader = RingReader::new(probe.take_ring()?, cfg.drain_interval)?;
+    let outputs = start_outputs(cfg)?;
+    saker::output::reopen_on_sigusr1(outputs.clone(), &tokio::runtime::Handle::current())
+        .context("installing the SIGUSR1 handler")?;
+
+    // Attach first, then read /proc: processes that start in between are
+    // seen by both, and events wait in the ring until the seed is done.
+    probe.attach().context("attaching the eBPF programs")?;
+    let state = State::live(&cfg.host_root, saker::probe::boot_to_wall_offset_ns());
+    log::info!(
+        "watching {} event types; {} processes, {} threads, {} fds seeded from {}",
+        interest.names().len(),
+        state.procs.len(),
+        state.procs.thread_count(),
+        state.procs.fd_count(),
+        cfg.host_root.join("proc").display()
+    );
+    let hostname: Arc<str> = Arc::from(cfg.hostname.as_str());
+    let mut engine = Engine::new(state, ruleset, hostname.clone());
+    engine.measure_latency();
+
+    let recording = match write {
+        Some(path) => {
+            let names = interest.names().iter().map(|s| s.to_string()).collect();
+            let mut rec = RecordingWriter::create(path, &recording_meta(cfg, names))?;
+            write_seed(&mut rec, &engine.state)?;
+            Some(rec)
+        }
+        None => None,
+    };
+    let mut drops = DropMonitor::new(cfg.drops.clone(), hostname);
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pipe = Pipeline {
+        engine,
+        recording,
+        outputs: outputs.clone(),
+        write_error: None,
+    };
+    let mut exit_on_drops = false;
+    loop {
+        tokio::select! {
+            biased;
+            _ = sigint.recv() => break,
+            _ = sigterm.recv() => break,
+            _ = tick.tick() => {
+                probe.update_clock()?;
+                if let Ok(k) = probe.counters()
+                    && let Some(r) = drops.check(&k, Instant::now(), engine::wall_now_ns())
+                {
+                    if r.log {
+                        log::warn!(
+                            "kernel dropped {} events in the last interval ({:.2}%; ring full {}, no scratch {})",
+                            r.dropped, r.ratio * 100.0, r.dropped_ring_full, r.dropped_no_scratch
+                        );
+                    }
+                    if let Some(a) = r.alert {
+                        outputs.send(a);
+                    }
+                    if r.exit {
+                        exit_on_drops = true;
+                        break;
+                    }
+                }
+                pipe.engine.state.sweep();
+                if pipe.write_error.is_some() {
+                    break;
+                }
+            }
+            r = reader.wait() => {
+                r?;
+                reader.drain(&mut |raw: &[u8]| pipe.on_record(raw));
+            }
+        }
+    }
+    probe.detach();
+    reader.drain(&mut |raw: &[u8]| pipe.on_record(raw));
+    let Pipeline {
+        engine,
+        mut recording,
+        write_error,
+        ..
+    } = pipe;
+    let k = probe.counters().unwrap_or_default();
+    if let Some(rec) = recording.take() {
+        let totals = serde_json::json!({
+            "events": engine.stats.events,
+            "kernel_emitted": k.total.emitted,
+            "kernel_dropped": k.dropped(),
+        });
+        rec.finish(&totals)?;
+    }
+    outputs
+        .shutdown(tokio::time::Instant::now() + cfg.shutdown_timeout)
+        .await;
+    let t = Totals {
+        events: engine.stats.events,
+        alerts: engine.stats.alerts,
+        decode_errors: engine.stats.decode_errors,
+        kernel_emitted: k.total.emitted,
+        kernel_dropped: k.dropped(),
+        kernel_read_failures: k.total.read_failures,
+    };
+    eprintln!(
+        "saker run: {} events, {} alerts, {} dropped by the kernel, {} read failures, {} malformed",
+        t.events, t.alerts, t.kernel_dropped, t.kernel_read_failures, t.decode_errors
+    );
+    for (kind, s) in outputs.stats() {
+        let snap = s.snapshot();
+        if snap.dropped() > 0 || snap.failed > 0 {
+            eprintln!(
+                "saker run: output {}: {} sent, {} failed, {} dropped",
+                kind.as_str(),
+                snap.sent,
+                snap.failed,
+                snap.dropped()
+            );
+        }
+    }
+    if let Some(e) = write_error {
+        return Err(e.context("writing the recording"));
+    }
+    if exit_on_drops {
+        eprintln!("saker run: exiting on kernel drops (syscall_event_drops.actions: exit)");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

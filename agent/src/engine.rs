@@ -1,0 +1,278 @@
+//! The hot path: decode -> state -> rules -> alerts, synchronous and on owned
+//! data. The live agent feeds it ring-buffer records; replay feeds it the
+//! records of a recording; both go through exactly this code.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::alert::{Alert, Priority};
+use crate::event::{self, DecodeError, Event, EventType};
+use crate::fields::extract::{EventContext, RunInfo};
+use crate::probe::InterestSet;
+use crate::rules::RuleSet;
+use crate::state::State;
+
+/// Event types the state tracker needs whatever the rules say (Falco's
+/// `base_syscalls` default): process lifecycle, fd creation and removal,
+/// working directory changes.
+pub const STATE_EVENT_TYPES: &[&str] = &[
+    "execve",
+    "execveat",
+    "clone",
+    "clone3",
+    "fork",
+    "vfork",
+    "procexit",
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "close",
+    "dup",
+    "dup2",
+    "dup3",
+    "socket",
+    "connect",
+    "accept",
+    "accept4",
+    "bind",
+    "listen",
+    "chdir",
+    "fchdir",
+    "memfd_create",
+];
+
+/// What the kernel must emit for `rules` plus state tracking and `extra`.
+/// A rule that does not constrain `evt.type` would need every syscall; the
+/// kernel is then asked only for the syscalls Saker decodes (Falco warns about
+/// such rules for the same cost reason).
+pub fn interest_for(rules: &RuleSet, extra: &[EventType]) -> InterestSet {
+    let mut set = InterestSet::empty();
+    for name in STATE_EVENT_TYPES {
+        if let Some(t) = EventType::from_name(name) {
+            set.add(t);
+        }
+    }
+    for t in extra {
+        set.add(*t);
+    }
+    let mut any_all = false;
+    for r in rules.rules().iter().filter(|r| r.enabled) {
+        if r.event_types.is_all() {
+            any_all = true;
+            continue;
+        }
+        for t in r.event_types.iter() {
+            set.add(t);
+        }
+    }
+    if any_all {
+        set.union(&InterestSet::all_decoded());
+    }
+    set
+}
+
+/// Counters of the hot path, read by the metrics module.
+#[derive(Debug, Clone)]
+pub struct EngineStats {
+    pub events: u64,
+    pub decode_errors: u64,
+    /// Events by `EventType::index()`.
+    pub by_type: Vec<u64>,
+    pub alerts: u64,
+    /// Matches by rule name (with priority and source for labels).
+    pub rule_matches: HashMap<Arc<str>, RuleMatchCount>,
+    /// Kernel timestamp -> rule evaluated latency, in nanoseconds, per event:
+    /// buckets of LATENCY_BUCKETS_NS (cumulative counts are built at export).
+    pub latency_buckets: Vec<u64>,
+    pub latency_sum_ns: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMatchCount {
+    pub priority: Priority,
+    pub source: Arc<str>,
+    pub count: u64,
+}
+
+/// Upper bounds (ns) of the event-latency histogram buckets.
+pub const LATENCY_BUCKETS_NS: [u64; 12] = [
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    1_000_000_000,
+];
+
+impl Default for EngineStats {
+    fn default() -> Self {
+        EngineStats {
+            events: 0,
+            decode_errors: 0,
+            by_type: vec![0; EventType::COUNT],
+            alerts: 0,
+            rule_matches: HashMap::new(),
+            latency_buckets: vec![0; LATENCY_BUCKETS_NS.len() + 1],
+            latency_sum_ns: 0,
+        }
+    }
+}
+
+/// Decoder, state and rules for one event stream.
+#[derive(Debug)]
+pub struct Engine {
+    pub state: State,
+    pub rules: RuleSet,
+    run: RunInfo,
+    prev_ts_ns: i64,
+    pub stats: EngineStats,
+    /// Measure latency against this clock (live runs); replays have none.
+    latency_clock: Option<fn() -> i64>,
+}
+
+/// Wall clock now, ns since the Unix epoch.
+pub fn wall_now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+impl Engine {
+    pub fn new(state: State, rules: RuleSet, hostname: Arc<str>) -> Self {
+        Engine {
+            state,
+            rules,
+            run: RunInfo {
+                hostname,
+                start_ns: 0,
+            },
+            prev_ts_ns: 0,
+            stats: EngineStats::default(),
+            latency_clock: None,
+        }
+    }
+
+    /// Records, per event, the delay from the kernel timestamp to evaluation.
+    pub fn measure_latency(&mut self) {
+        self.latency_clock = Some(wall_now_ns);
+    }
+
+    pub fn hostname(&self) -> &Arc<str> {
+        &self.run.hostname
+    }
+
+    /// Decodes and processes one kernel record.
+    pub fn process_record(
+        &mut self,
+        raw: &[u8],
+        on_alert: &mut impl FnMut(Alert),
+    ) -> Result<(), DecodeError> {
+        match event::decode(raw) {
+            Ok(ev) => {
+                self.process_event(&ev, on_alert);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.decode_errors += 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies one event to the state, evaluates the rules, emits alerts.
+    pub fn process_event(&mut self, ev: &Event, on_alert: &mut impl FnMut(Alert)) {
+        self.stats.events += 1;
+        if let Some(c) = self.stats.by_type.get_mut(ev.etype.index()) {
+            *c += 1;
+        }
+        if self.run.start_ns == 0 {
+            self.run.start_ns = ev.ts_wall_ns;
+        }
+        self.state.apply(ev);
+        let ctx = EventContext::new(
+            ev,
+            &self.state,
+            self.stats.events,
+            self.prev_ts_ns,
+            &self.run,
+        );
+        let stats = &mut self.stats;
+        self.rules.evaluate(&ctx, |rule| {
+            stats.alerts += 1;
+            stats
+                .rule_matches
+                .entry(rule.name.clone())
+                .or_insert_with(|| RuleMatchCount {
+                    priority: rule.priority,
+                    source: rule.source.clone(),
+                    count: 0,
+                })
+                .count += 1;
+            on_alert(rule.alert(&ctx, &self.run.hostname));
+        });
+        drop(ctx);
+        if let Some(now) = self.latency_clock {
+            let lat = u64::try_from(now() - ev.ts_wall_ns).unwrap_or(0);
+            let i = LATENCY_BUCKETS_NS
+                .iter()
+                .position(|b| lat <= *b)
+                .unwrap_or(LATENCY_BUCKETS_NS.len());
+            if let Some(b) = self.stats.latency_buckets.get_mut(i) {
+                *b += 1;
+            }
+            self.stats.latency_sum_ns += lat;
+        }
+        self.prev_ts_ns = ev.ts_wall_ns;
+        self.state.finish(ev);
+    }
+}
+
+/// Applies a minimum priority and Falco's `rules:` enable/disable selection.
+pub fn select_rules(
+    rules: &mut RuleSet,
+    min_priority: Priority,
+    selection: &[crate::config::RuleSelection],
+) -> Result<(), globset::Error> {
+    use crate::config::RuleSelection;
+    let mut changes: Vec<(String, bool)> = Vec::new();
+    for r in rules.rules() {
+        if r.enabled && !r.priority.at_least(min_priority) {
+            changes.push((r.name.to_string(), false));
+        }
+    }
+    for (name, en) in changes.drain(..) {
+        rules.set_enabled(&name, en);
+    }
+    for sel in selection {
+        let (s, enable) = match sel {
+            RuleSelection::Enable(s) => (s, true),
+            RuleSelection::Disable(s) => (s, false),
+        };
+        let matcher = match &s.rule {
+            Some(pat) => Some(globset::Glob::new(pat)?.compile_matcher()),
+            None => None,
+        };
+        for r in rules.rules() {
+            let hit = match (&matcher, &s.tag) {
+                (Some(m), _) => m.is_match(&*r.name),
+                (None, Some(tag)) => r.tags.iter().any(|t| &**t == tag),
+                (None, None) => false,
+            };
+            // Enabling never lifts a rule below the minimum priority.
+            if hit && (!enable || r.priority.at_least(min_priority)) {
+                changes.push((r.name.to_string(), enable));
+            }
+        }
+        for (name, en) in changes.drain(..) {
+            rules.set_enabled(&name, en);
+        }
+    }
+    Ok(())
+}

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         match args.command {
             Command::Capture(a) => cli::capture::run(a).await,
             Command::Run(a) => cli::run::run(a).await,
+            Command::Config(c) => cli::config::run(c),
             Command::Rules(cmd) => cli::rules::run(cmd),
             Command::Fields(a) => cli::fields::run(&a),
         }

@@ -132,7 +132,7 @@ pub async fn run(args: CaptureArgs) -> Result<ExitCode> {
     probe.set_interest(&interest)?;
     let mut reader = RingReader::new(probe.take_ring()?, Duration::from_millis(args.drain_ms))?;
 
-    let recording = match &args.write {
+    let mut recording = match &args.write {
         Some(path) => {
             let meta = RecordingMeta {
                 hostname: hostname(),
@@ -148,6 +148,15 @@ pub async fn run(args: CaptureArgs) -> Result<ExitCode> {
         }
         None => None,
     };
+    probe.attach().context("attaching the eBPF programs")?;
+    if let Some(rec) = &mut recording {
+        // The processes already running, so that a replay starts from them.
+        let state = saker::state::State::live(
+            std::path::Path::new("/"),
+            saker::probe::boot_to_wall_offset_ns(),
+        );
+        super::run::write_seed(rec, &state)?;
+    }
     let mut sink = Sink {
         out: BufWriter::with_capacity(1 << 16, io::stdout()),
         json: args.json,
@@ -161,7 +170,6 @@ pub async fn run(args: CaptureArgs) -> Result<ExitCode> {
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut clock = tokio::time::interval(Duration::from_secs(1));
-    probe.attach().context("attaching the eBPF programs")?;
     log::info!(
         "capturing {} event types; Ctrl-C to stop",
         interest.names().len()

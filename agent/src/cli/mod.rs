@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod capture;
+pub mod config;
 pub mod fields;
 pub mod rules;
 pub mod run;
@@ -24,6 +25,9 @@ pub enum Command {
     Capture(capture::CaptureArgs),
     /// Detect: evaluate rules against live kernel events (or a recording) and send alerts.
     Run(run::RunArgs),
+    /// Validate a configuration file.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Validate and inspect Falco rules files.
     #[command(subcommand)]
     Rules(rules::RulesCommand),

@@ -18,6 +18,68 @@ pub const DEFAULT_DRAIN_INTERVAL: Duration = Duration::from_millis(20);
 pub struct RingReader {
     fd: AsyncFd<RingBuf<MapData>>,
     drain_interval: Duration,
+    positions: Option<Positions>,
+}
+
+/// A read-only view of the ring's consumer and producer positions (the first
+/// two pages of the map, as the kernel lays out a BPF ring buffer).
+struct Positions {
+    base: *mut libc::c_void,
+    page: usize,
+    size: u64,
+}
+
+// SAFETY: the mapping is read-only shared memory owned by this value; reading
+// the two u64 positions from any thread is what the kernel's own consumers do.
+unsafe impl Send for Positions {}
+
+impl Positions {
+    fn map(fd: std::os::fd::BorrowedFd<'_>, ring_bytes: u32) -> Option<Self> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;
+        // SAFETY: a fresh read-only shared mapping of the map's first two pages;
+        // the result is checked before use and unmapped in Drop.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                2 * page,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return None;
+        }
+        Some(Positions {
+            base,
+            page,
+            size: u64::from(ring_bytes),
+        })
+    }
+
+    fn fill_ratio(&self) -> f64 {
+        // SAFETY: base points to two mapped pages; the positions are the first
+        // u64 of each, updated atomically by the kernel and the consumer.
+        let (cons, prod) = unsafe {
+            let c = std::ptr::read_volatile(self.base.cast::<u64>());
+            let p = std::ptr::read_volatile(self.base.cast::<u8>().add(self.page).cast::<u64>());
+            (c, p)
+        };
+        if self.size == 0 {
+            return 0.0;
+        }
+        (prod.saturating_sub(cons) as f64 / self.size as f64).clamp(0.0, 1.0)
+    }
+}
+
+impl Drop for Positions {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly the mapping made in `map`.
+        unsafe { libc::munmap(self.base, 2 * self.page) };
+    }
 }
 
 impl std::fmt::Debug for RingReader {
@@ -31,11 +93,32 @@ impl std::fmt::Debug for RingReader {
 impl RingReader {
     /// Registers the ring buffer with the current tokio runtime.
     pub fn new(ring: RingBuf<MapData>, drain_interval: Duration) -> io::Result<Self> {
+        Self::with_size(ring, drain_interval, 0)
+    }
+
+    /// Like [`RingReader::new`], knowing the ring's size so that
+    /// [`RingReader::fill_ratio`] can report how full it is.
+    pub fn with_size(ring: RingBuf<MapData>, drain_interval: Duration, ring_bytes: u32) -> io::Result<Self> {
+        use std::os::fd::AsFd;
+        let positions = if ring_bytes > 0 {
+            Positions::map(ring.as_fd(), ring_bytes)
+        } else {
+            None
+        };
         // SAFETY: the RingBuf owns its map fd and the AsyncFd owns the
         // RingBuf, so the fd stays open for as long as it is registered.
         let fd = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
             .map_err(|e| io::Error::other(e.to_string()))?;
-        Ok(RingReader { fd, drain_interval })
+        Ok(RingReader {
+            fd,
+            drain_interval,
+            positions,
+        })
+    }
+
+    /// Share of the ring holding records not read yet (0 when unknown).
+    pub fn fill_ratio(&self) -> f64 {
+        self.positions.as_ref().map_or(0.0, Positions::fill_ratio)
     }
 
     /// Waits for the kernel's wake-up or the drain timer, then hands every

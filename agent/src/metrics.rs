@@ -1,0 +1,615 @@
+//! Every metric the agent exports, in one registry.
+//!
+//! The hot path never touches shared counters: it counts in plain fields of
+//! its own (`EngineStats`), and the run loop copies them into a [`Snapshot`]
+//! once per second. A scrape encodes the latest snapshot plus the outputs'
+//! atomic counters. Names are `saker_<what>[_<unit>]` (the encoder adds
+//! `_total` to counters); labels come from bounded sets (event types, rule
+//! names, CPUs, outputs, BPF programs), never pids, paths or alert text.
+//! docs/metrics.md describes each metric and its Falco counterpart.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use crate::engine::{EngineStats, LATENCY_BUCKETS_NS};
+use crate::event::EventType;
+use crate::output::Outputs;
+use crate::probe::{KernelCounters, ProgramStats};
+use crate::state::StateStats;
+
+/// The agent's own resource use, sampled from /proc/self.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SelfUsage {
+    pub cpu_user_seconds: f64,
+    pub cpu_system_seconds: f64,
+    pub rss_bytes: u64,
+    pub pss_bytes: u64,
+    pub open_fds: u64,
+}
+
+impl SelfUsage {
+    /// Reads /proc/self/{stat,status,smaps_rollup,fd}. Missing files give zeros.
+    pub fn sample() -> Self {
+        // SAFETY: sysconf has no preconditions.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        let mut u = SelfUsage::default();
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat")
+            && let Some(close) = stat.rfind(')')
+        {
+            let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+            // After the comm: state(0) ... utime(11) stime(12)
+            let n = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            u.cpu_user_seconds = n(11) / ticks;
+            u.cpu_system_seconds = n(12) / ticks;
+        }
+        let kib = |text: &str, key: &str| -> u64 {
+            text.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+                * 1024
+        };
+        if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+            u.rss_bytes = kib(&status, "VmRSS:");
+        }
+        if let Ok(rollup) = std::fs::read_to_string("/proc/self/smaps_rollup") {
+            u.pss_bytes = kib(&rollup, "Pss:");
+        }
+        u.open_fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
+        u
+    }
+
+    pub fn cpu_seconds(&self) -> f64 {
+        self.cpu_user_seconds + self.cpu_system_seconds
+    }
+}
+
+/// Node overhead over the last interval: (BPF run time + agent CPU) / node CPU.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Overhead {
+    pub total: f64,
+    pub bpf: f64,
+    pub agent: f64,
+}
+
+/// Computes [`Overhead`] between two readings.
+#[derive(Debug, Default)]
+pub struct OverheadMeter {
+    last: Option<(Instant, f64, u64)>,
+}
+
+impl OverheadMeter {
+    /// `agent_cpu` in seconds, `bpf_ns` summed over the agent's programs.
+    pub fn update(&mut self, now: Instant, agent_cpu: f64, bpf_ns: u64, ncpus: usize) -> Option<Overhead> {
+        let prev = self.last.replace((now, agent_cpu, bpf_ns))?;
+        let wall = now.duration_since(prev.0).as_secs_f64();
+        if wall <= 0.0 || ncpus == 0 {
+            return None;
+        }
+        let available = wall * ncpus as f64;
+        let agent = ((agent_cpu - prev.1).max(0.0) / available).clamp(0.0, 1.0);
+        let bpf = (bpf_ns.saturating_sub(prev.2) as f64 / 1e9 / available).clamp(0.0, 1.0);
+        Some(Overhead {
+            total: (agent + bpf).min(1.0),
+            bpf,
+            agent,
+        })
+    }
+}
+
+/// Everything a scrape reports, copied from the hot path once per interval.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub engine: Option<EngineStats>,
+    pub state: StateStats,
+    pub processes: u64,
+    pub threads: u64,
+    pub fds: u64,
+    pub containers: u64,
+    pub kernel: KernelCounters,
+    pub programs: Vec<ProgramStats>,
+    pub ring_fill_ratio: f64,
+    pub usage: SelfUsage,
+    pub overhead: Overhead,
+    pub rules_enabled: u64,
+    pub rules_disabled: u64,
+    pub rules_warnings: u64,
+}
+
+/// Liveness and readiness, for /healthz and /readyz.
+#[derive(Debug, Default)]
+pub struct Health {
+    pub rules_loaded: AtomicBool,
+    pub attached: AtomicBool,
+    /// Milliseconds since `Health::epoch` of the last ring-buffer drain.
+    last_read_ms: AtomicU64,
+    epoch: Option<Instant>,
+}
+
+impl Health {
+    pub fn new() -> Self {
+        Health {
+            epoch: Some(Instant::now()),
+            ..Health::default()
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch
+            .map_or(0, |e| u64::try_from(e.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// Called after each drain of the ring buffer (a relaxed store).
+    pub fn mark_read(&self) {
+        self.last_read_ms.store(self.now_ms().max(1), Ordering::Relaxed);
+    }
+
+    /// `None` when ready, else why not.
+    pub fn not_ready_reason(&self) -> Option<&'static str> {
+        if !self.rules_loaded.load(Ordering::Relaxed) {
+            return Some("rules not loaded");
+        }
+        if !self.attached.load(Ordering::Relaxed) {
+            return Some("probes not attached");
+        }
+        let last = self.last_read_ms.load(Ordering::Relaxed);
+        if last == 0 || self.now_ms().saturating_sub(last) > 5_000 {
+            return Some("ring buffer not read in the last 5 s");
+        }
+        None
+    }
+}
+
+/// The registry's one collector: encodes the snapshot and output counters.
+#[derive(Debug)]
+pub struct Metrics {
+    snapshot: Mutex<Snapshot>,
+    outputs: Mutex<Option<Arc<Outputs>>>,
+    pub health: Health,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Metrics {
+            snapshot: Mutex::new(Snapshot::default()),
+            outputs: Mutex::new(None),
+            health: Health::new(),
+        })
+    }
+
+    pub fn set_outputs(&self, outputs: Arc<Outputs>) {
+        if let Ok(mut o) = self.outputs.lock() {
+            *o = Some(outputs);
+        }
+    }
+
+    pub fn publish(&self, s: Snapshot) {
+        if let Ok(mut cur) = self.snapshot.lock() {
+            *cur = s;
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// A registry holding this collector, ready to encode.
+    pub fn registry(self: &Arc<Self>) -> Registry {
+        let mut r = Registry::with_prefix("saker");
+        r.register_collector(Box::new(Arc::clone(self)));
+        r
+    }
+
+    /// The OpenMetrics text of a scrape.
+    pub fn encode_text(self: &Arc<Self>) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry())?;
+        Ok(out)
+    }
+}
+
+type Labels = Vec<(String, String)>;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect()
+}
+
+struct Enc<'a, 'b>(&'a mut DescriptorEncoder<'b>);
+
+impl Enc<'_, '_> {
+    fn counter(&mut self, name: &str, help: &str, values: &[(Labels, u64)]) -> std::fmt::Result {
+        let mut m = self.0.encode_descriptor(name, help, None, MetricType::Counter)?;
+        for (l, v) in values {
+            let fam = m.encode_family(l)?;
+            ConstCounter::new(*v).encode(fam)?;
+        }
+        Ok(())
+    }
+
+    fn counter_f(&mut self, name: &str, help: &str, values: &[(Labels, f64)]) -> std::fmt::Result {
+        let mut m = self.0.encode_descriptor(name, help, None, MetricType::Counter)?;
+        for (l, v) in values {
+            let fam = m.encode_family(l)?;
+            ConstCounter::new(*v).encode(fam)?;
+        }
+        Ok(())
+    }
+
+    fn gauge(&mut self, name: &str, help: &str, values: &[(Labels, i64)]) -> std::fmt::Result {
+        let mut m = self.0.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for (l, v) in values {
+            let fam = m.encode_family(l)?;
+            ConstGauge::new(*v).encode(fam)?;
+        }
+        Ok(())
+    }
+
+    fn gauge_f(&mut self, name: &str, help: &str, values: &[(Labels, f64)]) -> std::fmt::Result {
+        let mut m = self.0.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for (l, v) in values {
+            let fam = m.encode_family(l)?;
+            ConstGauge::new(*v).encode(fam)?;
+        }
+        Ok(())
+    }
+}
+
+fn one<T: Copy>(v: T) -> Vec<(Labels, T)> {
+    vec![(Vec::new(), v)]
+}
+
+fn clamp_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl Collector for Metrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let s = self.snapshot();
+        let mut e = Enc(&mut encoder);
+        let engine = s.engine.clone().unwrap_or_default();
+
+        // ---- events and the hot path ----
+        let by_type: Vec<(Labels, u64)> = engine
+            .by_type
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .filter_map(|(i, n)| EventType::from_index(i).map(|t| (labels(&[("type", t.name())]), *n)))
+            .collect();
+        e.counter("events", "Events processed by the rules engine, by event type.", &by_type)?;
+        e.counter(
+            "decode_errors",
+            "Kernel records that failed validation and were discarded.",
+            &one(engine.decode_errors),
+        )?;
+        e.counter("alerts", "Alerts raised by rules.", &one(engine.alerts))?;
+        let matches: Vec<(Labels, u64)> = engine
+            .rule_matches
+            .iter()
+            .map(|(rule, m)| {
+                (
+                    labels(&[("rule", rule), ("priority", m.priority.as_str()), ("source", &m.source)]),
+                    m.count,
+                )
+            })
+            .collect();
+        e.counter("rule_matches", "Alerts raised, by rule.", &matches)?;
+
+        // Event latency histogram: kernel timestamp -> rules evaluated.
+        {
+            let mut m = e.0.encode_descriptor(
+                "event_latency_seconds",
+                "Delay from the kernel timestamp of an event to the end of its rule evaluation.",
+                None,
+                MetricType::Histogram,
+            )?;
+            let mut cumulative = 0u64;
+            let mut buckets: Vec<(f64, u64)> = Vec::with_capacity(LATENCY_BUCKETS_NS.len() + 1);
+            for (i, ub) in LATENCY_BUCKETS_NS.iter().enumerate() {
+                cumulative += engine.latency_buckets.get(i).copied().unwrap_or(0);
+                buckets.push((*ub as f64 / 1e9, cumulative));
+            }
+            cumulative += engine.latency_buckets.last().copied().unwrap_or(0);
+            buckets.push((f64::MAX, cumulative));
+            m.encode_histogram::<Labels>(engine.latency_sum_ns as f64 / 1e9, cumulative, &buckets, None)?;
+        }
+
+        // ---- kernel side ----
+        let mut drops: Vec<(Labels, u64)> = Vec::new();
+        for (cpu, c) in s.kernel.per_cpu.iter().enumerate() {
+            let cpu = cpu.to_string();
+            drops.push((labels(&[("reason", "ring_full"), ("cpu", &cpu)]), c.dropped_full));
+            drops.push((labels(&[("reason", "no_scratch"), ("cpu", &cpu)]), c.scratch_busy));
+        }
+        e.counter(
+            "kernel_drops",
+            "Events the kernel side could not deliver, by reason and CPU.",
+            &drops,
+        )?;
+        let per_cpu = |f: fn(&saker_ebpf::abi::Counters) -> u64| -> Vec<(Labels, u64)> {
+            s.kernel
+                .per_cpu
+                .iter()
+                .enumerate()
+                .map(|(cpu, c)| (labels(&[("cpu", &cpu.to_string())]), f(c)))
+                .collect()
+        };
+        e.counter(
+            "kernel_events",
+            "Events the kernel side wrote to the ring buffer, by CPU.",
+            &per_cpu(|c| c.emitted),
+        )?;
+        e.counter(
+            "kernel_read_failures",
+            "Kernel reads of event arguments that failed (the argument was sent empty).",
+            &one(s.kernel.total.read_failures),
+        )?;
+        e.counter(
+            "kernel_truncated",
+            "Events with an argument cut at its size bound.",
+            &one(s.kernel.total.truncated),
+        )?;
+        e.gauge_f(
+            "ring_buffer_fill_ratio",
+            "Share of the ring buffer holding events not yet read.",
+            &one(s.ring_fill_ratio),
+        )?;
+        let runs: Vec<(Labels, u64)> = s
+            .programs
+            .iter()
+            .map(|p| (labels(&[("program", p.name)]), p.run_count))
+            .collect();
+        let run_ns: Vec<(Labels, u64)> = s
+            .programs
+            .iter()
+            .map(|p| (labels(&[("program", p.name)]), p.run_time_ns))
+            .collect();
+        e.counter("bpf_program_runs", "Runs of each BPF program (kernel bpf stats).", &runs)?;
+        e.counter(
+            "bpf_program_run_time_ns",
+            "Time spent in each BPF program, in nanoseconds (kernel bpf stats).",
+            &run_ns,
+        )?;
+
+        // ---- state ----
+        e.gauge("processes", "Processes in the process table.", &one(clamp_i64(s.processes)))?;
+        e.gauge("threads", "Threads in the process table.", &one(clamp_i64(s.threads)))?;
+        e.gauge("fds", "Open file descriptors tracked.", &one(clamp_i64(s.fds)))?;
+        e.gauge(
+            "containers",
+            "Distinct containers among tracked processes.",
+            &one(clamp_i64(s.containers)),
+        )?;
+        e.counter(
+            "proc_lookups",
+            "Processes read from /proc because an event named an unknown one.",
+            &one(s.state.proc_lookups),
+        )?;
+        e.counter(
+            "proc_lookup_misses",
+            "Unknown processes that could not be read from /proc (gone, or rate limited).",
+            &one(s.state.proc_lookup_misses),
+        )?;
+        e.counter(
+            "proc_swept",
+            "Processes removed because their exit was never seen.",
+            &one(s.state.swept),
+        )?;
+
+        // ---- rules ----
+        e.gauge(
+            "rules",
+            "Rules loaded, by state.",
+            &[
+                (labels(&[("state", "enabled")]), clamp_i64(s.rules_enabled)),
+                (labels(&[("state", "disabled")]), clamp_i64(s.rules_disabled)),
+            ],
+        )?;
+        e.gauge(
+            "rules_warnings",
+            "Warnings reported when the rules were loaded.",
+            &one(clamp_i64(s.rules_warnings)),
+        )?;
+
+        // ---- the agent's own cost ----
+        e.counter_f(
+            "cpu_seconds",
+            "CPU time used by the agent process.",
+            &[
+                (labels(&[("mode", "user")]), s.usage.cpu_user_seconds),
+                (labels(&[("mode", "system")]), s.usage.cpu_system_seconds),
+            ],
+        )?;
+        e.gauge("memory_rss_bytes", "Resident memory of the agent.", &one(clamp_i64(s.usage.rss_bytes)))?;
+        e.gauge(
+            "memory_pss_bytes",
+            "Proportional set size of the agent (shared pages split between users).",
+            &one(clamp_i64(s.usage.pss_bytes)),
+        )?;
+        e.gauge("open_fds", "File descriptors open in the agent.", &one(clamp_i64(s.usage.open_fds)))?;
+        e.gauge_f(
+            "node_overhead_ratio",
+            "Share of the node's CPU spent on Saker over the last interval: BPF run time plus agent CPU time.",
+            &one(s.overhead.total),
+        )?;
+        e.gauge_f(
+            "node_overhead_bpf_ratio",
+            "Share of the node's CPU spent in Saker's BPF programs over the last interval.",
+            &one(s.overhead.bpf),
+        )?;
+        e.gauge_f(
+            "node_overhead_agent_ratio",
+            "Share of the node's CPU used by the agent process over the last interval.",
+            &one(s.overhead.agent),
+        )?;
+
+        // ---- outputs (live atomics) ----
+        let outputs = self.outputs.lock().ok().and_then(|o| o.clone());
+        if let Some(outputs) = outputs {
+            let mut sent = Vec::new();
+            let mut failed = Vec::new();
+            let mut retried = Vec::new();
+            let mut spooled = Vec::new();
+            let mut dropped = Vec::new();
+            let mut depth = Vec::new();
+            for (kind, st) in outputs.stats() {
+                let n = st.snapshot();
+                let o = kind.as_str();
+                sent.push((labels(&[("output", o)]), n.sent));
+                failed.push((labels(&[("output", o)]), n.failed));
+                retried.push((labels(&[("output", o)]), n.retried));
+                spooled.push((labels(&[("output", o)]), n.spooled));
+                for (reason, v) in [
+                    ("queue_full", n.dropped_queue_full),
+                    ("spool_full", n.dropped_spool_full),
+                    ("undeliverable", n.dropped_undeliverable),
+                    ("shutdown", n.dropped_shutdown),
+                ] {
+                    dropped.push((labels(&[("output", o), ("reason", reason)]), v));
+                }
+                depth.push((labels(&[("output", o)]), clamp_i64(n.queue_depth)));
+            }
+            e.counter("output_sent", "Alerts delivered, by output.", &sent)?;
+            e.counter("output_failed", "Delivery attempts that failed, by output.", &failed)?;
+            e.counter("output_retried", "Delivery retries, by output.", &retried)?;
+            e.counter("output_spooled", "Alerts written to the on-disk spool, by output.", &spooled)?;
+            e.counter("output_dropped", "Alerts dropped, by output and reason.", &dropped)?;
+            e.gauge("output_queue_depth", "Alerts waiting in each output's queue.", &depth)?;
+        }
+        Ok(())
+    }
+}
+
+/// Every metric name this module can export, as they appear on /metrics
+/// (counters with their `_total`); docs and dashboards are checked against it.
+pub fn exported_names() -> Vec<String> {
+    let counters = [
+        "events",
+        "decode_errors",
+        "alerts",
+        "rule_matches",
+        "kernel_drops",
+        "kernel_events",
+        "kernel_read_failures",
+        "kernel_truncated",
+        "bpf_program_runs",
+        "bpf_program_run_time_ns",
+        "proc_lookups",
+        "proc_lookup_misses",
+        "proc_swept",
+        "cpu_seconds",
+        "output_sent",
+        "output_failed",
+        "output_retried",
+        "output_spooled",
+        "output_dropped",
+    ];
+    let gauges = [
+        "ring_buffer_fill_ratio",
+        "processes",
+        "threads",
+        "fds",
+        "containers",
+        "rules",
+        "rules_warnings",
+        "memory_rss_bytes",
+        "memory_pss_bytes",
+        "open_fds",
+        "node_overhead_ratio",
+        "node_overhead_bpf_ratio",
+        "node_overhead_agent_ratio",
+        "output_queue_depth",
+    ];
+    let mut out = Vec::new();
+    for c in counters {
+        out.push(format!("saker_{c}_total"));
+    }
+    for g in gauges {
+        out.push(format!("saker_{g}"));
+    }
+    for suffix in ["_bucket", "_sum", "_count"] {
+        out.push(format!("saker_event_latency_seconds{suffix}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overhead_is_the_share_of_node_cpu() {
+        let mut m = OverheadMeter::default();
+        let t0 = Instant::now();
+        assert!(m.update(t0, 1.0, 0, 2).is_none());
+        // Over 10 s on 2 CPUs: agent used 1 s, BPF 0.5 s -> 5% + 2.5%.
+        let o = m
+            .update(t0 + std::time::Duration::from_secs(10), 2.0, 500_000_000, 2)
+            .unwrap();
+        assert!((o.agent - 0.05).abs() < 1e-9, "{o:?}");
+        assert!((o.bpf - 0.025).abs() < 1e-9, "{o:?}");
+        assert!((o.total - 0.075).abs() < 1e-9, "{o:?}");
+    }
+
+    #[test]
+    fn self_usage_reads_this_process() {
+        let u = SelfUsage::sample();
+        assert!(u.rss_bytes > 0 && u.pss_bytes > 0 && u.open_fds > 0, "{u:?}");
+    }
+
+    #[test]
+    fn every_exported_name_appears_in_a_scrape() {
+        let m = Metrics::new();
+        let mut s = Snapshot::default();
+        let mut engine = EngineStats::default();
+        engine.by_type[EventType::from_name("openat").unwrap().index()] = 5;
+        engine.rule_matches.insert(
+            Arc::from("Read sensitive file untrusted"),
+            crate::engine::RuleMatchCount {
+                priority: crate::alert::Priority::Warning,
+                source: Arc::from("syscall"),
+                count: 2,
+            },
+        );
+        s.engine = Some(engine);
+        s.kernel.per_cpu = vec![Default::default(); 2];
+        s.programs = vec![ProgramStats {
+            name: "saker_sys_exit",
+            run_time_ns: 1000,
+            run_count: 10,
+        }];
+        m.publish(s);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let settings = crate::output::config::OutputsConfig::default().validate().unwrap();
+        let outputs = rt.block_on(async {
+            Arc::new(Outputs::start(&settings, &tokio::runtime::Handle::current()).unwrap())
+        });
+        m.set_outputs(outputs);
+        let text = m.encode_text().unwrap();
+        for name in exported_names() {
+            assert!(
+                text.lines().any(|l| l.starts_with(&name)),
+                "{name} missing from:\n{text}"
+            );
+        }
+        assert!(text.contains(
+            "saker_rule_matches_total{rule=\"Read sensitive file untrusted\",priority=\"Warning\",source=\"syscall\"} 2"
+        ));
+        assert!(text.contains("saker_events_total{type=\"openat\"} 5"));
+    }
+}

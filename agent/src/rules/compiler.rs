@@ -11,7 +11,7 @@ use crate::event::EventType;
 use crate::fields::{self, FieldId, FieldType};
 
 use super::ast::{Check, Expr, Literal, Offset, Operand, Operator, Rhs, Transformer};
-use super::cond::{COperand, CompiledCheck, Cond, Mode};
+use super::cond::{COperand, CompiledCheck, Cond, FieldComparison, Mode};
 use super::diag::{DiagCode, Diagnostic, ItemRef, Location, Severity};
 use super::evttype::EventTypeSet;
 use super::format::OutputFormat;
@@ -309,6 +309,7 @@ impl<'a> Compiler<'a> {
             }
         };
         let event_types = infer_event_types(&condition, false);
+        let condition = drop_implied_type_tests(optimize(condition), &event_types);
         if rule.warn_evttypes
             && (event_types.is_empty() || event_types.len() > EVTTYPE_WARN_THRESHOLD)
         {
@@ -415,7 +416,7 @@ impl<'a> Compiler<'a> {
                 } else {
                     Mode::Single
                 };
-                Ok((COperand::Field(f), ty, mode))
+                Ok((COperand::field(f), ty, mode))
             }
             Operand::Transform { kind, args, at } => {
                 let mut compiled = Vec::new();
@@ -486,17 +487,16 @@ impl<'a> Compiler<'a> {
                         ),
                     ));
                 }
-                return Ok(Cond::Check(Box::new(CompiledCheck {
+                return Ok(Cond::FieldCmp(Box::new(FieldComparison {
                     lhs,
-                    mode,
-                    matcher: Matcher::Exists,
-                    rhs_field: Some((c.op, rhs)),
+                    op: c.op,
+                    rhs,
                 })));
             }
         };
 
         // `evt.type` checks become bit tests, which also drive event-type inference.
-        if let COperand::Field(f) = &lhs
+        if let Some(f) = lhs.field_ref()
             && f.id == FieldId::EvtType
             && c.modifier.is_none()
             && matches!(
@@ -565,12 +565,7 @@ impl<'a> Compiler<'a> {
             }
             None => Matcher::compile(ty, c.op, &values).map_err(map_err)?,
         };
-        Ok(Cond::Check(Box::new(CompiledCheck {
-            lhs,
-            mode,
-            matcher,
-            rhs_field: None,
-        })))
+        Ok(Cond::Check(CompiledCheck { lhs, mode, matcher }))
     }
 
     /// `not (...)` terms for the rule's exceptions, compiled; `None` without any.
@@ -760,6 +755,64 @@ pub fn infer_event_types(c: &Cond, negated: bool) -> EventTypeSet {
             }
             acc
         }
-        Cond::Check(_) | Cond::Const(_) => EventTypeSet::all(),
+        Cond::Check(_) | Cond::FieldCmp(_) | Cond::Const(_) => EventTypeSet::all(),
+    }
+}
+
+/// Rewrites a condition into an equivalent one that is cheaper to evaluate:
+/// nested `and`/`or` (from macros) are flattened and double negations and
+/// constants folded. Operands keep the order the rule author wrote: ordering
+/// them by estimated cost was measured to evaluate more checks per event on
+/// the upstream rules, whose authors put the selective checks first.
+pub fn optimize(c: Cond) -> Cond {
+    match c {
+        Cond::Not(inner) => match optimize(*inner) {
+            Cond::Not(x) => *x,
+            Cond::Const(b) => Cond::Const(!b),
+            other => Cond::Not(Box::new(other)),
+        },
+        Cond::And(items) => flatten(items, true),
+        Cond::Or(items) => flatten(items, false),
+        other => other,
+    }
+}
+
+fn flatten(items: Box<[Cond]>, is_and: bool) -> Cond {
+    let mut out = Vec::with_capacity(items.len());
+    for it in items.into_vec() {
+        match optimize(it) {
+            Cond::And(sub) if is_and => out.extend(sub.into_vec()),
+            Cond::Or(sub) if !is_and => out.extend(sub.into_vec()),
+            // `true and x` is x; `false or x` is x.
+            Cond::Const(b) if b == is_and => {}
+            // `false and x` is false; `true or x` is true.
+            Cond::Const(b) => return Cond::Const(b),
+            other => out.push(other),
+        }
+    }
+    match out.len() {
+        0 => Cond::Const(is_and),
+        1 => out.pop().unwrap_or(Cond::Const(is_and)),
+        _ if is_and => Cond::And(out.into()),
+        _ => Cond::Or(out.into()),
+    }
+}
+
+/// Removes top-level `evt.type` tests that the event-type index already
+/// guarantees: a rule is only evaluated for events whose type is in
+/// `types`, so a conjunct testing a superset of `types` is always true there.
+fn drop_implied_type_tests(c: Cond, types: &EventTypeSet) -> Cond {
+    let implied = |c: &Cond| matches!(c, Cond::EvtType(set) if set.intersection(types) == *types);
+    match c {
+        Cond::And(items) => {
+            let mut kept: Vec<Cond> = items.into_vec().into_iter().filter(|i| !implied(i)).collect();
+            match kept.len() {
+                0 => Cond::Const(true),
+                1 => kept.pop().unwrap_or(Cond::Const(true)),
+                _ => Cond::And(kept.into()),
+            }
+        }
+        c if implied(&c) => Cond::Const(true),
+        c => c,
     }
 }

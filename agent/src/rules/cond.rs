@@ -18,7 +18,10 @@ pub enum Cond {
     Not(Box<Cond>),
     /// `evt.type = x` / `evt.type in (...)`: a bit test.
     EvtType(Box<EventTypeSet>),
-    Check(Box<CompiledCheck>),
+    /// Stored inline so an `and`/`or` keeps its checks contiguous in memory.
+    Check(CompiledCheck),
+    /// `field op val(other)`: compares two fields of the same event.
+    FieldCmp(Box<FieldComparison>),
 }
 
 /// How the extracted value(s) meet the matcher.
@@ -38,7 +41,10 @@ pub enum Mode {
 /// A field, possibly transformed.
 #[derive(Debug, Clone)]
 pub enum COperand {
+    /// Supplied by the [`FieldProvider`].
     Field(FieldRef),
+    /// Computed by the engine from the event type and time ([`engine_supplied`]).
+    Engine(FieldRef),
     Transform(Transformer, Box<[COperand]>),
 }
 
@@ -47,8 +53,13 @@ pub struct CompiledCheck {
     pub lhs: COperand,
     pub mode: Mode,
     pub matcher: Matcher,
-    /// `val(other.field)`: compare with another field of the same event.
-    pub rhs_field: Option<(super::ast::Operator, COperand)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FieldComparison {
+    pub lhs: COperand,
+    pub op: super::ast::Operator,
+    pub rhs: COperand,
 }
 
 impl Cond {
@@ -61,23 +72,22 @@ impl Cond {
             Cond::Not(c) => !c.eval(p),
             Cond::EvtType(set) => set.contains(p.event_type()),
             Cond::Check(c) => c.eval(p),
+            Cond::FieldCmp(c) => match (c.lhs.value(p), c.rhs.value(p)) {
+                (Some(a), Some(b)) => compare_fields(c.op, &a, &b),
+                _ => false,
+            },
         }
     }
 }
 
 impl CompiledCheck {
+    #[inline]
     fn eval<P: FieldProvider + ?Sized>(&self, p: &P) -> bool {
         // A value that cannot be extracted fails every comparison, `!=` and
         // `exists` included (sinsp_filter_check::compare_nocache).
         let Some(v) = self.lhs.value(p) else {
             return false;
         };
-        if let Some((op, rhs)) = &self.rhs_field {
-            let Some(r) = rhs.value(p) else {
-                return false;
-            };
-            return compare_fields(*op, &v, &r);
-        }
         match (self.mode, &v) {
             (Mode::Single, Value::List(items)) | (Mode::Any, Value::List(items)) => {
                 items.iter().any(|i| self.matcher.matches(i))
@@ -135,9 +145,27 @@ fn compare_fields(op: super::ast::Operator, a: &Value<'_>, b: &Value<'_>) -> boo
 }
 
 impl COperand {
+    /// The operand for a field: served by the engine or by the provider.
+    pub fn field(f: FieldRef) -> Self {
+        if engine_supplied(&f) {
+            COperand::Engine(f)
+        } else {
+            COperand::Field(f)
+        }
+    }
+
+    pub fn field_ref(&self) -> Option<&FieldRef> {
+        match self {
+            COperand::Field(f) | COperand::Engine(f) => Some(f),
+            COperand::Transform(..) => None,
+        }
+    }
+
+    #[inline]
     pub fn value<'p, P: FieldProvider + ?Sized>(&self, p: &'p P) -> Option<Value<'p>> {
         match self {
-            COperand::Field(f) => extract(p, f),
+            COperand::Field(f) => p.extract(f),
+            COperand::Engine(f) => extract(p, f),
             COperand::Transform(t, args) => {
                 if *t == Transformer::Concat {
                     let mut out = String::new();

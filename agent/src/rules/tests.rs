@@ -784,3 +784,4 @@ fn layout_variants(cond: &str) -> Vec<String> {
     }
     out
 }
+

@@ -352,7 +352,8 @@ impl Measurement for ThreadCpuTime {
 }
 
 fn stable_rules() -> RuleSet {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/falco/falco_rules.yaml");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/falco/falco_rules.yaml");
     let out = load_paths(std::slice::from_ref(&path));
     assert!(
         !out.has_errors(),
@@ -375,7 +376,10 @@ fn run<M: Measurement>(c: &mut Criterion<M>, group_name: &str) {
         for e in &events {
             warm += rules.evaluate(e, |_| {});
         }
-        eprintln!("rule_matching={label}: {warm} matches in {} events", events.len());
+        eprintln!(
+            "rule_matching={label}: {warm} matches in {} events",
+            events.len()
+        );
         group.bench_function(format!("mixed_stream_{label}"), |b| {
             b.iter(|| {
                 let mut n = 0usize;

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-#[expect(clippy::expect_used, reason = "a test helper: failing to spawn is a test failure")]
+#[expect(
+    clippy::expect_used,
+    reason = "a test helper: failing to spawn is a test failure"
+)]
 fn saker(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_saker"))
         .args(args)
@@ -26,7 +29,10 @@ fn upstream(name: &str) -> String {
 fn validate_accepts_the_upstream_stable_ruleset() {
     let (code, out) = saker(&["rules", "validate", "-r", &upstream("falco_rules.yaml")]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("OK: 25 rules compiled (25 enabled), 0 errors"), "{out}");
+    assert!(
+        out.contains("OK: 25 rules compiled (25 enabled), 0 errors"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -48,7 +54,10 @@ fn validate_fails_with_located_diagnostics() {
     let d = dir.path().display().to_string();
     let (code, out) = saker(&["rules", "validate", "-r", &d]);
     assert_eq!(code, 1, "{out}");
-    let loc = format!("{}:3:34: error[COMPILE]: unknown field 'fd.nam'", bad.display());
+    let loc = format!(
+        "{}:3:34: error[COMPILE]: unknown field 'fd.nam'",
+        bad.display()
+    );
     assert!(out.contains(&loc), "{out}");
     assert!(out.contains("in rule 'Bad'"), "{out}");
     assert!(out.contains("1 rules compiled"), "{out}");
@@ -88,5 +97,8 @@ fn fields_lists_the_catalog_as_json() {
     let name = rows.iter().find(|r| r["name"] == "proc.name").unwrap();
     assert_eq!(name["type"], "string");
     assert_eq!(name["live"], false);
-    assert!(rows.iter().any(|r| r["name"] == "evt.arg" && r["arg"] == "key or index"));
+    assert!(
+        rows.iter()
+            .any(|r| r["name"] == "evt.arg" && r["arg"] == "key or index")
+    );
 }

@@ -65,10 +65,12 @@ struct Compiler<'a> {
     used_lists: HashSet<String>,
     stack: Vec<usize>,
     warnings: Vec<(Origin, usize, DiagCode, String)>,
+    slots: HashMap<String, u32>,
 }
 
-/// Compiles every collected rule; problems go to `diags`.
-pub fn compile(coll: &Collection, diags: &mut Vec<Diagnostic>) -> Vec<CompiledRule> {
+/// Compiles every collected rule; problems go to `diags`. Also returns the
+/// number of distinct check slots (see [`CompiledCheck::slot`]).
+pub fn compile(coll: &Collection, diags: &mut Vec<Diagnostic>) -> (Vec<CompiledRule>, usize) {
     let mut c = Compiler {
         coll,
         lists: HashMap::new(),
@@ -77,6 +79,7 @@ pub fn compile(coll: &Collection, diags: &mut Vec<Diagnostic>) -> Vec<CompiledRu
         used_lists: HashSet::new(),
         stack: Vec::new(),
         warnings: Vec::new(),
+        slots: HashMap::new(),
     };
     // Lists may include lists defined before them.
     for l in &coll.lists {
@@ -153,7 +156,7 @@ pub fn compile(coll: &Collection, diags: &mut Vec<Diagnostic>) -> Vec<CompiledRu
             });
         }
     }
-    out
+    (out, c.slots.len())
 }
 
 fn err(origin: Origin, at: Offset, message: String) -> CompileError {
@@ -565,7 +568,22 @@ impl<'a> Compiler<'a> {
             }
             None => Matcher::compile(ty, c.op, &values).map_err(map_err)?,
         };
-        Ok(Cond::Check(CompiledCheck { lhs, mode, matcher }))
+        let key = format!(
+            "{}|{:?}|{:?}|{:?}|{:?}",
+            field_name(&c.lhs),
+            c.op,
+            c.modifier,
+            mode,
+            values
+        );
+        let next = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        let slot = *self.slots.entry(key).or_insert(next);
+        Ok(Cond::Check(CompiledCheck {
+            lhs,
+            mode,
+            matcher,
+            slot,
+        }))
     }
 
     /// `not (...)` terms for the rule's exceptions, compiled; `None` without any.
@@ -805,7 +823,11 @@ fn drop_implied_type_tests(c: Cond, types: &EventTypeSet) -> Cond {
     let implied = |c: &Cond| matches!(c, Cond::EvtType(set) if set.intersection(types) == *types);
     match c {
         Cond::And(items) => {
-            let mut kept: Vec<Cond> = items.into_vec().into_iter().filter(|i| !implied(i)).collect();
+            let mut kept: Vec<Cond> = items
+                .into_vec()
+                .into_iter()
+                .filter(|i| !implied(i))
+                .collect();
             match kept.len() {
                 0 => Cond::Const(true),
                 1 => kept.pop().unwrap_or(Cond::Const(true)),

@@ -53,6 +53,75 @@ pub struct CompiledCheck {
     pub lhs: COperand,
     pub mode: Mode,
     pub matcher: Matcher,
+    /// Identical checks (same field, operator and values) across all rules
+    /// share a slot, so one event evaluates each of them once.
+    pub slot: u32,
+}
+
+/// Remembers check results for one event (see [`CompiledCheck::slot`]).
+pub trait Memo {
+    fn get(&self, slot: u32) -> Option<bool>;
+    fn put(&mut self, slot: u32, value: bool);
+}
+
+/// No memory: every check is evaluated.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoMemo;
+
+impl Memo for NoMemo {
+    #[inline]
+    fn get(&self, _: u32) -> Option<bool> {
+        None
+    }
+    #[inline]
+    fn put(&mut self, _: u32, _: bool) {}
+}
+
+/// Per-event check results: two bits per slot. Reused across events; call
+/// [`CheckMemo::reset`] before each one.
+#[derive(Debug, Default, Clone)]
+pub struct CheckMemo {
+    known: Vec<u64>,
+    value: Vec<u64>,
+}
+
+impl CheckMemo {
+    /// Forgets every result and makes room for `slots` checks.
+    #[inline]
+    pub fn reset(&mut self, slots: usize) {
+        let words = slots.div_ceil(64);
+        if self.known.len() < words {
+            self.known.resize(words, 0);
+            self.value.resize(words, 0);
+        }
+        if let Some(k) = self.known.get_mut(..words) {
+            k.fill(0);
+        }
+    }
+}
+
+impl Memo for CheckMemo {
+    #[inline]
+    fn get(&self, slot: u32) -> Option<bool> {
+        let (w, b) = ((slot / 64) as usize, slot % 64);
+        let known = self.known.get(w)?;
+        if known & (1 << b) == 0 {
+            return None;
+        }
+        self.value.get(w).map(|v| v & (1 << b) != 0)
+    }
+    #[inline]
+    fn put(&mut self, slot: u32, value: bool) {
+        let (w, b) = ((slot / 64) as usize, slot % 64);
+        if let (Some(k), Some(v)) = (self.known.get_mut(w), self.value.get_mut(w)) {
+            *k |= 1 << b;
+            if value {
+                *v |= 1 << b;
+            } else {
+                *v &= !(1 << b);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -63,15 +132,29 @@ pub struct FieldComparison {
 }
 
 impl Cond {
+    /// Evaluates without remembering check results.
     #[inline]
     pub fn eval<P: FieldProvider + ?Sized>(&self, p: &P) -> bool {
+        self.eval_memo(p, &mut NoMemo)
+    }
+
+    /// Evaluates, reusing (and recording) results of shared checks in `memo`.
+    #[inline]
+    pub fn eval_memo<P: FieldProvider + ?Sized, M: Memo>(&self, p: &P, memo: &mut M) -> bool {
         match self {
             Cond::Const(b) => *b,
-            Cond::And(items) => items.iter().all(|c| c.eval(p)),
-            Cond::Or(items) => items.iter().any(|c| c.eval(p)),
-            Cond::Not(c) => !c.eval(p),
+            Cond::And(items) => items.iter().all(|c| c.eval_memo(p, memo)),
+            Cond::Or(items) => items.iter().any(|c| c.eval_memo(p, memo)),
+            Cond::Not(c) => !c.eval_memo(p, memo),
             Cond::EvtType(set) => set.contains(p.event_type()),
-            Cond::Check(c) => c.eval(p),
+            Cond::Check(c) => match memo.get(c.slot) {
+                Some(v) => v,
+                None => {
+                    let v = c.eval(p);
+                    memo.put(c.slot, v);
+                    v
+                }
+            },
             Cond::FieldCmp(c) => match (c.lhs.value(p), c.rhs.value(p)) {
                 (Some(a), Some(b)) => compare_fields(c.op, &a, &b),
                 _ => false,
@@ -85,10 +168,13 @@ impl CompiledCheck {
     fn eval<P: FieldProvider + ?Sized>(&self, p: &P) -> bool {
         // A value that cannot be extracted fails every comparison, `!=` and
         // `exists` included (sinsp_filter_check::compare_nocache).
-        let Some(v) = self.lhs.value(p) else {
+        // Matched in place: moving the value out of the Option costs a
+        // store-forwarding stall per check (measured).
+        let extracted = self.lhs.value(p);
+        let Some(v) = &extracted else {
             return false;
         };
-        match (self.mode, &v) {
+        match (self.mode, v) {
             (Mode::Single, Value::List(items)) | (Mode::Any, Value::List(items)) => {
                 items.iter().any(|i| self.matcher.matches(i))
             }
@@ -99,7 +185,7 @@ impl CompiledCheck {
                 items.iter().all(|i| self.matcher.matches(i))
             }
             (Mode::ListAny, Value::List(items)) => items.iter().any(|i| self.matcher.matches(i)),
-            _ => self.matcher.matches(&v),
+            _ => self.matcher.matches(v),
         }
     }
 }

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use saker::event::EventType;
 use saker::fields::{FieldArg, FieldId, FieldProvider, FieldRef, Value};
 use saker::rules::{RuleMatching, RuleSet, load_paths};
@@ -407,4 +407,27 @@ criterion_group! {
     targets = bench_cpu
 }
 criterion_group!(wall, bench_wall);
-criterion_main!(cpu, wall);
+
+fn main() {
+    // `SAKER_BENCH_PASSES=N`: evaluate the stream N times and exit, for
+    // counting instructions with `perf stat` (deterministic, unlike time on a
+    // shared machine).
+    if let Some(passes) = std::env::var("SAKER_BENCH_PASSES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let events = stream(10_000);
+        let rules = stable_rules();
+        let mut n = 0usize;
+        for _ in 0..passes {
+            for e in &events {
+                n += rules.evaluate(black_box(e), |_| {});
+            }
+        }
+        println!("{} events, {n} matches", passes * events.len());
+        return;
+    }
+    cpu();
+    wall();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -139,13 +139,25 @@ impl Cond {
     }
 
     /// Evaluates, reusing (and recording) results of shared checks in `memo`.
-    #[inline]
     pub fn eval_memo<P: FieldProvider + ?Sized, M: Memo>(&self, p: &P, memo: &mut M) -> bool {
         match self {
+            Cond::And(items) => items.iter().all(|c| c.eval_node(p, memo)),
+            Cond::Or(items) => items.iter().any(|c| c.eval_node(p, memo)),
+            Cond::Not(c) => !c.eval_node(p, memo),
+            Cond::FieldCmp(c) => match (c.lhs.value(p), c.rhs.value(p)) {
+                (Some(a), Some(b)) => compare_fields(c.op, &a, &b),
+                _ => false,
+            },
+            leaf => leaf.eval_node(p, memo),
+        }
+    }
+
+    /// Leaves are evaluated in the caller's loop; only `and`/`or`/`not`
+    /// recurse. A call per node was a fifth of all instructions (measured).
+    #[inline(always)]
+    fn eval_node<P: FieldProvider + ?Sized, M: Memo>(&self, p: &P, memo: &mut M) -> bool {
+        match self {
             Cond::Const(b) => *b,
-            Cond::And(items) => items.iter().all(|c| c.eval_memo(p, memo)),
-            Cond::Or(items) => items.iter().any(|c| c.eval_memo(p, memo)),
-            Cond::Not(c) => !c.eval_memo(p, memo),
             Cond::EvtType(set) => set.contains(p.event_type()),
             Cond::Check(c) => match memo.get(c.slot) {
                 Some(v) => v,
@@ -155,10 +167,7 @@ impl Cond {
                     v
                 }
             },
-            Cond::FieldCmp(c) => match (c.lhs.value(p), c.rhs.value(p)) {
-                (Some(a), Some(b)) => compare_fields(c.op, &a, &b),
-                _ => false,
-            },
+            inner => inner.eval_memo(p, memo),
         }
     }
 }
@@ -170,24 +179,37 @@ impl CompiledCheck {
         // `exists` included (sinsp_filter_check::compare_nocache).
         // Matched in place: moving the value out of the Option costs a
         // store-forwarding stall per check (measured).
-        let extracted = self.lhs.value(p);
-        let Some(v) = &extracted else {
+        let extracted = std::mem::ManuallyDrop::new(self.lhs.value(p));
+        let Some(v) = &*extracted else {
             return false;
         };
-        match (self.mode, v) {
+        let result = match (self.mode, v) {
             (Mode::Single, Value::List(items)) | (Mode::Any, Value::List(items)) => {
                 items.iter().any(|i| self.matcher.matches(i))
             }
             (Mode::ListAll, Value::List(items)) => {
-                if matches!(self.matcher, crate::rules::matcher::Matcher::Exists) {
-                    return true;
-                }
-                items.iter().all(|i| self.matcher.matches(i))
+                matches!(self.matcher, Matcher::Exists)
+                    || items.iter().all(|i| self.matcher.matches(i))
             }
             (Mode::ListAny, Value::List(items)) => items.iter().any(|i| self.matcher.matches(i)),
             _ => self.matcher.matches(v),
+        };
+        // Borrowed strings and plain numbers own nothing: skipping their
+        // (out-of-line) drop glue is a no-op that saves a call per check.
+        if owns_heap(v) {
+            drop(std::mem::ManuallyDrop::into_inner(extracted));
         }
+        result
     }
+}
+
+/// True when dropping the value frees memory.
+#[inline]
+fn owns_heap(v: &Value<'_>) -> bool {
+    matches!(
+        v,
+        Value::Str(Cow::Owned(_)) | Value::Bytes(Cow::Owned(_)) | Value::List(_)
+    )
 }
 
 fn compare_fields(op: super::ast::Operator, a: &Value<'_>, b: &Value<'_>) -> bool {

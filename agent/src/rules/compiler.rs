@@ -11,7 +11,7 @@ use crate::event::EventType;
 use crate::fields::{self, FieldId, FieldType};
 
 use super::ast::{Check, Expr, Literal, Offset, Operand, Operator, Rhs, Transformer};
-use super::cond::{COperand, CompiledCheck, Cond, FieldComparison, Mode};
+use super::cond::{COperand, CompiledCheck, Cond, FieldComparison, Mode, NO_SLOT};
 use super::diag::{DiagCode, Diagnostic, ItemRef, Location, Severity};
 use super::evttype::EventTypeSet;
 use super::format::OutputFormat;
@@ -156,7 +156,30 @@ pub fn compile(coll: &Collection, diags: &mut Vec<Diagnostic>) -> (Vec<CompiledR
             });
         }
     }
-    (out, c.slots.len())
+    let slots = share_slots(&mut out);
+    (out, slots)
+}
+
+/// Keeps memo slots only for checks that occur more than once across the
+/// enabled rules, numbered densely; returns how many there are.
+fn share_slots(rules: &mut [CompiledRule]) -> usize {
+    let mut uses: HashMap<u32, u32> = HashMap::new();
+    for r in rules.iter_mut().filter(|r| r.enabled) {
+        r.condition
+            .for_each_check_mut(&mut |c| *uses.entry(c.slot).or_insert(0) += 1);
+    }
+    let mut dense: HashMap<u32, u32> = HashMap::new();
+    for r in rules.iter_mut() {
+        r.condition.for_each_check_mut(&mut |c| {
+            c.slot = if uses.get(&c.slot).copied().unwrap_or(0) > 1 {
+                let next = u32::try_from(dense.len()).unwrap_or(NO_SLOT);
+                *dense.entry(c.slot).or_insert(next)
+            } else {
+                NO_SLOT
+            };
+        });
+    }
+    dense.len()
 }
 
 fn err(origin: Origin, at: Offset, message: String) -> CompileError {

@@ -53,10 +53,14 @@ pub struct CompiledCheck {
     pub lhs: COperand,
     pub mode: Mode,
     pub matcher: Matcher,
-    /// Identical checks (same field, operator and values) across all rules
-    /// share a slot, so one event evaluates each of them once.
+    /// Identical checks (same field, operator and values) in several places
+    /// share a slot, so one event evaluates each of them once; a check that
+    /// occurs once has [`NO_SLOT`] and skips the memo.
     pub slot: u32,
 }
+
+/// The slot of a check that nothing else shares.
+pub const NO_SLOT: u32 = u32::MAX;
 
 /// Remembers check results for one event (see [`CompiledCheck::slot`]).
 pub trait Memo {
@@ -132,6 +136,20 @@ pub struct FieldComparison {
 }
 
 impl Cond {
+    /// Calls `f` on every check of the condition.
+    pub fn for_each_check_mut(&mut self, f: &mut impl FnMut(&mut CompiledCheck)) {
+        match self {
+            Cond::And(items) | Cond::Or(items) => {
+                for i in items.iter_mut() {
+                    i.for_each_check_mut(f);
+                }
+            }
+            Cond::Not(c) => c.for_each_check_mut(f),
+            Cond::Check(c) => f(c),
+            Cond::Const(_) | Cond::EvtType(_) | Cond::FieldCmp(_) => {}
+        }
+    }
+
     /// Evaluates without remembering check results.
     #[inline]
     pub fn eval<P: FieldProvider + ?Sized>(&self, p: &P) -> bool {
@@ -159,6 +177,7 @@ impl Cond {
         match self {
             Cond::Const(b) => *b,
             Cond::EvtType(set) => set.contains(p.event_type()),
+            Cond::Check(c) if c.slot == NO_SLOT => c.eval(p),
             Cond::Check(c) => match memo.get(c.slot) {
                 Some(v) => v,
                 None => {

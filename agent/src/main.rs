@@ -34,6 +34,13 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(code) => code,
+        // A closed pipe (`saker fields | head`) ends the output, not the program's success.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("saker: {e:#}");
             ExitCode::FAILURE

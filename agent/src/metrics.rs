@@ -89,7 +89,13 @@ pub struct OverheadMeter {
 
 impl OverheadMeter {
     /// `agent_cpu` in seconds, `bpf_ns` summed over the agent's programs.
-    pub fn update(&mut self, now: Instant, agent_cpu: f64, bpf_ns: u64, ncpus: usize) -> Option<Overhead> {
+    pub fn update(
+        &mut self,
+        now: Instant,
+        agent_cpu: f64,
+        bpf_ns: u64,
+        ncpus: usize,
+    ) -> Option<Overhead> {
         let prev = self.last.replace((now, agent_cpu, bpf_ns))?;
         let wall = now.duration_since(prev.0).as_secs_f64();
         if wall <= 0.0 || ncpus == 0 {
@@ -144,13 +150,15 @@ impl Health {
     }
 
     fn now_ms(&self) -> u64 {
-        self.epoch
-            .map_or(0, |e| u64::try_from(e.elapsed().as_millis()).unwrap_or(u64::MAX))
+        self.epoch.map_or(0, |e| {
+            u64::try_from(e.elapsed().as_millis()).unwrap_or(u64::MAX)
+        })
     }
 
     /// Called after each drain of the ring buffer (a relaxed store).
     pub fn mark_read(&self) {
-        self.last_read_ms.store(self.now_ms().max(1), Ordering::Relaxed);
+        self.last_read_ms
+            .store(self.now_ms().max(1), Ordering::Relaxed);
     }
 
     /// `None` when ready, else why not.
@@ -230,7 +238,9 @@ struct Enc<'a, 'b>(&'a mut DescriptorEncoder<'b>);
 
 impl Enc<'_, '_> {
     fn counter(&mut self, name: &str, help: &str, values: &[(Labels, u64)]) -> std::fmt::Result {
-        let mut m = self.0.encode_descriptor(name, help, None, MetricType::Counter)?;
+        let mut m = self
+            .0
+            .encode_descriptor(name, help, None, MetricType::Counter)?;
         for (l, v) in values {
             let fam = m.encode_family(l)?;
             ConstCounter::new(*v).encode(fam)?;
@@ -239,7 +249,9 @@ impl Enc<'_, '_> {
     }
 
     fn counter_f(&mut self, name: &str, help: &str, values: &[(Labels, f64)]) -> std::fmt::Result {
-        let mut m = self.0.encode_descriptor(name, help, None, MetricType::Counter)?;
+        let mut m = self
+            .0
+            .encode_descriptor(name, help, None, MetricType::Counter)?;
         for (l, v) in values {
             let fam = m.encode_family(l)?;
             ConstCounter::new(*v).encode(fam)?;
@@ -248,7 +260,9 @@ impl Enc<'_, '_> {
     }
 
     fn gauge(&mut self, name: &str, help: &str, values: &[(Labels, i64)]) -> std::fmt::Result {
-        let mut m = self.0.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        let mut m = self
+            .0
+            .encode_descriptor(name, help, None, MetricType::Gauge)?;
         for (l, v) in values {
             let fam = m.encode_family(l)?;
             ConstGauge::new(*v).encode(fam)?;
@@ -257,7 +271,9 @@ impl Enc<'_, '_> {
     }
 
     fn gauge_f(&mut self, name: &str, help: &str, values: &[(Labels, f64)]) -> std::fmt::Result {
-        let mut m = self.0.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        let mut m = self
+            .0
+            .encode_descriptor(name, help, None, MetricType::Gauge)?;
         for (l, v) in values {
             let fam = m.encode_family(l)?;
             ConstGauge::new(*v).encode(fam)?;
@@ -286,9 +302,15 @@ impl Collector for Metrics {
             .iter()
             .enumerate()
             .filter(|(_, n)| **n > 0)
-            .filter_map(|(i, n)| EventType::from_index(i).map(|t| (labels(&[("type", t.name())]), *n)))
+            .filter_map(|(i, n)| {
+                EventType::from_index(i).map(|t| (labels(&[("type", t.name())]), *n))
+            })
             .collect();
-        e.counter("events", "Events processed by the rules engine, by event type.", &by_type)?;
+        e.counter(
+            "events",
+            "Events processed by the rules engine, by event type.",
+            &by_type,
+        )?;
         e.counter(
             "decode_errors",
             "Kernel records that failed validation and were discarded.",
@@ -300,7 +322,11 @@ impl Collector for Metrics {
             .iter()
             .map(|(rule, m)| {
                 (
-                    labels(&[("rule", rule), ("priority", m.priority.as_str()), ("source", &m.source)]),
+                    labels(&[
+                        ("rule", rule),
+                        ("priority", m.priority.as_str()),
+                        ("source", &m.source),
+                    ]),
                     m.count,
                 )
             })
@@ -323,15 +349,26 @@ impl Collector for Metrics {
             }
             cumulative += engine.latency_buckets.last().copied().unwrap_or(0);
             buckets.push((f64::MAX, cumulative));
-            m.encode_histogram::<Labels>(engine.latency_sum_ns as f64 / 1e9, cumulative, &buckets, None)?;
+            m.encode_histogram::<Labels>(
+                engine.latency_sum_ns as f64 / 1e9,
+                cumulative,
+                &buckets,
+                None,
+            )?;
         }
 
         // ---- kernel side ----
         let mut drops: Vec<(Labels, u64)> = Vec::new();
         for (cpu, c) in s.kernel.per_cpu.iter().enumerate() {
             let cpu = cpu.to_string();
-            drops.push((labels(&[("reason", "ring_full"), ("cpu", &cpu)]), c.dropped_full));
-            drops.push((labels(&[("reason", "no_scratch"), ("cpu", &cpu)]), c.scratch_busy));
+            drops.push((
+                labels(&[("reason", "ring_full"), ("cpu", &cpu)]),
+                c.dropped_full,
+            ));
+            drops.push((
+                labels(&[("reason", "no_scratch"), ("cpu", &cpu)]),
+                c.scratch_busy,
+            ));
         }
         e.counter(
             "kernel_drops",
@@ -376,7 +413,11 @@ impl Collector for Metrics {
             .iter()
             .map(|p| (labels(&[("program", p.name)]), p.run_time_ns))
             .collect();
-        e.counter("bpf_program_runs", "Runs of each BPF program (kernel bpf stats).", &runs)?;
+        e.counter(
+            "bpf_program_runs",
+            "Runs of each BPF program (kernel bpf stats).",
+            &runs,
+        )?;
         e.counter(
             "bpf_program_run_time_ns",
             "Time spent in each BPF program, in nanoseconds (kernel bpf stats).",
@@ -384,9 +425,21 @@ impl Collector for Metrics {
         )?;
 
         // ---- state ----
-        e.gauge("processes", "Processes in the process table.", &one(clamp_i64(s.processes)))?;
-        e.gauge("threads", "Threads in the process table.", &one(clamp_i64(s.threads)))?;
-        e.gauge("fds", "Open file descriptors tracked.", &one(clamp_i64(s.fds)))?;
+        e.gauge(
+            "processes",
+            "Processes in the process table.",
+            &one(clamp_i64(s.processes)),
+        )?;
+        e.gauge(
+            "threads",
+            "Threads in the process table.",
+            &one(clamp_i64(s.threads)),
+        )?;
+        e.gauge(
+            "fds",
+            "Open file descriptors tracked.",
+            &one(clamp_i64(s.fds)),
+        )?;
         e.gauge(
             "containers",
             "Distinct containers among tracked processes.",
@@ -414,7 +467,10 @@ impl Collector for Metrics {
             "Rules loaded, by state.",
             &[
                 (labels(&[("state", "enabled")]), clamp_i64(s.rules_enabled)),
-                (labels(&[("state", "disabled")]), clamp_i64(s.rules_disabled)),
+                (
+                    labels(&[("state", "disabled")]),
+                    clamp_i64(s.rules_disabled),
+                ),
             ],
         )?;
         e.gauge(
@@ -432,13 +488,21 @@ impl Collector for Metrics {
                 (labels(&[("mode", "system")]), s.usage.cpu_system_seconds),
             ],
         )?;
-        e.gauge("memory_rss_bytes", "Resident memory of the agent.", &one(clamp_i64(s.usage.rss_bytes)))?;
+        e.gauge(
+            "memory_rss_bytes",
+            "Resident memory of the agent.",
+            &one(clamp_i64(s.usage.rss_bytes)),
+        )?;
         e.gauge(
             "memory_pss_bytes",
             "Proportional set size of the agent (shared pages split between users).",
             &one(clamp_i64(s.usage.pss_bytes)),
         )?;
-        e.gauge("open_fds", "File descriptors open in the agent.", &one(clamp_i64(s.usage.open_fds)))?;
+        e.gauge(
+            "open_fds",
+            "File descriptors open in the agent.",
+            &one(clamp_i64(s.usage.open_fds)),
+        )?;
         e.gauge_f(
             "node_overhead_ratio",
             "Share of the node's CPU spent on Saker over the last interval: BPF run time plus agent CPU time.",
@@ -482,11 +546,27 @@ impl Collector for Metrics {
                 depth.push((labels(&[("output", o)]), clamp_i64(n.queue_depth)));
             }
             e.counter("output_sent", "Alerts delivered, by output.", &sent)?;
-            e.counter("output_failed", "Delivery attempts that failed, by output.", &failed)?;
+            e.counter(
+                "output_failed",
+                "Delivery attempts that failed, by output.",
+                &failed,
+            )?;
             e.counter("output_retried", "Delivery retries, by output.", &retried)?;
-            e.counter("output_spooled", "Alerts written to the on-disk spool, by output.", &spooled)?;
-            e.counter("output_dropped", "Alerts dropped, by output and reason.", &dropped)?;
-            e.gauge("output_queue_depth", "Alerts waiting in each output's queue.", &depth)?;
+            e.counter(
+                "output_spooled",
+                "Alerts written to the on-disk spool, by output.",
+                &spooled,
+            )?;
+            e.counter(
+                "output_dropped",
+                "Alerts dropped, by output and reason.",
+                &dropped,
+            )?;
+            e.gauge(
+                "output_queue_depth",
+                "Alerts waiting in each output's queue.",
+                &depth,
+            )?;
         }
         Ok(())
     }
@@ -566,7 +646,10 @@ mod tests {
     #[test]
     fn self_usage_reads_this_process() {
         let u = SelfUsage::sample();
-        assert!(u.rss_bytes > 0 && u.pss_bytes > 0 && u.open_fds > 0, "{u:?}");
+        assert!(
+            u.rss_bytes > 0 && u.pss_bytes > 0 && u.open_fds > 0,
+            "{u:?}"
+        );
     }
 
     #[test]
@@ -595,7 +678,9 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let settings = crate::output::config::OutputsConfig::default().validate().unwrap();
+        let settings = crate::output::config::OutputsConfig::default()
+            .validate()
+            .unwrap();
         let outputs = rt.block_on(async {
             Arc::new(Outputs::start(&settings, &tokio::runtime::Handle::current()).unwrap())
         });

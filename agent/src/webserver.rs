@@ -53,7 +53,10 @@ async fn handle(
     } else if path == "/readyz" {
         match metrics.health.not_ready_reason() {
             None => text(StatusCode::OK, "ready\n"),
-            Some(why) => text(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")),
+            Some(why) => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {why}\n"),
+            ),
         }
     } else if path == "/metrics" && settings.prometheus_metrics {
         match metrics.encode_text() {
@@ -98,21 +101,27 @@ fn tls_acceptor(pem: &Path) -> Result<tokio_rustls::TlsAcceptor, WebserverError>
 }
 
 /// Binds and serves in the background; returns the bound address.
-pub async fn start(settings: WebserverSettings, metrics: Arc<Metrics>) -> Result<SocketAddr, WebserverError> {
+pub async fn start(
+    settings: WebserverSettings,
+    metrics: Arc<Metrics>,
+) -> Result<SocketAddr, WebserverError> {
     let tls = match &settings.tls_pem {
         Some(pem) => Some(tls_acceptor(pem)?),
         None => None,
     };
-    let listener = TcpListener::bind(settings.addr)
-        .await
+    let listener =
+        TcpListener::bind(settings.addr)
+            .await
+            .map_err(|source| WebserverError::Bind {
+                addr: settings.addr,
+                source,
+            })?;
+    let addr = listener
+        .local_addr()
         .map_err(|source| WebserverError::Bind {
             addr: settings.addr,
             source,
         })?;
-    let addr = listener.local_addr().map_err(|source| WebserverError::Bind {
-        addr: settings.addr,
-        source,
-    })?;
     let settings = Arc::new(settings);
     tokio::spawn(async move {
         loop {

@@ -1,5 +1,6 @@
 //! `saker fields`: the field catalog.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -14,6 +15,7 @@ pub struct FieldsArgs {
 }
 
 pub fn run(a: &FieldsArgs) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     if a.json {
         let rows: Vec<serde_json::Value> = catalog()
             .iter()
@@ -27,16 +29,17 @@ pub fn run(a: &FieldsArgs) -> Result<ExitCode> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
     } else {
         for f in catalog() {
-            println!(
+            writeln!(
+                out,
                 "{:<42} {:<8} {:<5} {}",
                 f.name,
                 f.ty.as_str(),
                 if f.live { "live" } else { "-" },
                 f.description
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

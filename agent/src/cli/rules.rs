@@ -1,5 +1,6 @@
 //! `saker rules validate|list`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -57,15 +58,16 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
 }
 
 fn validate(a: &ValidateArgs) -> Result<ExitCode> {
-    let out = load(&a.files);
-    let errors = out.diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = out
+    let loaded = load(&a.files);
+    let mut out = std::io::stdout().lock();
+    let errors = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = loaded
         .diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Warning)
         .count();
-    let compiled = out.ruleset.rules().len();
-    let enabled = out.ruleset.rules().iter().filter(|r| r.enabled).count();
+    let compiled = loaded.ruleset.rules().len();
+    let enabled = loaded.ruleset.rules().iter().filter(|r| r.enabled).count();
     if a.json {
         let v = serde_json::json!({
             "ok": errors == 0,
@@ -73,17 +75,18 @@ fn validate(a: &ValidateArgs) -> Result<ExitCode> {
             "rules_enabled": enabled,
             "errors": errors,
             "warnings": warnings,
-            "diagnostics": out.diagnostics,
+            "diagnostics": loaded.diagnostics,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
-        for d in &out.diagnostics {
-            println!("{d}");
+        for d in &loaded.diagnostics {
+            writeln!(out, "{d}")?;
         }
-        println!(
+        writeln!(
+            out,
             "{}: {compiled} rules compiled ({enabled} enabled), {errors} errors, {warnings} warnings",
             if errors == 0 { "OK" } else { "FAILED" }
-        );
+        )?;
     }
     Ok(if errors == 0 {
         ExitCode::SUCCESS
@@ -93,11 +96,12 @@ fn validate(a: &ValidateArgs) -> Result<ExitCode> {
 }
 
 fn list(a: &ListArgs) -> Result<ExitCode> {
-    let out = load(&a.files);
-    for d in out.diagnostics.iter().filter(|d| d.is_error()) {
+    let loaded = load(&a.files);
+    let mut out = std::io::stdout().lock();
+    for d in loaded.diagnostics.iter().filter(|d| d.is_error()) {
         eprintln!("{d}");
     }
-    let rows: Vec<serde_json::Value> = out
+    let rows: Vec<serde_json::Value> = loaded
         .ruleset
         .rules()
         .iter()
@@ -119,9 +123,9 @@ fn list(a: &ListArgs) -> Result<ExitCode> {
         })
         .collect();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
     } else {
-        for (r, row) in out.ruleset.rules().iter().zip(&rows) {
+        for (r, row) in loaded.ruleset.rules().iter().zip(&rows) {
             let types = row["event_types"]
                 .as_array()
                 .map(|v| {
@@ -131,7 +135,8 @@ fn list(a: &ListArgs) -> Result<ExitCode> {
                         .join(",")
                 })
                 .unwrap_or_default();
-            println!(
+            writeln!(
+                out,
                 "{}\t{}\t{}\t[{}]\t[{}]",
                 r.name,
                 r.priority,
@@ -142,10 +147,10 @@ fn list(a: &ListArgs) -> Result<ExitCode> {
                     .map(|t| t.as_ref())
                     .collect::<Vec<_>>()
                     .join(",")
-            );
+            )?;
         }
     }
-    Ok(if out.has_errors() {
+    Ok(if loaded.has_errors() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

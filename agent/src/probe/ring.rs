@@ -98,7 +98,11 @@ impl RingReader {
 
     /// Like [`RingReader::new`], knowing the ring's size so that
     /// [`RingReader::fill_ratio`] can report how full it is.
-    pub fn with_size(ring: RingBuf<MapData>, drain_interval: Duration, ring_bytes: u32) -> io::Result<Self> {
+    pub fn with_size(
+        ring: RingBuf<MapData>,
+        drain_interval: Duration,
+        ring_bytes: u32,
+    ) -> io::Result<Self> {
         use std::os::fd::AsFd;
         let positions = if ring_bytes > 0 {
             Positions::map(ring.as_fd(), ring_bytes)

@@ -11,7 +11,7 @@ use crate::event::EventType;
 use crate::fields::{self, FieldId, FieldType};
 
 use super::ast::{Check, Expr, Literal, Offset, Operand, Operator, Rhs, Transformer};
-use super::cond::{COperand, CompiledCheck, Cond, Mode};
+use super::cond::{COperand, CompiledCheck, Cond, FieldComparison, Mode, NO_SLOT};
 use super::diag::{DiagCode, Diagnostic, ItemRef, Location, Severity};
 use super::evttype::EventTypeSet;
 use super::format::OutputFormat;
@@ -65,10 +65,12 @@ struct Compiler<'a> {
     used_lists: HashSet<String>,
     stack: Vec<usize>,
     warnings: Vec<(Origin, usize, DiagCode, String)>,
+    slots: HashMap<String, u32>,
 }
 
-/// Compiles every collected rule; problems go to `diags`.
-pub fn compile(coll: &Collection, diags: &mut Vec<Diagnostic>) -> Vec<CompiledRule> {
+/// Compiles every collected rule; problems go to `diags`. Also returns the
+/// number of distinct check slots (see [`CompiledCheck::slot`]).
+pub fn compile(coll: &Collection, diags: &mut Vec<Diagnostic>) -> (Vec<CompiledRule>, usize) {
     let mut c = Compiler {
         coll,
         lists: HashMap::new(),
@@ -77,6 +79,7 @@ pub fn compile(coll: &Collection, diags: &mut Vec<Diagnostic>) -> Vec<CompiledRu
         used_lists: HashSet::new(),
         stack: Vec::new(),
         warnings: Vec::new(),
+        slots: HashMap::new(),
     };
     // Lists may include lists defined before them.
     for l in &coll.lists {
@@ -153,7 +156,30 @@ pub fn compile(coll: &Collection, diags: &mut Vec<Diagnostic>) -> Vec<CompiledRu
             });
         }
     }
-    out
+    let slots = share_slots(&mut out);
+    (out, slots)
+}
+
+/// Keeps memo slots only for checks that occur more than once across the
+/// enabled rules, numbered densely; returns how many there are.
+fn share_slots(rules: &mut [CompiledRule]) -> usize {
+    let mut uses: HashMap<u32, u32> = HashMap::new();
+    for r in rules.iter_mut().filter(|r| r.enabled) {
+        r.condition
+            .for_each_check_mut(&mut |c| *uses.entry(c.slot).or_insert(0) += 1);
+    }
+    let mut dense: HashMap<u32, u32> = HashMap::new();
+    for r in rules.iter_mut() {
+        r.condition.for_each_check_mut(&mut |c| {
+            c.slot = if uses.get(&c.slot).copied().unwrap_or(0) > 1 {
+                let next = u32::try_from(dense.len()).unwrap_or(NO_SLOT);
+                *dense.entry(c.slot).or_insert(next)
+            } else {
+                NO_SLOT
+            };
+        });
+    }
+    dense.len()
 }
 
 fn err(origin: Origin, at: Offset, message: String) -> CompileError {
@@ -309,6 +335,7 @@ impl<'a> Compiler<'a> {
             }
         };
         let event_types = infer_event_types(&condition, false);
+        let condition = drop_implied_type_tests(optimize(condition), &event_types);
         if rule.warn_evttypes
             && (event_types.is_empty() || event_types.len() > EVTTYPE_WARN_THRESHOLD)
         {
@@ -415,7 +442,7 @@ impl<'a> Compiler<'a> {
                 } else {
                     Mode::Single
                 };
-                Ok((COperand::Field(f), ty, mode))
+                Ok((COperand::field(f), ty, mode))
             }
             Operand::Transform { kind, args, at } => {
                 let mut compiled = Vec::new();
@@ -486,17 +513,16 @@ impl<'a> Compiler<'a> {
                         ),
                     ));
                 }
-                return Ok(Cond::Check(Box::new(CompiledCheck {
+                return Ok(Cond::FieldCmp(Box::new(FieldComparison {
                     lhs,
-                    mode,
-                    matcher: Matcher::Exists,
-                    rhs_field: Some((c.op, rhs)),
+                    op: c.op,
+                    rhs,
                 })));
             }
         };
 
         // `evt.type` checks become bit tests, which also drive event-type inference.
-        if let COperand::Field(f) = &lhs
+        if let Some(f) = lhs.field_ref()
             && f.id == FieldId::EvtType
             && c.modifier.is_none()
             && matches!(
@@ -565,12 +591,22 @@ impl<'a> Compiler<'a> {
             }
             None => Matcher::compile(ty, c.op, &values).map_err(map_err)?,
         };
-        Ok(Cond::Check(Box::new(CompiledCheck {
+        let key = format!(
+            "{}|{:?}|{:?}|{:?}|{:?}",
+            field_name(&c.lhs),
+            c.op,
+            c.modifier,
+            mode,
+            values
+        );
+        let next = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        let slot = *self.slots.entry(key).or_insert(next);
+        Ok(Cond::Check(CompiledCheck {
             lhs,
             mode,
             matcher,
-            rhs_field: None,
-        })))
+            slot,
+        }))
     }
 
     /// `not (...)` terms for the rule's exceptions, compiled; `None` without any.
@@ -760,6 +796,68 @@ pub fn infer_event_types(c: &Cond, negated: bool) -> EventTypeSet {
             }
             acc
         }
-        Cond::Check(_) | Cond::Const(_) => EventTypeSet::all(),
+        Cond::Check(_) | Cond::FieldCmp(_) | Cond::Const(_) => EventTypeSet::all(),
+    }
+}
+
+/// Rewrites a condition into an equivalent one that is cheaper to evaluate:
+/// nested `and`/`or` (from macros) are flattened and double negations and
+/// constants folded. Operands keep the order the rule author wrote: ordering
+/// them by estimated cost was measured to evaluate more checks per event on
+/// the upstream rules, whose authors put the selective checks first.
+pub fn optimize(c: Cond) -> Cond {
+    match c {
+        Cond::Not(inner) => match optimize(*inner) {
+            Cond::Not(x) => *x,
+            Cond::Const(b) => Cond::Const(!b),
+            other => Cond::Not(Box::new(other)),
+        },
+        Cond::And(items) => flatten(items, true),
+        Cond::Or(items) => flatten(items, false),
+        other => other,
+    }
+}
+
+fn flatten(items: Box<[Cond]>, is_and: bool) -> Cond {
+    let mut out = Vec::with_capacity(items.len());
+    for it in items.into_vec() {
+        match optimize(it) {
+            Cond::And(sub) if is_and => out.extend(sub.into_vec()),
+            Cond::Or(sub) if !is_and => out.extend(sub.into_vec()),
+            // `true and x` is x; `false or x` is x.
+            Cond::Const(b) if b == is_and => {}
+            // `false and x` is false; `true or x` is true.
+            Cond::Const(b) => return Cond::Const(b),
+            other => out.push(other),
+        }
+    }
+    match out.len() {
+        0 => Cond::Const(is_and),
+        1 => out.pop().unwrap_or(Cond::Const(is_and)),
+        _ if is_and => Cond::And(out.into()),
+        _ => Cond::Or(out.into()),
+    }
+}
+
+/// Removes top-level `evt.type` tests that the event-type index already
+/// guarantees: a rule is only evaluated for events whose type is in
+/// `types`, so a conjunct testing a superset of `types` is always true there.
+fn drop_implied_type_tests(c: Cond, types: &EventTypeSet) -> Cond {
+    let implied = |c: &Cond| matches!(c, Cond::EvtType(set) if set.intersection(types) == *types);
+    match c {
+        Cond::And(items) => {
+            let mut kept: Vec<Cond> = items
+                .into_vec()
+                .into_iter()
+                .filter(|i| !implied(i))
+                .collect();
+            match kept.len() {
+                0 => Cond::Const(true),
+                1 => kept.pop().unwrap_or(Cond::Const(true)),
+                _ => Cond::And(kept.into()),
+            }
+        }
+        c if implied(&c) => Cond::Const(true),
+        c => c,
     }
 }

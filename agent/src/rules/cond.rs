@@ -18,7 +18,10 @@ pub enum Cond {
     Not(Box<Cond>),
     /// `evt.type = x` / `evt.type in (...)`: a bit test.
     EvtType(Box<EventTypeSet>),
-    Check(Box<CompiledCheck>),
+    /// Stored inline so an `and`/`or` keeps its checks contiguous in memory.
+    Check(CompiledCheck),
+    /// `field op val(other)`: compares two fields of the same event.
+    FieldCmp(Box<FieldComparison>),
 }
 
 /// How the extracted value(s) meet the matcher.
@@ -38,7 +41,10 @@ pub enum Mode {
 /// A field, possibly transformed.
 #[derive(Debug, Clone)]
 pub enum COperand {
+    /// Supplied by the [`FieldProvider`].
     Field(FieldRef),
+    /// Computed by the engine from the event type and time ([`engine_supplied`]).
+    Engine(FieldRef),
     Transform(Transformer, Box<[COperand]>),
 }
 
@@ -47,51 +53,182 @@ pub struct CompiledCheck {
     pub lhs: COperand,
     pub mode: Mode,
     pub matcher: Matcher,
-    /// `val(other.field)`: compare with another field of the same event.
-    pub rhs_field: Option<(super::ast::Operator, COperand)>,
+    /// Identical checks (same field, operator and values) in several places
+    /// share a slot, so one event evaluates each of them once; a check that
+    /// occurs once has [`NO_SLOT`] and skips the memo.
+    pub slot: u32,
+}
+
+/// The slot of a check that nothing else shares.
+pub const NO_SLOT: u32 = u32::MAX;
+
+/// Remembers check results for one event (see [`CompiledCheck::slot`]).
+pub trait Memo {
+    fn get(&self, slot: u32) -> Option<bool>;
+    fn put(&mut self, slot: u32, value: bool);
+}
+
+/// No memory: every check is evaluated.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoMemo;
+
+impl Memo for NoMemo {
+    #[inline]
+    fn get(&self, _: u32) -> Option<bool> {
+        None
+    }
+    #[inline]
+    fn put(&mut self, _: u32, _: bool) {}
+}
+
+/// Per-event check results: two bits per slot. Reused across events; call
+/// [`CheckMemo::reset`] before each one.
+#[derive(Debug, Default, Clone)]
+pub struct CheckMemo {
+    known: Vec<u64>,
+    value: Vec<u64>,
+}
+
+impl CheckMemo {
+    /// Forgets every result and makes room for `slots` checks.
+    #[inline]
+    pub fn reset(&mut self, slots: usize) {
+        let words = slots.div_ceil(64);
+        if self.known.len() < words {
+            self.known.resize(words, 0);
+            self.value.resize(words, 0);
+        }
+        if let Some(k) = self.known.get_mut(..words) {
+            k.fill(0);
+        }
+    }
+}
+
+impl Memo for CheckMemo {
+    #[inline]
+    fn get(&self, slot: u32) -> Option<bool> {
+        let (w, b) = ((slot / 64) as usize, slot % 64);
+        let known = self.known.get(w)?;
+        if known & (1 << b) == 0 {
+            return None;
+        }
+        self.value.get(w).map(|v| v & (1 << b) != 0)
+    }
+    #[inline]
+    fn put(&mut self, slot: u32, value: bool) {
+        let (w, b) = ((slot / 64) as usize, slot % 64);
+        if let (Some(k), Some(v)) = (self.known.get_mut(w), self.value.get_mut(w)) {
+            *k |= 1 << b;
+            if value {
+                *v |= 1 << b;
+            } else {
+                *v &= !(1 << b);
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FieldComparison {
+    pub lhs: COperand,
+    pub op: super::ast::Operator,
+    pub rhs: COperand,
 }
 
 impl Cond {
+    /// Calls `f` on every check of the condition.
+    pub fn for_each_check_mut(&mut self, f: &mut impl FnMut(&mut CompiledCheck)) {
+        match self {
+            Cond::And(items) | Cond::Or(items) => {
+                for i in items.iter_mut() {
+                    i.for_each_check_mut(f);
+                }
+            }
+            Cond::Not(c) => c.for_each_check_mut(f),
+            Cond::Check(c) => f(c),
+            Cond::Const(_) | Cond::EvtType(_) | Cond::FieldCmp(_) => {}
+        }
+    }
+
+    /// Evaluates without remembering check results.
     #[inline]
     pub fn eval<P: FieldProvider + ?Sized>(&self, p: &P) -> bool {
+        self.eval_memo(p, &mut NoMemo)
+    }
+
+    /// Evaluates, reusing (and recording) results of shared checks in `memo`.
+    pub fn eval_memo<P: FieldProvider + ?Sized, M: Memo>(&self, p: &P, memo: &mut M) -> bool {
+        match self {
+            Cond::And(items) => items.iter().all(|c| c.eval_node(p, memo)),
+            Cond::Or(items) => items.iter().any(|c| c.eval_node(p, memo)),
+            Cond::Not(c) => !c.eval_node(p, memo),
+            Cond::FieldCmp(c) => match (c.lhs.value(p), c.rhs.value(p)) {
+                (Some(a), Some(b)) => compare_fields(c.op, &a, &b),
+                _ => false,
+            },
+            leaf => leaf.eval_node(p, memo),
+        }
+    }
+
+    /// Leaves are evaluated in the caller's loop; only `and`/`or`/`not`
+    /// recurse. A call per node was a fifth of all instructions (measured).
+    #[inline(always)]
+    fn eval_node<P: FieldProvider + ?Sized, M: Memo>(&self, p: &P, memo: &mut M) -> bool {
         match self {
             Cond::Const(b) => *b,
-            Cond::And(items) => items.iter().all(|c| c.eval(p)),
-            Cond::Or(items) => items.iter().any(|c| c.eval(p)),
-            Cond::Not(c) => !c.eval(p),
             Cond::EvtType(set) => set.contains(p.event_type()),
-            Cond::Check(c) => c.eval(p),
+            Cond::Check(c) if c.slot == NO_SLOT => c.eval(p),
+            Cond::Check(c) => match memo.get(c.slot) {
+                Some(v) => v,
+                None => {
+                    let v = c.eval(p);
+                    memo.put(c.slot, v);
+                    v
+                }
+            },
+            inner => inner.eval_memo(p, memo),
         }
     }
 }
 
 impl CompiledCheck {
+    #[inline]
     fn eval<P: FieldProvider + ?Sized>(&self, p: &P) -> bool {
         // A value that cannot be extracted fails every comparison, `!=` and
         // `exists` included (sinsp_filter_check::compare_nocache).
-        let Some(v) = self.lhs.value(p) else {
+        // Matched in place: moving the value out of the Option costs a
+        // store-forwarding stall per check (measured).
+        let extracted = std::mem::ManuallyDrop::new(self.lhs.value(p));
+        let Some(v) = &*extracted else {
             return false;
         };
-        if let Some((op, rhs)) = &self.rhs_field {
-            let Some(r) = rhs.value(p) else {
-                return false;
-            };
-            return compare_fields(*op, &v, &r);
-        }
-        match (self.mode, &v) {
+        let result = match (self.mode, v) {
             (Mode::Single, Value::List(items)) | (Mode::Any, Value::List(items)) => {
                 items.iter().any(|i| self.matcher.matches(i))
             }
             (Mode::ListAll, Value::List(items)) => {
-                if matches!(self.matcher, crate::rules::matcher::Matcher::Exists) {
-                    return true;
-                }
-                items.iter().all(|i| self.matcher.matches(i))
+                matches!(self.matcher, Matcher::Exists)
+                    || items.iter().all(|i| self.matcher.matches(i))
             }
             (Mode::ListAny, Value::List(items)) => items.iter().any(|i| self.matcher.matches(i)),
-            _ => self.matcher.matches(&v),
+            _ => self.matcher.matches(v),
+        };
+        // Borrowed strings and plain numbers own nothing: skipping their
+        // (out-of-line) drop glue is a no-op that saves a call per check.
+        if owns_heap(v) {
+            drop(std::mem::ManuallyDrop::into_inner(extracted));
         }
+        result
     }
+}
+
+/// True when dropping the value frees memory.
+#[inline]
+fn owns_heap(v: &Value<'_>) -> bool {
+    matches!(
+        v,
+        Value::Str(Cow::Owned(_)) | Value::Bytes(Cow::Owned(_)) | Value::List(_)
+    )
 }
 
 fn compare_fields(op: super::ast::Operator, a: &Value<'_>, b: &Value<'_>) -> bool {
@@ -135,9 +272,27 @@ fn compare_fields(op: super::ast::Operator, a: &Value<'_>, b: &Value<'_>) -> boo
 }
 
 impl COperand {
+    /// The operand for a field: served by the engine or by the provider.
+    pub fn field(f: FieldRef) -> Self {
+        if engine_supplied(&f) {
+            COperand::Engine(f)
+        } else {
+            COperand::Field(f)
+        }
+    }
+
+    pub fn field_ref(&self) -> Option<&FieldRef> {
+        match self {
+            COperand::Field(f) | COperand::Engine(f) => Some(f),
+            COperand::Transform(..) => None,
+        }
+    }
+
+    #[inline]
     pub fn value<'p, P: FieldProvider + ?Sized>(&self, p: &'p P) -> Option<Value<'p>> {
         match self {
-            COperand::Field(f) => extract(p, f),
+            COperand::Field(f) => p.extract(f),
+            COperand::Engine(f) => extract(p, f),
             COperand::Transform(t, args) => {
                 if *t == Transformer::Concat {
                     let mut out = String::new();

@@ -1,6 +1,7 @@
 //! Sets of event types: a bitmap over [`EventType::index`].
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use crate::event::EventType;
 
@@ -19,11 +20,15 @@ impl EventTypeSet {
 
     /// Every known event type.
     pub fn all() -> Self {
-        let mut s = Self::empty();
-        for t in EventType::all() {
-            s.insert(t);
-        }
-        s
+        static ALL: OnceLock<EventTypeSet> = OnceLock::new();
+        ALL.get_or_init(|| {
+            let mut s = EventTypeSet::empty();
+            for t in EventType::all() {
+                s.insert(t);
+            }
+            s
+        })
+        .clone()
     }
 
     pub fn insert(&mut self, t: EventType) {

@@ -77,7 +77,7 @@ fn read_field(text: &str, start: usize) -> Result<(COperand, String, usize), For
         message: e.to_string(),
     })?;
     let spelled = text.get(start..after).unwrap_or(name).to_string();
-    Ok((COperand::Field(field), spelled, after))
+    Ok((COperand::field(field), spelled, after))
 }
 
 impl OutputFormat {

@@ -543,6 +543,7 @@ impl Matcher {
     }
 
     /// Tests one (non-list) value.
+    #[inline]
     pub fn matches(&self, v: &Value<'_>) -> bool {
         match self {
             Matcher::Exists => true,

@@ -29,6 +29,7 @@ pub mod matcher;
 pub mod parser;
 pub mod yaml;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ use crate::event::EventType;
 use crate::fields::FieldProvider;
 
 pub use compiler::CompiledRule;
+
 pub use diag::{DiagCode, Diagnostic, Location, Severity};
 pub use evttype::EventTypeSet;
 
@@ -82,10 +84,22 @@ pub struct RuleSet {
     by_type: Vec<Box<[u32]>>,
     interest: EventTypeSet,
     matching: RuleMatching,
+    slots: usize,
+}
+
+thread_local! {
+    /// Scratch for [`RuleSet::evaluate`]: check results of the current event.
+    static MEMO: RefCell<cond::CheckMemo> = RefCell::new(cond::CheckMemo::default());
+}
+
+/// Reusable per-thread scratch for [`RuleSet::evaluate_with`].
+#[derive(Debug, Default, Clone)]
+pub struct EvalScratch {
+    memo: cond::CheckMemo,
 }
 
 impl RuleSet {
-    fn new(rules: Vec<CompiledRule>) -> Self {
+    fn new(rules: Vec<CompiledRule>, slots: usize) -> Self {
         let mut by_type: Vec<Vec<u32>> = vec![Vec::new(); EventType::COUNT];
         let mut interest = EventTypeSet::empty();
         for (i, r) in rules.iter().enumerate() {
@@ -104,6 +118,7 @@ impl RuleSet {
             by_type: by_type.into_iter().map(Vec::into_boxed_slice).collect(),
             interest,
             matching: RuleMatching::First,
+            slots,
         }
     }
 
@@ -133,29 +148,56 @@ impl RuleSet {
         r.enabled = enabled;
         let rules = std::mem::take(&mut self.rules);
         let matching = self.matching;
-        *self = RuleSet::new(rules);
+        *self = RuleSet::new(rules, self.slots);
         self.matching = matching;
         true
     }
 
     /// Evaluates the enabled rules for this event's type, in load order, and
     /// calls `on_match` for each match (only the first with
-    /// [`RuleMatching::First`]). Returns the number of matches.
+    /// [`RuleMatching::First`]). Returns the number of matches. Checks that
+    /// several rules share are evaluated once per event.
     #[inline]
     pub fn evaluate<P: FieldProvider + ?Sized>(
         &self,
         event: &P,
+        on_match: impl FnMut(&CompiledRule),
+    ) -> usize {
+        MEMO.with(|m| match m.try_borrow_mut() {
+            Ok(mut memo) => self.run(event, &mut memo, on_match),
+            // Re-entered from `on_match`: evaluate without the shared scratch.
+            Err(_) => self.run(event, &mut cond::CheckMemo::default(), on_match),
+        })
+    }
+
+    /// [`RuleSet::evaluate`] with caller-owned scratch (no thread-local access).
+    #[inline]
+    pub fn evaluate_with<P: FieldProvider + ?Sized>(
+        &self,
+        event: &P,
+        scratch: &mut EvalScratch,
+        on_match: impl FnMut(&CompiledRule),
+    ) -> usize {
+        self.run(event, &mut scratch.memo, on_match)
+    }
+
+    #[inline]
+    fn run<P: FieldProvider + ?Sized>(
+        &self,
+        event: &P,
+        memo: &mut cond::CheckMemo,
         mut on_match: impl FnMut(&CompiledRule),
     ) -> usize {
         let Some(candidates) = self.by_type.get(event.event_type().index()) else {
             return 0;
         };
+        memo.reset(self.slots);
         let mut n = 0;
         for &i in candidates.iter() {
             let Some(rule) = self.rules.get(i as usize) else {
                 continue;
             };
-            if rule.condition.eval(event) {
+            if rule.condition.eval_memo(event, memo) {
                 n += 1;
                 on_match(rule);
                 if self.matching == RuleMatching::First {
@@ -209,9 +251,9 @@ pub fn load_sources(sources: &[RuleSource]) -> LoadOutcome {
         coll.add_file(&s.name, &s.text);
     }
     let mut diagnostics = std::mem::take(&mut coll.diagnostics);
-    let rules = compiler::compile(&coll, &mut diagnostics);
+    let (rules, slots) = compiler::compile(&coll, &mut diagnostics);
     LoadOutcome {
-        ruleset: RuleSet::new(rules),
+        ruleset: RuleSet::new(rules, slots),
         diagnostics,
     }
 }

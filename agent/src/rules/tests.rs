@@ -784,3 +784,45 @@ fn layout_variants(cond: &str) -> Vec<String> {
     }
     out
 }
+
+#[test]
+fn checks_shared_between_rules_give_each_rule_its_own_answer() {
+    let o = load(&[r#"
+- macro: in_container
+  condition: container.id != host
+- rule: A
+  desc: d
+  condition: evt.type = execve and in_container and proc.name = sh
+  output: o
+  priority: INFO
+- rule: B
+  desc: d
+  condition: evt.type = execve and not in_container and proc.name = sh
+  output: o
+  priority: INFO
+- rule: C
+  desc: d
+  condition: evt.type = execve and (proc.name = sh or in_container)
+  output: o
+  priority: INFO
+"#]);
+    let mut rs = o.ruleset;
+    rs.set_rule_matching(RuleMatching::All);
+    let host = ev("execve").s("container.id", "host").s("proc.name", "sh");
+    let ctr = ev("execve").s("container.id", "abc").s("proc.name", "sh");
+    assert_eq!(names(&rs, &host), ["B", "C"]);
+    assert_eq!(names(&rs, &ctr), ["A", "C"]);
+    // The per-event memory is reset between events and matches the unshared path.
+    let mut scratch = EvalScratch::default();
+    for e in [&host, &ctr, &host] {
+        let mut v = Vec::new();
+        rs.evaluate_with(e, &mut scratch, |r| v.push(r.name.to_string()));
+        let direct: Vec<String> = rs
+            .rules()
+            .iter()
+            .filter(|r| r.matches(e))
+            .map(|r| r.name.to_string())
+            .collect();
+        assert_eq!(v, direct);
+    }
+}

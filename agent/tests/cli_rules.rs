@@ -1,0 +1,104 @@
+//! The `saker rules` and `saker fields` commands as a user runs them.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+#[expect(
+    clippy::expect_used,
+    reason = "a test helper: failing to spawn is a test failure"
+)]
+fn saker(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_saker"))
+        .args(args)
+        .output()
+        .expect("run saker");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn upstream(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/falco")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn validate_accepts_the_upstream_stable_ruleset() {
+    let (code, out) = saker(&["rules", "validate", "-r", &upstream("falco_rules.yaml")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("OK: 25 rules compiled (25 enabled), 0 errors"),
+        "{out}"
+    );
+}
+
+#[test]
+fn validate_fails_with_located_diagnostics() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("a.yaml");
+    let bad = dir.path().join("b.yml");
+    std::fs::write(
+        &good,
+        "- rule: Good\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: INFO\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &bad,
+        "- rule: Bad\n  desc: d\n  condition: evt.type = open and fd.nam = x\n  output: o\n  priority: INFO\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("ignored.txt"), "not yaml: [").unwrap();
+    let d = dir.path().display().to_string();
+    let (code, out) = saker(&["rules", "validate", "-r", &d]);
+    assert_eq!(code, 1, "{out}");
+    let loc = format!(
+        "{}:3:34: error[COMPILE]: unknown field 'fd.nam'",
+        bad.display()
+    );
+    assert!(out.contains(&loc), "{out}");
+    assert!(out.contains("in rule 'Bad'"), "{out}");
+    assert!(out.contains("1 rules compiled"), "{out}");
+
+    let (code, out) = saker(&["rules", "validate", "--json", "-r", &d]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["diagnostics"][0]["location"]["line"], 3);
+    assert_eq!(v["diagnostics"][0]["item"]["name"], "Bad");
+}
+
+#[test]
+fn list_shows_priority_state_types_and_tags() {
+    let (code, out) = saker(&["rules", "list", "-r", &upstream("falco_rules.yaml")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.lines().any(|l| l
+            == "PTRACE attached to process\tWarning\tenabled\t[ptrace]\t[maturity_stable,host,container,process,mitre_privilege_escalation,T1055.008]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn default_rules_are_used_without_r() {
+    let (code, out) = saker(&["rules", "validate"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 errors, 0 warnings"), "{out}");
+}
+
+#[test]
+fn fields_lists_the_catalog_as_json() {
+    let (code, out) = saker(&["fields", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = v.as_array().unwrap();
+    let name = rows.iter().find(|r| r["name"] == "proc.name").unwrap();
+    assert_eq!(name["type"], "string");
+    assert_eq!(name["live"], false);
+    assert!(
+        rows.iter()
+            .any(|r| r["name"] == "evt.arg" && r["arg"] == "key or index")
+    );
+}

@@ -241,9 +241,13 @@ impl Enc<'_, '_> {
         let mut m = self
             .0
             .encode_descriptor(name, help, None, MetricType::Counter)?;
+        if let [(l, v)] = values
+            && l.is_empty()
+        {
+            return ConstCounter::new(*v).encode(m);
+        }
         for (l, v) in values {
-            let fam = m.encode_family(l)?;
-            ConstCounter::new(*v).encode(fam)?;
+            ConstCounter::new(*v).encode(m.encode_family(l)?)?;
         }
         Ok(())
     }
@@ -252,9 +256,13 @@ impl Enc<'_, '_> {
         let mut m = self
             .0
             .encode_descriptor(name, help, None, MetricType::Counter)?;
+        if let [(l, v)] = values
+            && l.is_empty()
+        {
+            return ConstCounter::new(*v).encode(m);
+        }
         for (l, v) in values {
-            let fam = m.encode_family(l)?;
-            ConstCounter::new(*v).encode(fam)?;
+            ConstCounter::new(*v).encode(m.encode_family(l)?)?;
         }
         Ok(())
     }
@@ -263,9 +271,13 @@ impl Enc<'_, '_> {
         let mut m = self
             .0
             .encode_descriptor(name, help, None, MetricType::Gauge)?;
+        if let [(l, v)] = values
+            && l.is_empty()
+        {
+            return ConstGauge::new(*v).encode(m);
+        }
         for (l, v) in values {
-            let fam = m.encode_family(l)?;
-            ConstGauge::new(*v).encode(fam)?;
+            ConstGauge::new(*v).encode(m.encode_family(l)?)?;
         }
         Ok(())
     }
@@ -274,9 +286,13 @@ impl Enc<'_, '_> {
         let mut m = self
             .0
             .encode_descriptor(name, help, None, MetricType::Gauge)?;
+        if let [(l, v)] = values
+            && l.is_empty()
+        {
+            return ConstGauge::new(*v).encode(m);
+        }
         for (l, v) in values {
-            let fam = m.encode_family(l)?;
-            ConstGauge::new(*v).encode(fam)?;
+            ConstGauge::new(*v).encode(m.encode_family(l)?)?;
         }
         Ok(())
     }
@@ -696,5 +712,10 @@ mod tests {
             "saker_rule_matches_total{rule=\"Read sensitive file untrusted\",priority=\"Warning\",source=\"syscall\"} 2"
         ));
         assert!(text.contains("saker_events_total{type=\"openat\"} 5"));
+        assert!(
+            text.contains("\nsaker_alerts_total 0\n"),
+            "unlabelled metrics have no braces"
+        );
+        assert!(!text.contains("{}"));
     }
 }

@@ -10,6 +10,7 @@ use saker::alert::Alert;
 use saker::config::{self, Config};
 use saker::drops::DropMonitor;
 use saker::engine::{self, Engine};
+use saker::metrics::{Metrics, OverheadMeter, SelfUsage, Snapshot};
 use saker::output::Outputs;
 use saker::probe::{Probe, ProbeOptions, RingReader};
 use saker::recording::{FRAME_PROCESS, Frame, RecordingMeta, RecordingReader, RecordingWriter};
@@ -70,6 +71,9 @@ fn load_config(args: &RunArgs) -> Result<Config> {
     Ok(cfg)
 }
 
+/// Warnings of the last rules load (for the metrics).
+static RULE_WARNINGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Loads and selects the rules; refuses to start on any rule error (as Falco does).
 pub fn load_rules(cfg: &Config) -> Result<RuleSet> {
     let out = if cfg.rules_files.is_empty() {
@@ -89,6 +93,10 @@ pub fn load_rules(cfg: &Config) -> Result<RuleSet> {
     if errors > 0 {
         bail!("{errors} error(s) in the rules; `saker rules validate` shows them all");
     }
+    RULE_WARNINGS.store(
+        out.diagnostics.len() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let mut ruleset = out.ruleset;
     engine::select_rules(&mut ruleset, cfg.min_priority, &cfg.rule_selection)
         .context("rules: selection pattern")?;
@@ -158,10 +166,80 @@ impl Pipeline {
 
 pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let cfg = load_config(&args)?;
-    let ruleset = load_rules(&cfg)?;
     match &args.replay {
-        Some(path) => replay(&cfg, ruleset, path).await,
-        None => live(&cfg, ruleset, args.write.as_deref()).await,
+        Some(path) => {
+            let ruleset = load_rules(&cfg)?;
+            replay(&cfg, ruleset, path).await
+        }
+        None => {
+            // The web server comes up first, so /healthz answers and /readyz
+            // says what is still missing while rules and probes load.
+            let metrics = Metrics::new();
+            if cfg.webserver.enabled {
+                let addr = saker::webserver::start(cfg.webserver.clone(), metrics.clone()).await?;
+                log::info!(
+                    "webserver listening on {addr} (/metrics, {}, /readyz)",
+                    cfg.webserver.healthz_path
+                );
+            }
+            let ruleset = load_rules(&cfg)?;
+            metrics
+                .health
+                .rules_loaded
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            live(&cfg, ruleset, args.write.as_deref(), metrics).await
+        }
+    }
+}
+
+/// Rule counts for the metrics: enabled, disabled.
+fn rule_counts(rules: &RuleSet) -> (u64, u64) {
+    let enabled = rules.rules().iter().filter(|r| r.enabled).count() as u64;
+    (enabled, rules.rules().len() as u64 - enabled)
+}
+
+/// Copies what the hot path counted into the metrics snapshot.
+struct MetricsSampler {
+    overhead: OverheadMeter,
+    ncpus: usize,
+    rules_warnings: u64,
+}
+
+impl MetricsSampler {
+    fn sample(&mut self, engine: &Engine, probe: &Probe, reader: &RingReader) -> Snapshot {
+        let kernel = probe.counters().unwrap_or_default();
+        let programs = probe.program_stats();
+        let usage = SelfUsage::sample();
+        let bpf_ns: u64 = programs.iter().map(|p| p.run_time_ns).sum();
+        let overhead = self
+            .overhead
+            .update(Instant::now(), usage.cpu_seconds(), bpf_ns, self.ncpus)
+            .unwrap_or_default();
+        let procs = &engine.state.procs;
+        let mut containers: Vec<&str> = procs
+            .iter()
+            .map(|p| &*p.container_id)
+            .filter(|c| *c != saker::state::container::HOST)
+            .collect();
+        containers.sort_unstable();
+        containers.dedup();
+        let (rules_enabled, rules_disabled) = rule_counts(&engine.rules);
+        Snapshot {
+            engine: Some(engine.stats.clone()),
+            state: engine.state.stats.clone(),
+            processes: procs.len() as u64,
+            threads: procs.thread_count() as u64,
+            fds: procs.fd_count() as u64,
+            containers: containers.len() as u64,
+            kernel,
+            programs,
+            ring_fill_ratio: reader.fill_ratio(),
+            usage,
+            overhead,
+            rules_enabled,
+            rules_disabled,
+            rules_warnings: self.rules_warnings,
+        }
     }
 }
 
@@ -215,7 +293,12 @@ async fn replay(cfg: &Config, ruleset: RuleSet, path: &Path) -> Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-async fn live(cfg: &Config, ruleset: RuleSet, write: Option<&Path>) -> Result<ExitCode> {
+async fn live(
+    cfg: &Config,
+    ruleset: RuleSet,
+    write: Option<&Path>,
+    metrics: Arc<Metrics>,
+) -> Result<ExitCode> {
     let interest = engine::interest_for(&ruleset, &cfg.base_syscalls);
     let interest = if cfg.base_syscalls_all {
         let mut all = saker::probe::InterestSet::all_decoded();
@@ -231,14 +314,19 @@ async fn live(cfg: &Config, ruleset: RuleSet, write: Option<&Path>) -> Result<Ex
     };
     let mut probe = Probe::load(&opts).context("loading the eBPF probe")?;
     probe.set_interest(&interest)?;
-    let mut reader = RingReader::new(probe.take_ring()?, cfg.drain_interval)?;
+    let mut reader = RingReader::with_size(probe.take_ring()?, cfg.drain_interval, cfg.ring_bytes)?;
     let outputs = start_outputs(cfg)?;
+    metrics.set_outputs(outputs.clone());
     saker::output::reopen_on_sigusr1(outputs.clone(), &tokio::runtime::Handle::current())
         .context("installing the SIGUSR1 handler")?;
 
     // Attach first, then read /proc: processes that start in between are
     // seen by both, and events wait in the ring until the seed is done.
     probe.attach().context("attaching the eBPF programs")?;
+    metrics
+        .health
+        .attached
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let state = State::live(&cfg.host_root, saker::probe::boot_to_wall_offset_ns());
     log::info!(
         "watching {} event types; {} processes, {} threads, {} fds seeded from {}",
@@ -273,6 +361,15 @@ async fn live(cfg: &Config, ruleset: RuleSet, write: Option<&Path>) -> Result<Ex
         write_error: None,
     };
     let mut exit_on_drops = false;
+    let mut sampler = MetricsSampler {
+        overhead: OverheadMeter::default(),
+        // SAFETY: sysconf has no preconditions.
+        ncpus: usize::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) })
+            .unwrap_or(1)
+            .max(1),
+        rules_warnings: RULE_WARNINGS.load(std::sync::atomic::Ordering::Relaxed),
+    };
+    metrics.health.mark_read();
     loop {
         tokio::select! {
             biased;
@@ -298,6 +395,7 @@ async fn live(cfg: &Config, ruleset: RuleSet, write: Option<&Path>) -> Result<Ex
                     }
                 }
                 pipe.engine.state.sweep();
+                metrics.publish(sampler.sample(&pipe.engine, &probe, &reader));
                 if pipe.write_error.is_some() {
                     break;
                 }
@@ -305,6 +403,7 @@ async fn live(cfg: &Config, ruleset: RuleSet, write: Option<&Path>) -> Result<Ex
             r = reader.wait() => {
                 r?;
                 reader.drain(&mut |raw: &[u8]| pipe.on_record(raw));
+                metrics.health.mark_read();
             }
         }
     }

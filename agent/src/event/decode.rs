@@ -167,11 +167,6 @@ fn unix_path(b: &[u8]) -> String {
     }
 }
 
-fn comm(raw: &[u8; 16]) -> String {
-    let end = raw.iter().position(|c| *c == 0).unwrap_or(raw.len());
-    lossy(&raw[..end])
-}
-
 fn sock_tuple(p: &Params<'_>, tuple_at: usize) -> Option<SockTuple> {
     let t = abi::SockTuple::read_from(p.get(tuple_at))?;
     if t.family == 0 {
@@ -337,7 +332,7 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
         loginuid: h.loginuid,
         cgroup_id: h.cgroup_id,
         cpu: h.cpu,
-        comm: comm(&h.comm),
+        comm: super::Comm::from_kernel(&h.comm),
         ret: h.ret,
         truncated: h.flags & abi::F_TRUNCATED != 0,
         read_failed: h.flags & abi::F_READ_FAILED != 0,

@@ -21,6 +21,86 @@ pub use types::EventType;
 /// `AT_FDCWD`: "relative to the working directory" in *at() calls.
 pub const AT_FDCWD: i64 = -100;
 
+/// A task's comm (at most 15 bytes), stored inline: no allocation per event.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Comm {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl Comm {
+    /// From the kernel's NUL-padded array; invalid UTF-8 is replaced.
+    pub fn from_kernel(raw: &[u8; 16]) -> Self {
+        let end = raw.iter().position(|c| *c == 0).unwrap_or(raw.len());
+        match std::str::from_utf8(&raw[..end]) {
+            Ok(s) => Self::new(s),
+            Err(_) => Self::new(&String::from_utf8_lossy(&raw[..end])),
+        }
+    }
+
+    /// Keeps at most 16 bytes, cut at a character boundary.
+    pub fn new(s: &str) -> Self {
+        let mut end = s.len().min(16);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut bytes = [0u8; 16];
+        bytes[..end].copy_from_slice(&s.as_bytes()[..end]);
+        Comm {
+            bytes,
+            len: end as u8,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Built from a &str cut at a char boundary, so always valid UTF-8.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl From<&str> for Comm {
+    fn from(s: &str) -> Self {
+        Comm::new(s)
+    }
+}
+
+impl std::ops::Deref for Comm {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for Comm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl std::fmt::Display for Comm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Comm {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<str> for Comm {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl Serialize for Comm {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// One decoded event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
@@ -41,7 +121,7 @@ pub struct Event {
     pub loginuid: u32,
     pub cgroup_id: u64,
     pub cpu: u16,
-    pub comm: String,
+    pub comm: Comm,
     /// Syscall return value (0 for process events).
     pub ret: i64,
     /// A parameter was cut at its bound in the kernel.

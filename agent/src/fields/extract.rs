@@ -1051,7 +1051,7 @@ impl<'a> EventContext<'a> {
         if let FieldId::ProcName = f.id {
             return Some(match self.proc {
                 Some(p) => s(&p.comm),
-                None => s(&ev.comm),
+                None => s(ev.comm.as_str()),
             });
         }
         let p = self.proc?;

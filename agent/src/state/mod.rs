@@ -256,7 +256,7 @@ impl State {
         let host = self.host.clone();
         let boot_to_wall = ev.ts_wall_ns - ev.ts_boot_ns as i64;
         let p = self.process_for(ev);
-        p.comm = ev.comm.clone();
+        p.comm = ev.comm.to_string();
         let mut args = x.args.clone();
         p.exe = if args.is_empty() {
             x.filename.clone()

@@ -51,13 +51,27 @@ pub fn normalize(path: &str) -> String {
     out
 }
 
+/// One pass over the bytes: is there an empty, `.` or `..` component, or a
+/// trailing slash? (Most paths are already clean; this is the hot case.)
 fn needs_normalizing(path: &str) -> bool {
-    path.contains("//")
-        || path.contains("/./")
-        || path.contains("/../")
-        || path.ends_with("/.")
-        || path.ends_with("/..")
-        || (path.len() > 1 && path.ends_with('/'))
+    let b = path.as_bytes();
+    if b.len() > 1 && b[b.len() - 1] == b'/' {
+        return true;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'/' {
+            // The component starting at i + 1.
+            match (b.get(i + 1), b.get(i + 2), b.get(i + 3)) {
+                (Some(b'/'), _, _) => return true,
+                (Some(b'.'), None | Some(b'/'), _) => return true,
+                (Some(b'.'), Some(b'.'), None | Some(b'/')) => return true,
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    false
 }
 
 /// Falco's `fd.directory`: the path up to its last `/` (`/` for top-level names).
@@ -96,6 +110,11 @@ mod tests {
         assert_eq!(normalize("/a/b/.."), "/a");
         assert_eq!(normalize("/.."), "/");
         assert_eq!(normalize("memfd:x"), "memfd:x");
+        assert_eq!(normalize("/a/.hidden/..x/b"), "/a/.hidden/..x/b");
+        assert_eq!(normalize("/a/b/."), "/a/b");
+        assert_eq!(normalize("/a//b"), "/a/b");
+        assert!(!needs_normalizing("/etc/ld.so.cache"));
+        assert!(needs_normalizing("/etc/../x"));
     }
 
     #[test]

@@ -340,3 +340,47 @@ fn falco_stable_rules_detect_real_attacks_live_and_in_replay() {
     );
     assert!(Path::new(&rec).exists());
 }
+
+#[test]
+fn kernel_drops_raise_a_rate_limited_internal_alert() {
+    if !bpf_available() {
+        return;
+    }
+    // A 4 KiB ring and a 1 s drain interval cannot keep up with a tight loop.
+    let run = SakerRun::start(&[
+        "run",
+        "--json",
+        "-o",
+        "webserver.enabled=false",
+        "-o",
+        "saker.ring_buffer_bytes=4096",
+        "-o",
+        "saker.drain_interval_ms=1000",
+    ]);
+    for _ in 0..3 {
+        run_load(&["open-loop", "/etc/hostname", "100000"]);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    let (stdout, stderr) = run.stop();
+    let alerts = parse_alerts(&stdout);
+    let drops: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "Saker internal: syscall event drop")
+        .collect();
+    assert!(!drops.is_empty(), "no drop alert; stderr:\n{stderr}");
+    // Rate limited: one token per 30 s (Falco's default rate), burst 1.
+    assert_eq!(drops.len(), 1, "{drops:?}");
+    let a = drops[0];
+    assert_eq!(a["priority"], "Debug");
+    assert!(a["output_fields"]["n_drops"].as_u64().unwrap() > 0);
+    assert!(
+        stderr.contains("kernel dropped"),
+        "drops are logged too:\n{stderr}"
+    );
+    let summary = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("saker run:"))
+        .unwrap();
+    assert!(!summary.contains(" 0 dropped by the kernel"), "{summary}");
+}

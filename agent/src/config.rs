@@ -933,6 +933,17 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_is_valid() {
+        let doc = include_str!("../../docs/configuration.md");
+        let start = doc.find("```yaml\n").unwrap() + "```yaml\n".len();
+        let len = doc[start..].find("```").unwrap();
+        let c = load_str(&doc[start..start + len], &[]).unwrap();
+        assert_eq!(c.min_priority, Priority::Notice);
+        assert!(c.outputs.http.is_some());
+        assert_eq!(c.host_root, PathBuf::from("/host"));
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("15s"), Some(Duration::from_secs(15)));
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));

@@ -357,17 +357,20 @@ impl Collector for Metrics {
                 None,
                 MetricType::Histogram,
             )?;
-            let mut cumulative = 0u64;
-            let mut buckets: Vec<(f64, u64)> = Vec::with_capacity(LATENCY_BUCKETS_NS.len() + 1);
-            for (i, ub) in LATENCY_BUCKETS_NS.iter().enumerate() {
-                cumulative += engine.latency_buckets.get(i).copied().unwrap_or(0);
-                buckets.push((*ub as f64 / 1e9, cumulative));
-            }
-            cumulative += engine.latency_buckets.last().copied().unwrap_or(0);
-            buckets.push((f64::MAX, cumulative));
+            // encode_histogram takes per-bucket counts (it accumulates them
+            // itself) and writes an upper bound of f64::INFINITY as le="+Inf",
+            // the bucket histogram_quantile needs.
+            let per_bucket = |i: usize| engine.latency_buckets.get(i).copied().unwrap_or(0);
+            let mut buckets: Vec<(f64, u64)> = LATENCY_BUCKETS_NS
+                .iter()
+                .enumerate()
+                .map(|(i, ub)| (*ub as f64 / 1e9, per_bucket(i)))
+                .collect();
+            buckets.push((f64::INFINITY, per_bucket(LATENCY_BUCKETS_NS.len())));
+            let count = buckets.iter().map(|(_, n)| n).sum();
             m.encode_histogram::<Labels>(
                 engine.latency_sum_ns as f64 / 1e9,
-                cumulative,
+                count,
                 &buckets,
                 None,
             )?;
@@ -674,6 +677,10 @@ mod tests {
         let mut s = Snapshot::default();
         let mut engine = EngineStats::default();
         engine.by_type[EventType::from_name("openat").unwrap().index()] = 5;
+        // 1 event under 100 us, 3 in (100 us, 250 us], 3 over 1 s.
+        engine.latency_buckets[0] = 1;
+        engine.latency_buckets[1] = 3;
+        engine.latency_buckets[LATENCY_BUCKETS_NS.len()] = 3;
         engine.rule_matches.insert(
             Arc::from("Read sensitive file untrusted"),
             crate::engine::RuleMatchCount {
@@ -712,6 +719,15 @@ mod tests {
             "saker_rule_matches_total{rule=\"Read sensitive file untrusted\",priority=\"Warning\",source=\"syscall\"} 2"
         ));
         assert!(text.contains("saker_events_total{type=\"openat\"} 5"));
+        // Buckets are cumulative and end with +Inf, which equals the count.
+        assert!(
+            text.contains("saker_event_latency_seconds_count 7\n"),
+            "{text}"
+        );
+        assert!(text.contains("saker_event_latency_seconds_bucket{le=\"0.0001\"} 1\n"));
+        assert!(text.contains("saker_event_latency_seconds_bucket{le=\"0.00025\"} 4\n"));
+        assert!(text.contains("saker_event_latency_seconds_bucket{le=\"1.0\"} 4\n"));
+        assert!(text.contains("saker_event_latency_seconds_bucket{le=\"+Inf\"} 7\n"));
         assert!(
             text.contains("\nsaker_alerts_total 0\n"),
             "unlabelled metrics have no braces"

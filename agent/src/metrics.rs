@@ -126,6 +126,9 @@ pub struct Snapshot {
     pub ring_fill_ratio: f64,
     pub usage: SelfUsage,
     pub overhead: Overhead,
+    /// `saker.overhead_budget`, exported so that alerts and dashboards
+    /// compare the overhead with each node's own budget.
+    pub overhead_budget: f64,
     pub rules_enabled: u64,
     pub rules_disabled: u64,
     pub rules_warnings: u64,
@@ -417,6 +420,11 @@ impl Collector for Metrics {
             "Events with an argument cut at its size bound.",
             &one(s.kernel.total.truncated),
         )?;
+        e.counter(
+            "kernel_compat_skipped",
+            "32-bit (ia32 compat) system calls the kernel side ignored.",
+            &one(s.kernel.total.compat_skipped),
+        )?;
         e.gauge_f(
             "ring_buffer_fill_ratio",
             "Share of the ring buffer holding events not yet read.",
@@ -537,6 +545,11 @@ impl Collector for Metrics {
             "Share of the node's CPU used by the agent process over the last interval.",
             &one(s.overhead.agent),
         )?;
+        e.gauge_f(
+            "node_overhead_budget_ratio",
+            "The node overhead budget (saker.overhead_budget), for alerts and dashboards.",
+            &one(s.overhead_budget),
+        )?;
 
         // ---- outputs (live atomics) ----
         let outputs = self.outputs.lock().ok().and_then(|o| o.clone());
@@ -603,6 +616,7 @@ pub fn exported_names() -> Vec<String> {
         "kernel_events",
         "kernel_read_failures",
         "kernel_truncated",
+        "kernel_compat_skipped",
         "bpf_program_runs",
         "bpf_program_run_time_ns",
         "proc_lookups",
@@ -629,6 +643,7 @@ pub fn exported_names() -> Vec<String> {
         "node_overhead_ratio",
         "node_overhead_bpf_ratio",
         "node_overhead_agent_ratio",
+        "node_overhead_budget_ratio",
         "output_queue_depth",
     ];
     let mut out = Vec::new();

@@ -126,6 +126,9 @@ pub struct Snapshot {
     pub ring_fill_ratio: f64,
     pub usage: SelfUsage,
     pub overhead: Overhead,
+    /// `saker.overhead_budget`, exported so that alerts and dashboards
+    /// compare the overhead with each node's own budget.
+    pub overhead_budget: f64,
     pub rules_enabled: u64,
     pub rules_disabled: u64,
     pub rules_warnings: u64,
@@ -357,17 +360,20 @@ impl Collector for Metrics {
                 None,
                 MetricType::Histogram,
             )?;
-            let mut cumulative = 0u64;
-            let mut buckets: Vec<(f64, u64)> = Vec::with_capacity(LATENCY_BUCKETS_NS.len() + 1);
-            for (i, ub) in LATENCY_BUCKETS_NS.iter().enumerate() {
-                cumulative += engine.latency_buckets.get(i).copied().unwrap_or(0);
-                buckets.push((*ub as f64 / 1e9, cumulative));
-            }
-            cumulative += engine.latency_buckets.last().copied().unwrap_or(0);
-            buckets.push((f64::MAX, cumulative));
+            // encode_histogram takes per-bucket counts (it accumulates them
+            // itself) and writes an upper bound of f64::INFINITY as le="+Inf",
+            // the bucket histogram_quantile needs.
+            let per_bucket = |i: usize| engine.latency_buckets.get(i).copied().unwrap_or(0);
+            let mut buckets: Vec<(f64, u64)> = LATENCY_BUCKETS_NS
+                .iter()
+                .enumerate()
+                .map(|(i, ub)| (*ub as f64 / 1e9, per_bucket(i)))
+                .collect();
+            buckets.push((f64::INFINITY, per_bucket(LATENCY_BUCKETS_NS.len())));
+            let count = buckets.iter().map(|(_, n)| n).sum();
             m.encode_histogram::<Labels>(
                 engine.latency_sum_ns as f64 / 1e9,
-                cumulative,
+                count,
                 &buckets,
                 None,
             )?;
@@ -413,6 +419,11 @@ impl Collector for Metrics {
             "kernel_truncated",
             "Events with an argument cut at its size bound.",
             &one(s.kernel.total.truncated),
+        )?;
+        e.counter(
+            "kernel_compat_skipped",
+            "32-bit (ia32 compat) system calls the kernel side ignored.",
+            &one(s.kernel.total.compat_skipped),
         )?;
         e.gauge_f(
             "ring_buffer_fill_ratio",
@@ -534,6 +545,11 @@ impl Collector for Metrics {
             "Share of the node's CPU used by the agent process over the last interval.",
             &one(s.overhead.agent),
         )?;
+        e.gauge_f(
+            "node_overhead_budget_ratio",
+            "The node overhead budget (saker.overhead_budget), for alerts and dashboards.",
+            &one(s.overhead_budget),
+        )?;
 
         // ---- outputs (live atomics) ----
         let outputs = self.outputs.lock().ok().and_then(|o| o.clone());
@@ -600,6 +616,7 @@ pub fn exported_names() -> Vec<String> {
         "kernel_events",
         "kernel_read_failures",
         "kernel_truncated",
+        "kernel_compat_skipped",
         "bpf_program_runs",
         "bpf_program_run_time_ns",
         "proc_lookups",
@@ -626,6 +643,7 @@ pub fn exported_names() -> Vec<String> {
         "node_overhead_ratio",
         "node_overhead_bpf_ratio",
         "node_overhead_agent_ratio",
+        "node_overhead_budget_ratio",
         "output_queue_depth",
     ];
     let mut out = Vec::new();
@@ -674,6 +692,10 @@ mod tests {
         let mut s = Snapshot::default();
         let mut engine = EngineStats::default();
         engine.by_type[EventType::from_name("openat").unwrap().index()] = 5;
+        // 1 event under 100 us, 3 in (100 us, 250 us], 3 over 1 s.
+        engine.latency_buckets[0] = 1;
+        engine.latency_buckets[1] = 3;
+        engine.latency_buckets[LATENCY_BUCKETS_NS.len()] = 3;
         engine.rule_matches.insert(
             Arc::from("Read sensitive file untrusted"),
             crate::engine::RuleMatchCount {
@@ -712,6 +734,15 @@ mod tests {
             "saker_rule_matches_total{rule=\"Read sensitive file untrusted\",priority=\"Warning\",source=\"syscall\"} 2"
         ));
         assert!(text.contains("saker_events_total{type=\"openat\"} 5"));
+        // Buckets are cumulative and end with +Inf, which equals the count.
+        assert!(
+            text.contains("saker_event_latency_seconds_count 7\n"),
+            "{text}"
+        );
+        assert!(text.contains("saker_event_latency_seconds_bucket{le=\"0.0001\"} 1\n"));
+        assert!(text.contains("saker_event_latency_seconds_bucket{le=\"0.00025\"} 4\n"));
+        assert!(text.contains("saker_event_latency_seconds_bucket{le=\"1.0\"} 4\n"));
+        assert!(text.contains("saker_event_latency_seconds_bucket{le=\"+Inf\"} 7\n"));
         assert!(
             text.contains("\nsaker_alerts_total 0\n"),
             "unlabelled metrics have no braces"

@@ -4,6 +4,7 @@
 //! - `test`: setup, then every test of the workspace.
 //! - `run [-- ARGS]`: setup, release build, then `saker ARGS` (default: `run`).
 //! - `codegen`: regenerates the vendored vmlinux.h and the syscall table.
+//! - `monitoring`: regenerates the PrometheusRule from the plain rules file.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -20,7 +21,7 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Install clang-19, llvm-19, libbpf-dev and bpftool if missing (Debian, root).
+    /// Install clang-19, llvm-19, libbpf-dev, bpftool and prometheus if missing (Debian, root).
     Setup,
     /// Set up, then run every test of the workspace.
     Test {
@@ -35,14 +36,20 @@ enum Task {
     },
     /// Regenerate agent-ebpf/include/x86_64/vmlinux.h (bpftool) and the syscall table.
     Codegen,
+    /// Regenerate deploy/monitoring/prometheusrule.yaml from deploy/monitoring/saker.rules.yml.
+    Monitoring,
 }
 
-/// Packages the build needs, and a binary that proves each is installed.
+/// Packages the build and the tests need, and a file that proves each is
+/// installed. `prometheus` provides prometheus and promtool, which the
+/// monitoring tests run (a real Prometheus scraping the agent; alert rule
+/// unit tests).
 const PACKAGES: &[(&str, &str)] = &[
     ("clang-19", "/usr/bin/clang-19"),
     ("llvm-19", "/usr/bin/llvm-strip-19"),
     ("libbpf-dev", "/usr/include/bpf/bpf_helpers.h"),
     ("bpftool", "/usr/sbin/bpftool"),
+    ("prometheus", "/usr/bin/promtool"),
 ];
 
 fn workspace_root() -> PathBuf {
@@ -227,6 +234,50 @@ fn codegen() -> Result<()> {
     Ok(())
 }
 
+const PROMETHEUS_RULE_HEADER: &[&str] = &[
+    "# Generated from saker.rules.yml by `cargo xtask monitoring`: edit that file,",
+    "# not this one. The PrometheusRule for the Prometheus Operator; add the labels",
+    "# your Prometheus' ruleSelector expects (e.g. `release: kube-prometheus-stack`).",
+    "apiVersion: monitoring.coreos.com/v1",
+    "kind: PrometheusRule",
+    "metadata:",
+    "  name: saker",
+    "  labels:",
+    "    app.kubernetes.io/name: saker",
+    "    app.kubernetes.io/component: monitoring",
+    "spec:",
+];
+
+/// The PrometheusRule wrapping the plain rules file: its `groups:` become
+/// `spec.groups`, text unchanged but indented, so the two cannot drift apart
+/// (agent/tests/monitoring.rs checks that they parse to the same rules).
+fn monitoring() -> Result<()> {
+    let dir = workspace_root().join("deploy/monitoring");
+    let plain = std::fs::read_to_string(dir.join("saker.rules.yml"))
+        .context("reading deploy/monitoring/saker.rules.yml")?;
+    let mut out: String = PROMETHEUS_RULE_HEADER
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    // The plain file's header comment is about the plain file; skip it.
+    let body = plain
+        .lines()
+        .skip_while(|l| l.starts_with('#') || l.is_empty());
+    for line in body {
+        if line.is_empty() {
+            out.push('\n');
+        } else {
+            out.push_str("  ");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let path = dir.join("prometheusrule.yaml");
+    std::fs::write(&path, out)?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let r = match &args.task {
@@ -234,6 +285,7 @@ fn main() -> ExitCode {
         Task::Test { cargo_args } => test(cargo_args),
         Task::Run { saker_args } => run(saker_args),
         Task::Codegen => codegen(),
+        Task::Monitoring => monitoring(),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -202,6 +202,7 @@ fn rule_counts(rules: &RuleSet) -> (u64, u64) {
 struct MetricsSampler {
     overhead: OverheadMeter,
     ncpus: usize,
+    overhead_budget: f64,
     rules_warnings: u64,
 }
 
@@ -236,6 +237,7 @@ impl MetricsSampler {
             ring_fill_ratio: reader.fill_ratio(),
             usage,
             overhead,
+            overhead_budget: self.overhead_budget,
             rules_enabled,
             rules_disabled,
             rules_warnings: self.rules_warnings,
@@ -367,6 +369,7 @@ async fn live(
         ncpus: usize::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) })
             .unwrap_or(1)
             .max(1),
+        overhead_budget: cfg.overhead_budget,
         rules_warnings: RULE_WARNINGS.load(std::sync::atomic::Ordering::Relaxed),
     };
     metrics.health.mark_read();

@@ -340,6 +340,10 @@ async fn live(
     );
     let hostname: Arc<str> = Arc::from(cfg.hostname.as_str());
     let mut engine = Engine::new(state, ruleset, hostname.clone());
+    // Loading parsed the kernel's whole BTF and the rules' YAML: hand the
+    // freed heap back to the system instead of keeping it resident.
+    // SAFETY: malloc_trim only releases free memory of glibc's allocator.
+    unsafe { libc::malloc_trim(0) };
     engine.measure_latency();
 
     let recording = match write {

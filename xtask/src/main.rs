@@ -4,12 +4,15 @@
 //! - `test`: setup, then every test of the workspace.
 //! - `run [-- ARGS]`: setup, release build, then `saker ARGS` (default: `run`).
 //! - `codegen`: regenerates the vendored vmlinux.h and the syscall table.
+//! - `bench [--quick]`: overhead benchmark (docs/benchmarks.md).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+
+mod bench;
 
 #[derive(Debug, Parser)]
 #[command(about = "Saker developer tasks")]
@@ -35,6 +38,8 @@ enum Task {
     },
     /// Regenerate agent-ebpf/include/x86_64/vmlinux.h (bpftool) and the syscall table.
     Codegen,
+    /// Overhead benchmark: workloads under none / floor / saker / falco, side by side (root).
+    Bench(bench::BenchArgs),
 }
 
 /// Packages the build needs, and a binary that proves each is installed.
@@ -234,6 +239,7 @@ fn main() -> ExitCode {
         Task::Test { cargo_args } => test(cargo_args),
         Task::Run { saker_args } => run(saker_args),
         Task::Codegen => codegen(),
+        Task::Bench(a) => bench::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,6 @@
 //! The SVG chart: per workload, one bar per configuration for the slowdown
 //! against `none` (top) and the agent's CPU use (bottom); whiskers span
-//! the rounds' minimum to maximum.
+//! the rounds' interquartile range.
 
 use std::path::Path;
 
@@ -79,7 +79,7 @@ where
         chart
             .draw_series(mine.iter().map(|(wi, _, s)| {
                 let x = *wi as f64 + 0.1 + ci as f64 * width + width * 0.45;
-                PathElement::new(vec![(x, s.min), (x, s.max)], BLACK.stroke_width(1))
+                PathElement::new(vec![(x, s.p25), (x, s.p75)], BLACK.stroke_width(1))
             }))
             .map_err(err)?;
     }
@@ -118,14 +118,9 @@ pub fn write_svg(
             shown.iter().position(|c| *c == r.config)?,
         ))
     };
-    let pct = |s: Spread| Spread {
-        median: (s.median - 1.0) * 100.0,
-        min: (s.min - 1.0) * 100.0,
-        max: (s.max - 1.0) * 100.0,
-        n: s.n,
-    };
+    let pct = |s: Spread| s.map(|v| (v - 1.0) * 100.0);
     let slowdown = Panel {
-        title: "Workload slowdown vs. nothing attached (median; whiskers: min-max over rounds)",
+        title: "Workload slowdown vs. nothing attached (median; whiskers: interquartile range of rounds)",
         y_desc: "slowdown %",
         bars: summary
             .iter()

@@ -316,7 +316,20 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     logs: &logs,
                 };
                 match run_once(&bins, &spec) {
-                    Ok(s) => samples.push(s),
+                    Ok(s) => {
+                        // No terminal (CI logs, redirected output): a line per run instead.
+                        if bar.is_hidden() {
+                            eprintln!(
+                                "[{}/{total}] round {}/{rounds}: {} under {}: {:.1} ms",
+                                bar.position() + 1,
+                                round + 1,
+                                w.name,
+                                config.name,
+                                s.wall_ns as f64 / 1e6
+                            );
+                        }
+                        samples.push(s);
+                    }
                     Err(e) if INTERRUPTED.load(Ordering::SeqCst) => {
                         bar.println(format!("interrupted: {e:#}"));
                         break 'rounds;
@@ -377,15 +390,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     println!("{}", report::markdown_table(&report.summary));
     for t in &report.targets {
         println!(
-            "target: {} [{}]: {} ({})",
+            "target: {} [{}]: {} (met: {})",
             t.target,
             t.config,
             t.measured,
-            match t.met {
-                Some(true) => "met",
-                Some(false) => "NOT met",
-                None => "n/a",
-            }
+            report::verdict(t).replace("**", "")
         );
     }
     println!(

@@ -91,8 +91,7 @@ pub fn all_configs(root: &Path, saker: &Path, falco: Option<PathBuf>) -> Vec<Con
         },
         Config {
             name: "floor",
-            description: "sys_enter + sys_exit programs that only count (`saker bench-floor`)"
-                .into(),
+            description: "sys_enter + sys_exit programs that only count".into(),
             command: vec![saker.display().to_string(), "bench-floor".into()],
             stand_in: false,
         },

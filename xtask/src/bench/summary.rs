@@ -60,12 +60,15 @@ impl AgentSample {
     }
 }
 
-/// Median and range of a set of values.
+/// Median, quartiles and range of a set of values.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Spread {
     pub median: f64,
     pub min: f64,
     pub max: f64,
+    /// First and third quartiles (linear interpolation between ranks).
+    pub p25: f64,
+    pub p75: f64,
     pub n: usize,
 }
 
@@ -77,17 +80,37 @@ impl Spread {
         }
         v.sort_by(f64::total_cmp);
         let n = v.len();
-        let median = if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        let quantile = |q: f64| {
+            let pos = q * (n - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
         };
         Some(Spread {
-            median,
+            median: quantile(0.5),
             min: v[0],
             max: v[n - 1],
+            p25: quantile(0.25),
+            p75: quantile(0.75),
             n,
         })
+    }
+
+    /// `threshold` lies between the quartiles: rounds fall on both sides of
+    /// it, so a verdict from the median alone is not reliable.
+    pub fn straddles(&self, threshold: f64) -> bool {
+        self.p25 <= threshold && threshold <= self.p75
+    }
+
+    /// The same spread with every value mapped by an increasing function.
+    pub fn map(self, f: impl Fn(f64) -> f64) -> Spread {
+        Spread {
+            median: f(self.median),
+            min: f(self.min),
+            max: f(self.max),
+            p25: f(self.p25),
+            p75: f(self.p75),
+            n: self.n,
+        }
     }
 }
 
@@ -106,6 +129,9 @@ pub struct Summary {
     pub slowdown: Option<Spread>,
     /// (median slowdown - 1) / (the floor's median slowdown - 1).
     pub overhead_vs_floor: Option<f64>,
+    /// The same ratio round by round (rounds where the floor's overhead was
+    /// lost in noise left out): how much to trust the one above.
+    pub overhead_vs_floor_by_round: Option<Spread>,
     pub agent_cpu_percent: Option<Spread>,
     /// Largest peak RSS over the rounds, MiB.
     pub peak_rss_mib: Option<f64>,
@@ -154,6 +180,7 @@ pub fn summarize(
                 wall_ms: Spread::of(mine.iter().map(|s| s.wall_ns as f64 / 1e6)),
                 slowdown,
                 overhead_vs_floor: None,
+                overhead_vs_floor_by_round: None,
                 agent_cpu_percent: Spread::of(agents.iter().map(|a| a.cpu_percent)),
                 peak_rss_mib: agents
                     .iter()
@@ -173,9 +200,23 @@ pub fn summarize(
             .and_then(|r| r.slowdown)
             .map(|s| s.median - 1.0)
             .filter(|o| *o >= MIN_FLOOR_OVERHEAD);
+        let overhead = |c: &str, round: u32| {
+            let base = wall(w, "none", round)?;
+            (base > 0.0).then_some(wall(w, c, round)? / base - 1.0)
+        };
+        let rounds: Vec<u32> = {
+            let mut r: Vec<u32> = samples.iter().map(|s| s.round).collect();
+            r.sort_unstable();
+            r.dedup();
+            r
+        };
         for r in &mut rows {
             if r.config != "none" {
                 r.overhead_vs_floor = floor.zip(r.slowdown).map(|(f, s)| (s.median - 1.0) / f);
+                r.overhead_vs_floor_by_round = Spread::of(rounds.iter().filter_map(|&round| {
+                    let f = overhead("floor", round).filter(|f| *f >= MIN_FLOOR_OVERHEAD)?;
+                    Some(overhead(r.config, round)? / f)
+                }));
             }
         }
         out.extend(rows);
@@ -191,6 +232,8 @@ mod tests {
     fn spread_is_median_and_range() {
         let s = Spread::of([3.0, 1.0, 2.0]).unwrap();
         assert_eq!((s.median, s.min, s.max, s.n), (2.0, 1.0, 3.0, 3));
+        assert_eq!((s.p25, s.p75), (1.5, 2.5));
+        assert!(s.straddles(2.2) && !s.straddles(2.6));
         assert_eq!(Spread::of([1.0, 4.0]).unwrap().median, 2.5);
         assert_eq!(Spread::of([]), None);
     }

@@ -129,9 +129,10 @@ pub struct Summary {
     pub slowdown: Option<Spread>,
     /// (median slowdown - 1) / (the floor's median slowdown - 1).
     pub overhead_vs_floor: Option<f64>,
-    /// The same ratio round by round (rounds where the floor's overhead was
-    /// lost in noise left out): how much to trust the one above.
-    pub overhead_vs_floor_by_round: Option<Spread>,
+    /// The range that ratio can take within the slowdowns' interquartile
+    /// ranges: (p25 - 1) / (floor's p75 - 1) to (p75 - 1) / (floor's p25 - 1);
+    /// the upper end is infinite when the floor's p25 shows no overhead.
+    pub overhead_vs_floor_range: Option<(f64, f64)>,
     pub agent_cpu_percent: Option<Spread>,
     /// Largest peak RSS over the rounds, MiB.
     pub peak_rss_mib: Option<f64>,
@@ -180,7 +181,7 @@ pub fn summarize(
                 wall_ms: Spread::of(mine.iter().map(|s| s.wall_ns as f64 / 1e6)),
                 slowdown,
                 overhead_vs_floor: None,
-                overhead_vs_floor_by_round: None,
+                overhead_vs_floor_range: None,
                 agent_cpu_percent: Spread::of(agents.iter().map(|a| a.cpu_percent)),
                 peak_rss_mib: agents
                     .iter()
@@ -200,23 +201,23 @@ pub fn summarize(
             .and_then(|r| r.slowdown)
             .map(|s| s.median - 1.0)
             .filter(|o| *o >= MIN_FLOOR_OVERHEAD);
-        let overhead = |c: &str, round: u32| {
-            let base = wall(w, "none", round)?;
-            (base > 0.0).then_some(wall(w, c, round)? / base - 1.0)
-        };
-        let rounds: Vec<u32> = {
-            let mut r: Vec<u32> = samples.iter().map(|s| s.round).collect();
-            r.sort_unstable();
-            r.dedup();
-            r
-        };
+        let floor_iqr = rows
+            .iter()
+            .find(|r| r.config == "floor")
+            .and_then(|r| r.slowdown)
+            .map(|s| (s.p25 - 1.0, s.p75 - 1.0));
         for r in &mut rows {
             if r.config != "none" {
                 r.overhead_vs_floor = floor.zip(r.slowdown).map(|(f, s)| (s.median - 1.0) / f);
-                r.overhead_vs_floor_by_round = Spread::of(rounds.iter().filter_map(|&round| {
-                    let f = overhead("floor", round).filter(|f| *f >= MIN_FLOOR_OVERHEAD)?;
-                    Some(overhead(r.config, round)? / f)
-                }));
+                r.overhead_vs_floor_range =
+                    floor.and(floor_iqr).zip(r.slowdown).map(|((f25, f75), s)| {
+                        let hi = if f25 > 0.0 {
+                            (s.p75 - 1.0) / f25
+                        } else {
+                            f64::INFINITY
+                        };
+                        ((s.p25 - 1.0) / f75, hi)
+                    });
             }
         }
         out.extend(rows);
@@ -265,6 +266,8 @@ mod tests {
         let s = saker.slowdown.unwrap();
         assert!((s.median - 1.15).abs() < 1e-9 && (s.min - 1.15).abs() < 1e-9);
         assert!((saker.overhead_vs_floor.unwrap() - 1.5).abs() < 1e-9);
+        let (lo, hi) = saker.overhead_vs_floor_range.unwrap();
+        assert!((lo - 1.5).abs() < 1e-9 && (hi - 1.5).abs() < 1e-9);
         assert_eq!(rows[0].overhead_vs_floor, None);
     }
 

@@ -36,8 +36,8 @@ where
     DB::ErrorType: 'static,
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing the chart: {e:?}");
-    let lo = panel.bars.iter().map(|b| b.2.min).fold(0.0f64, f64::min);
-    let hi = panel.bars.iter().map(|b| b.2.max).fold(1.0f64, f64::max);
+    let lo = panel.bars.iter().map(|b| b.2.p25).fold(0.0f64, f64::min);
+    let hi = panel.bars.iter().map(|b| b.2.p75).fold(1.0f64, f64::max);
     // Headroom above the bars for the workload names.
     let (lo, hi) = (lo - (hi - lo) * 0.05, hi + (hi - lo) * 0.15);
     let mut chart = ChartBuilder::on(area)

@@ -57,6 +57,7 @@ pub fn load_average() -> [f64; 3] {
 
 fn command_line(prog: &str, args: &[&str]) -> String {
     Command::new(prog)
+        .current_dir(crate::workspace_root())
         .args(args)
         .output()
         .ok()

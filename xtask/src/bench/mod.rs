@@ -42,9 +42,10 @@ pub struct BenchArgs {
     /// Comma-separated workloads (default: all): open-close, exec, net, compile.
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
-    /// Comma-separated configurations (default: all available): none, floor,
-    /// saker-default, saker-stable, falco-stable. `none` is always run: it
-    /// is the baseline.
+    /// Comma-separated configurations (default: all available but
+    /// saker-capture): none, floor, saker-default, saker-stable,
+    /// falco-stable (falco on PATH), saker-capture. `none` is always run:
+    /// it is the baseline.
     #[arg(long, value_delimiter = ',')]
     configs: Vec<String>,
     /// Leave kernel.bpf_stats_enabled alone: no BPF ns/run figures, and no
@@ -245,6 +246,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let configs: Vec<Config> = select(&all_configs, &wanted_configs, |c| c.name, "configuration")?
         .into_iter()
+        .filter(|c| c.default_on || !wanted_configs.is_empty())
         .cloned()
         .collect();
     let workloads: Vec<Workload> =

@@ -5,19 +5,18 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-/// How the saker configurations start the agent.
-///
-/// `saker run` (rule evaluation) is not in the tree yet; until it is,
-/// `saker capture -q` stands in: the same probe, ring buffer and decoder with
-/// the default event set, but no state and no rules, so both saker
-/// configurations run the same program. Switching to the real agent is this
-/// one line: `SakerLaunch::Run`.
-pub const SAKER_LAUNCH: SakerLaunch = SakerLaunch::CaptureStandIn;
+/// How the saker configurations start the agent: `saker run`, or the
+/// `saker capture -q` stand-in used before `saker run` existed (the same
+/// probe, ring buffer and decoder with the default event set, but no state
+/// and no rules, so both saker configurations then run the same program).
+/// Switching between them is this one line.
+pub const SAKER_LAUNCH: SakerLaunch = SakerLaunch::Run;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[expect(
     dead_code,
-    reason = "Run is selected by SAKER_LAUNCH once `saker run` exists"
+    reason = "SAKER_LAUNCH constructs one variant; the other is only matched \
+              (compare with matches!, not ==, to keep it so)"
 )]
 pub enum SakerLaunch {
     /// `saker capture -q`: kernel capture and decoding only; rules ignored.
@@ -25,6 +24,11 @@ pub enum SakerLaunch {
     /// `saker run [-r RULES]`: the agent with rules (embedded default without `-r`).
     Run,
 }
+
+/// `saker run` keeps its webserver (/metrics, /healthz), as deployed, but
+/// on an ephemeral port, so that a bench run does not fail when another
+/// agent on the machine holds the default 8765.
+const RUN_OPTIONS: [&str; 2] = ["-o", "webserver.listen_port=0"];
 
 /// The Falco rules file of the saker-stable and falco configurations,
 /// relative to the workspace root.
@@ -39,6 +43,8 @@ pub struct Config {
     pub command: Vec<String>,
     /// The configuration runs a stand-in, not the real agent (see [`SAKER_LAUNCH`]).
     pub stand_in: bool,
+    /// Run when `--configs` does not name configurations.
+    pub default_on: bool,
 }
 
 impl Config {
@@ -46,8 +52,9 @@ impl Config {
         !self.command.is_empty()
     }
 
+    /// Saker as deployed (with rules): what issue 7's targets are about.
     pub fn is_saker(&self) -> bool {
-        self.name.starts_with("saker")
+        matches!(self.name, "saker-default" | "saker-stable")
     }
 
     /// The command line with the program's directory left out.
@@ -66,9 +73,13 @@ fn saker_command(saker: &Path, rules: Option<&Path>) -> Vec<String> {
     let bin = saker.display().to_string();
     match (SAKER_LAUNCH, rules) {
         (SakerLaunch::CaptureStandIn, _) => vec![bin, "capture".into(), "-q".into()],
-        (SakerLaunch::Run, None) => vec![bin, "run".into()],
-        (SakerLaunch::Run, Some(r)) => {
-            vec![bin, "run".into(), "-r".into(), r.display().to_string()]
+        (SakerLaunch::Run, rules) => {
+            let mut c = vec![bin, "run".into()];
+            if let Some(r) = rules {
+                c.extend(["-r".into(), r.display().to_string()]);
+            }
+            c.extend(RUN_OPTIONS.map(String::from));
+            c
         }
     }
 }
@@ -76,7 +87,7 @@ fn saker_command(saker: &Path, rules: Option<&Path>) -> Vec<String> {
 /// Every configuration this machine can run, baseline first.
 pub fn all_configs(root: &Path, saker: &Path, falco: Option<PathBuf>) -> Vec<Config> {
     let rules = root.join(STABLE_RULES);
-    let stand_in = SAKER_LAUNCH == SakerLaunch::CaptureStandIn;
+    let stand_in = matches!(SAKER_LAUNCH, SakerLaunch::CaptureStandIn);
     let note = if stand_in {
         " (stand-in: `saker capture -q`, rules not evaluated)"
     } else {
@@ -88,24 +99,38 @@ pub fn all_configs(root: &Path, saker: &Path, falco: Option<PathBuf>) -> Vec<Con
             description: "nothing attached (baseline)".into(),
             command: Vec::new(),
             stand_in: false,
+            default_on: true,
         },
         Config {
             name: "floor",
             description: "sys_enter + sys_exit programs that only count".into(),
             command: vec![saker.display().to_string(), "bench-floor".into()],
             stand_in: false,
+            default_on: true,
         },
         Config {
             name: "saker-default",
             description: format!("saker with its embedded default rules{note}"),
             command: saker_command(saker, None),
             stand_in,
+            default_on: true,
         },
         Config {
             name: "saker-stable",
             description: format!("saker with {STABLE_RULES}{note}"),
             command: saker_command(saker, Some(&rules)),
             stand_in,
+            default_on: true,
+        },
+        // Opt-in (`--configs saker-capture,...`): kernel capture and decoding
+        // without state and rules, to split Saker's cost between the two.
+        Config {
+            name: "saker-capture",
+            description: "saker capture only: probe, ring buffer, decoder; no state, no rules"
+                .into(),
+            command: vec![saker.display().to_string(), "capture".into(), "-q".into()],
+            stand_in: false,
+            default_on: false,
         },
     ];
     if let Some(falco) = falco {
@@ -120,6 +145,7 @@ pub fn all_configs(root: &Path, saker: &Path, falco: Option<PathBuf>) -> Vec<Con
                 "engine.kind=modern_ebpf".into(),
             ],
             stand_in: false,
+            default_on: true,
         });
     }
     configs

@@ -302,7 +302,7 @@ pub fn markdown(r: &Report) -> String {
             "- Other tracing BPF programs loaded on the machine during the runs (other users' tracers and tests; they slow every configuration, the baseline included): {lo} to {hi}"
         );
     }
-    if SAKER_LAUNCH == SakerLaunch::CaptureStandIn {
+    if matches!(SAKER_LAUNCH, SakerLaunch::CaptureStandIn) {
         s.push_str(
             "- **saker-\\* ran `saker capture -q`, a stand-in for `saker run`**: kernel capture and decoding with the default event set, no state, no rules; saker-default and saker-stable are the same program.\n",
         );

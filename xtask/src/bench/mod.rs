@@ -262,6 +262,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 
     catch_interrupts();
     let started_at = report::utc_now();
+    let revision = report::git_revision();
     let machine = report::Machine::probe();
     let load_before = report::load_average();
     let begin = Instant::now();
@@ -365,7 +366,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let summary = summary::summarize(&samples, &workload_names, &config_names);
     let report = Report {
         started_at,
-        revision: report::git_revision(),
+        revision,
         mode: if quick { "quick" } else { "full" },
         rounds,
         duration_secs: begin.elapsed().as_secs_f64(),

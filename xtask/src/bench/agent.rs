@@ -60,8 +60,11 @@ impl Agent {
         lines[lines.len().saturating_sub(15)..].join("\n")
     }
 
-    /// Waits until the agent has attached: it holds at least one BPF link
-    /// and their number has not changed for [`READY_STABLE`]. This works for
+    /// Waits until the agent has attached and can be stopped cleanly: it
+    /// holds at least one BPF link, their number has not changed for
+    /// [`READY_STABLE`], and it catches SIGINT (an agent that installs its
+    /// handler late, e.g. after seeding its state from /proc, would otherwise
+    /// die on the stop signal without printing its totals). This works for
     /// any agent that attaches through BPF links (aya, libbpf), without
     /// relying on its log format.
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
@@ -80,7 +83,7 @@ impl Agent {
             let links = count_fds(pid, "anon_inode:bpf_link");
             if links != last.0 {
                 last = (links, Instant::now());
-            } else if links > 0 && last.1.elapsed() >= READY_STABLE {
+            } else if links > 0 && last.1.elapsed() >= READY_STABLE && catches_sigint(pid) {
                 self.ready_at = Some(Instant::now());
                 return Ok(());
             }
@@ -180,6 +183,19 @@ fn fds_to(pid: u32, target: &str) -> Vec<PathBuf> {
 
 fn count_fds(pid: u32, target: &str) -> usize {
     fds_to(pid, target).len()
+}
+
+/// The process has a handler for SIGINT (`SigCgt` in /proc/PID/status).
+fn catches_sigint(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| parse_sigcgt(&s))
+        .is_some_and(|mask| mask & (1 << (libc::SIGINT - 1)) != 0)
+}
+
+fn parse_sigcgt(status: &str) -> Option<u64> {
+    let hex = status.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
 }
 
 /// User + system CPU time of a whole process (all its threads), in clock ticks.
@@ -374,6 +390,15 @@ mod tests {
                     17 5 0 0 20 0 2 0 300 1000000 500 18446744073709551615";
         assert_eq!(parse_cpu_ticks(stat), Some(22));
         assert_eq!(parse_cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn sigcgt_is_a_hex_mask_of_caught_signals() {
+        let status = "Name:\tsaker\nSigIgn:\t0000000000001000\nSigCgt:\t0000000180004002\n";
+        let mask = parse_sigcgt(status).unwrap();
+        assert_ne!(mask & (1 << (libc::SIGINT - 1)), 0);
+        assert_eq!(mask & (1 << (libc::SIGHUP - 1)), 0);
+        assert_eq!(parse_sigcgt("Name:\tx\n"), None);
     }
 
     #[test]

@@ -107,7 +107,7 @@ pub struct TargetCheck {
     pub within_noise: bool,
 }
 
-/// A configuration that failed and was dropped from the rest of the run.
+/// A run that failed (its agent did not start, attach or stop cleanly).
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
     pub config: &'static str,
@@ -347,7 +347,7 @@ pub fn markdown(r: &Report) -> String {
         );
     }
     if !r.failures.is_empty() {
-        s.push_str("\n## Failed configurations\n\n");
+        s.push_str("\n## Failed runs\n\nA configuration is dropped from the run after its second failure.\n\n");
         for f in &r.failures {
             let _ = writeln!(
                 s,

@@ -1,5 +1,7 @@
 //! Compiles `bpf/*.bpf.c` with clang (CO-RE, BTF) and links the objects into
 //! one ELF with `bpftool gen object`; `src/lib.rs` embeds the result.
+//! Sources named in [`STANDALONE`] are not linked in: each becomes its own
+//! `<stem>.bpf.o`, embedded separately.
 //!
 //! Tools: `clang-19` (or `$CLANG`) and `bpftool` (or `$BPFTOOL`); `cargo xtask
 //! setup` installs both on Debian.
@@ -9,6 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+
+/// Objects built on their own, never part of the agent's object: the
+/// benchmark floor (`bpf/floor.bpf.c`, loaded by `saker bench-floor`).
+const STANDALONE: &[&str] = &["floor"];
 
 fn main() -> Result<()> {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
@@ -40,6 +46,7 @@ fn main() -> Result<()> {
     }
 
     let mut objects = Vec::new();
+    let mut standalone = Vec::new();
     for src in &sources {
         let stem = src
             .file_name()
@@ -67,7 +74,11 @@ fn main() -> Result<()> {
         if !status.success() {
             bail!("clang failed on {}", src.display());
         }
-        objects.push(obj);
+        if STANDALONE.contains(&stem) {
+            standalone.push((stem, obj));
+        } else {
+            objects.push(obj);
+        }
     }
 
     let linked = out.join("saker.bpf.o");
@@ -79,6 +90,20 @@ fn main() -> Result<()> {
         .with_context(|| format!("running {}", bpftool.display()))?;
     if !status.success() {
         bail!("bpftool gen object failed");
+    }
+    // The same linking step for standalone objects, so that they get the
+    // same BTF sanitizing and DWARF stripping as the agent's.
+    for (stem, obj) in standalone {
+        let linked = out.join(format!("{stem}.bpf.o"));
+        let status = Command::new(&bpftool)
+            .args(["gen", "object"])
+            .arg(&linked)
+            .arg(&obj)
+            .status()
+            .with_context(|| format!("running {}", bpftool.display()))?;
+        if !status.success() {
+            bail!("bpftool gen object failed for {stem}");
+        }
     }
     Ok(())
 }

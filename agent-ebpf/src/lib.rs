@@ -41,3 +41,47 @@ pub mod maps {
 
 /// Scratch buffers per CPU (`SCRATCH_SLOTS_PER_CPU` in bpf/lib/common.h).
 pub const SCRATCH_SLOTS_PER_CPU: u32 = 2;
+
+static FLOOR_ALIGNED: &Aligned<[u8]> =
+    &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/floor.bpf.o")));
+
+/// The benchmark floor (`bpf/floor.bpf.c`): programs on `sys_enter` and
+/// `sys_exit` that only count. A separate object, not part of [`OBJECT`];
+/// loaded by `saker bench-floor` for `cargo xtask bench`.
+pub static FLOOR_OBJECT: &[u8] = &FLOOR_ALIGNED.0;
+
+/// Names in [`FLOOR_OBJECT`].
+pub mod floor {
+    /// Programs and the BTF tracepoints they attach to.
+    pub const PROGRAMS: [(&str, &str); 2] = [
+        ("floor_sys_enter", "sys_enter"),
+        ("floor_sys_exit", "sys_exit"),
+    ];
+    /// Per-CPU `u64` run counts: index 0 sys_enter, 1 sys_exit.
+    pub const RUNS: &str = "floor_runs";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mentions(object: &[u8], name: &str) -> bool {
+        object.windows(name.len()).any(|w| w == name.as_bytes())
+    }
+
+    #[test]
+    fn floor_is_its_own_object_and_not_in_the_agents() {
+        assert_eq!(&FLOOR_OBJECT[..4], b"\x7fELF");
+        for (prog, _) in floor::PROGRAMS {
+            assert!(
+                mentions(FLOOR_OBJECT, prog),
+                "{prog} missing from the floor"
+            );
+            assert!(
+                !mentions(OBJECT, prog),
+                "{prog} linked into the agent object"
+            );
+        }
+        assert!(mentions(OBJECT, PROGRAMS[0].0));
+    }
+}

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             Command::Config(c) => cli::config::run(c),
             Command::Rules(cmd) => cli::rules::run(cmd),
             Command::Fields(a) => cli::fields::run(&a),
+            Command::BenchFloor(a) => cli::bench_floor::run(a).await,
         }
     });
     match result {

@@ -5,12 +5,15 @@
 //! - `run [-- ARGS]`: setup, release build, then `saker ARGS` (default: `run`).
 //! - `codegen`: regenerates the vendored vmlinux.h and the syscall table.
 //! - `monitoring`: regenerates the PrometheusRule from the plain rules file.
+//! - `bench [--quick]`: overhead benchmark (docs/benchmarks.md).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+
+mod bench;
 
 #[derive(Debug, Parser)]
 #[command(about = "Saker developer tasks")]
@@ -38,6 +41,8 @@ enum Task {
     Codegen,
     /// Regenerate deploy/monitoring/prometheusrule.yaml from deploy/monitoring/saker.rules.yml.
     Monitoring,
+    /// Overhead benchmark: workloads under none / floor / saker / falco, side by side (root).
+    Bench(bench::BenchArgs),
 }
 
 /// Packages the build and the tests need, and a file that proves each is
@@ -286,6 +291,7 @@ fn main() -> ExitCode {
         Task::Run { saker_args } => run(saker_args),
         Task::Codegen => codegen(),
         Task::Monitoring => monitoring(),
+        Task::Bench(a) => bench::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

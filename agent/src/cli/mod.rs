@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod bench_floor;
 pub mod capture;
 pub mod config;
 pub mod fields;
@@ -33,4 +34,7 @@ pub enum Command {
     Rules(rules::RulesCommand),
     /// List the field catalog.
     Fields(fields::FieldsArgs),
+    /// Benchmark floor for `cargo xtask bench`: count sys_enter/sys_exit, nothing else.
+    #[command(hide = true)]
+    BenchFloor(bench_floor::BenchFloorArgs),
 }

@@ -96,7 +96,9 @@ fn fields_lists_the_catalog_as_json() {
     let rows = v.as_array().unwrap();
     let name = rows.iter().find(|r| r["name"] == "proc.name").unwrap();
     assert_eq!(name["type"], "string");
-    assert_eq!(name["live"], false);
+    assert_eq!(name["live"], true, "live capture supplies proc.name");
+    let k8s = rows.iter().find(|r| r["name"] == "k8s.ns.name").unwrap();
+    assert_eq!(k8s["live"], false, "no Kubernetes metadata without the API");
     assert!(
         rows.iter()
             .any(|r| r["name"] == "evt.arg" && r["arg"] == "key or index")

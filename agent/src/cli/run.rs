@@ -164,7 +164,31 @@ impl Pipeline {
     }
 }
 
+/// SIGINT and SIGTERM, installed before anything slow so that a stop
+/// request during startup still ends in a clean shutdown.
+struct StopSignals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<Self> {
+        Ok(StopSignals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+}
+
 pub async fn run(args: RunArgs) -> Result<ExitCode> {
+    let signals = StopSignals::install()?;
     let cfg = load_config(&args)?;
     match &args.replay {
         Some(path) => {
@@ -187,7 +211,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
                 .health
                 .rules_loaded
                 .store(true, std::sync::atomic::Ordering::Relaxed);
-            live(&cfg, ruleset, args.write.as_deref(), metrics).await
+            live(&cfg, ruleset, args.write.as_deref(), metrics, signals).await
         }
     }
 }
@@ -300,6 +324,7 @@ async fn live(
     ruleset: RuleSet,
     write: Option<&Path>,
     metrics: Arc<Metrics>,
+    mut signals: StopSignals,
 ) -> Result<ExitCode> {
     let interest = engine::interest_for(&ruleset, &cfg.base_syscalls);
     let interest = if cfg.base_syscalls_all {
@@ -356,8 +381,6 @@ async fn live(
         None => None,
     };
     let mut drops = DropMonitor::new(cfg.drops.clone(), hostname);
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pipe = Pipeline {
@@ -380,8 +403,7 @@ async fn live(
     loop {
         tokio::select! {
             biased;
-            _ = sigint.recv() => break,
-            _ = sigterm.recv() => break,
+            () = signals.recv() => break,
             _ = tick.tick() => {
                 probe.update_clock()?;
                 if let Ok(k) = probe.counters()

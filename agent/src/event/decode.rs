@@ -493,12 +493,13 @@ fn decode_exec(h: &EventHeader, p: &Params<'_>) -> Result<(EventType, Detail), D
         offset: HEADER,
         what: "process info shorter than struct saker_proc_info",
     })?;
-    let nr_type = if h.syscall_nr == nr::EXECVEAT {
-        "execveat"
+    let exec_nr = if h.syscall_nr == nr::EXECVEAT {
+        nr::EXECVEAT
     } else {
-        "execve"
+        nr::EXECVE
     };
-    let etype = EventType::from_name(nr_type).ok_or(DecodeError::UnknownSyscall(h.syscall_nr))?;
+    let etype =
+        EventType::from_syscall(exec_nr as u32).ok_or(DecodeError::UnknownSyscall(h.syscall_nr))?;
     let info = ExecInfo {
         old_tid: h.args[0] as u32,
         filename: p.string(1),
@@ -532,15 +533,12 @@ fn decode_exec(h: &EventHeader, p: &Params<'_>) -> Result<(EventType, Detail), D
 }
 
 fn decode_fork(h: &EventHeader) -> (EventType, Detail) {
-    let name = match h.syscall_nr {
-        nr::FORK => "fork",
-        nr::VFORK => "vfork",
-        nr::CLONE3 => "clone3",
-        nr::CLONE => "clone",
+    let nr = match h.syscall_nr {
+        n @ (nr::FORK | nr::VFORK | nr::CLONE3 | nr::CLONE) => n,
         // Kernel threads and anything unexpected: Falco reports clone.
-        _ => "clone",
+        _ => nr::CLONE,
     };
-    let etype = EventType::from_name(name).unwrap_or(EventType::PROCEXIT);
+    let etype = EventType::from_syscall(nr as u32).unwrap_or(EventType::PROCEXIT);
     (
         etype,
         Detail::Fork {

@@ -489,23 +489,46 @@ fn prometheus_scrapes_the_agent_and_sees_the_workload() {
         &std::fs::read_to_string(monitoring_dir().join("grafana-dashboard.json")).unwrap(),
     )
     .unwrap();
-    let mut empty = Vec::new();
-    for p in dashboard["panels"].as_array().unwrap() {
-        for t in p["targets"].as_array().into_iter().flatten() {
-            let expr = t["expr"]
-                .as_str()
-                .unwrap()
-                .replace("$job", "saker")
-                .replace("$instance", ".*")
-                .replace("$__rate_interval", "30s")
-                .replace("$__range", "5m");
-            if prom.query(&expr).is_empty() {
-                empty.push(format!("{}: {expr}", p["title"]));
-            }
+    let queries: Vec<(String, String)> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            let title = p["title"].to_string();
+            p["targets"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |t| {
+                    let expr = t["expr"]
+                        .as_str()
+                        .unwrap()
+                        .replace("$job", "saker")
+                        .replace("$instance", ".*")
+                        .replace("$__rate_interval", "30s")
+                        .replace("$__range", "5m");
+                    (title.clone(), expr)
+                })
+        })
+        .collect();
+    // rate() and increase() need two samples of a series: a series born late
+    // in the run (the first rule match) has data a scrape or two later.
+    let mut empty: Vec<String> = Vec::new();
+    let all_have_data = (0..40).any(|_| {
+        empty = queries
+            .iter()
+            .filter(|(_, expr)| prom.query(expr).is_empty())
+            .map(|(title, expr)| format!("{title}: {expr}"))
+            .collect();
+        if empty.is_empty() {
+            return true;
         }
-    }
+        std::thread::sleep(Duration::from_millis(500));
+        false
+    });
     assert!(
-        empty.is_empty(),
+        all_have_data,
         "dashboard queries without data:\n{}",
         empty.join("\n")
     );

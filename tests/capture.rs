@@ -19,7 +19,9 @@ fn open_of_a_unique_path_reports_path_flags_and_fd() {
     let path = dir.path().join("opened-by-test");
     let path_s = path.to_str().unwrap();
     let cap = LiveCapture::start(interest("openat,open"), RING, true);
+    let before = wall_ns();
     let (pid, out) = run_load(&["open", path_s]);
+    let after = wall_ns();
     let got = cap.stop();
     let fd: i64 = out.parse().unwrap();
     let opens: Vec<_> = got
@@ -44,7 +46,21 @@ fn open_of_a_unique_path_reports_path_flags_and_fd() {
     assert_eq!(flags::open_flags(*f), "O_WRONLY|O_CREAT|O_CLOEXEC");
     assert_eq!(*mode, 0o600);
     assert_eq!(ev.comm, "saker-testload");
+    // evt.time: a syscall event may share its CPU's clock reading from up to
+    // one scheduler tick (at most 10 ms, HZ=100) earlier.
+    assert!(
+        ev.ts_wall_ns > before - 10_000_000 && ev.ts_wall_ns <= after,
+        "event time {} outside the run [{before}, {after}]",
+        ev.ts_wall_ns
+    );
     assert_eq!(got.decode_errors, 0);
+}
+
+fn wall_ns() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    d.as_nanos() as i64
 }
 
 #[test]

@@ -72,7 +72,7 @@ struct saker_event_header {
 	__u32 len;          /* whole record in bytes, header included          */
 	__u16 kind;         /* enum saker_event_kind                           */
 	__u16 nparams;      /* parameters following the header                 */
-	__u64 ts_boot_ns;   /* bpf_ktime_get_boot_ns()                         */
+	__u64 ts_boot_ns;   /* boot clock; see saker_ts_every in bpf/lib/common.h */
 	__u64 ts_wall_ns;   /* ts_boot_ns + boot-to-realtime offset (clock map)*/
 	__u64 cgroup_id;    /* cgroup v2 id; process events only (0 otherwise) */
 	__s64 ret;          /* syscall return value                            */

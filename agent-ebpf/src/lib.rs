@@ -28,6 +28,7 @@ pub mod globals {
     pub const SELF_TGID: &str = "saker_self_tgid";
     pub const WAKEUP_BYTES: &str = "saker_wakeup_bytes";
     pub const ABI_VERSION: &str = "saker_abi_version";
+    pub const TS_EVERY: &str = "saker_ts_every";
 }
 
 /// Names of the maps in [`OBJECT`].

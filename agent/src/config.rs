@@ -420,6 +420,9 @@ pub struct SakerConfig {
     pub ring_buffer_bytes: Option<u32>,
     /// Milliseconds between ring-buffer drains when the kernel has not woken the reader.
     pub drain_interval_ms: u64,
+    /// Syscall records per CPU that share one kernel clock reading (1: exact
+    /// time on every record).
+    pub timestamp_every: u32,
     /// Grace period for outputs to deliver queued alerts on shutdown.
     pub shutdown_timeout_ms: u64,
     /// Node overhead budget for the overhead gauge's alert threshold (fraction of the node's CPU).
@@ -433,6 +436,7 @@ impl Default for SakerConfig {
             hostname: None,
             ring_buffer_bytes: None,
             drain_interval_ms: 20,
+            timestamp_every: crate::probe::DEFAULT_TIMESTAMP_EVERY,
             shutdown_timeout_ms: 5_000,
             overhead_budget: 0.05,
         }
@@ -491,6 +495,8 @@ pub struct Config {
     pub bpf_stats: bool,
     pub ring_bytes: u32,
     pub drain_interval: Duration,
+    /// Syscall records per CPU that share one kernel clock reading.
+    pub timestamp_every: u32,
     pub shutdown_timeout: Duration,
     pub host_root: PathBuf,
     pub hostname: String,
@@ -803,6 +809,12 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
             "must be between 1 and 10000",
         ));
     }
+    if !(1..=1024).contains(&f.saker.timestamp_every) {
+        return Err(invalid(
+            "saker.timestamp_every",
+            "must be between 1 (read the clock for every event) and 1024",
+        ));
+    }
     if !(f.saker.overhead_budget > 0.0 && f.saker.overhead_budget <= 1.0) {
         return Err(invalid("saker.overhead_budget", "must be in (0, 1]"));
     }
@@ -822,6 +834,7 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
         bpf_stats: f.metrics.enabled && f.metrics.libbpf_stats_enabled,
         ring_bytes,
         drain_interval: Duration::from_millis(f.saker.drain_interval_ms),
+        timestamp_every: f.saker.timestamp_every,
         shutdown_timeout: Duration::from_millis(f.saker.shutdown_timeout_ms),
         hostname: host_name(f.saker.hostname.as_deref(), &host_root),
         host_root,
@@ -925,6 +938,7 @@ mod tests {
                 "saker.ring_buffer_bytes",
             ),
             ("metrics:\n  interval: soon\n", "metrics.interval"),
+            ("saker:\n  timestamp_every: 0\n", "saker.timestamp_every"),
             ("rules:\n  - disable: {}\n", "rules[0]"),
         ] {
             let e = load_str(yaml, &[]).unwrap_err().to_string();

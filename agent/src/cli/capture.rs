@@ -34,6 +34,11 @@ pub struct CaptureArgs {
     /// Milliseconds between ring-buffer drains when the kernel has not woken the reader.
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_DRAIN_INTERVAL.as_millis() as u64)]
     drain_ms: u64,
+    /// Syscall events per CPU that share one kernel clock reading (at most
+    /// one scheduler tick apart); 1 gives every event its exact time.
+    #[arg(long, value_name = "N", default_value_t = saker::probe::DEFAULT_TIMESTAMP_EVERY,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    timestamp_every: u32,
 }
 
 /// What `capture` prints on exit (and stores in a recording's trailer).
@@ -126,6 +131,7 @@ pub async fn run(args: CaptureArgs) -> Result<ExitCode> {
     };
     let opts = ProbeOptions {
         ring_bytes: args.ring_bytes,
+        timestamp_every: args.timestamp_every,
         ..ProbeOptions::default()
     };
     let mut probe = Probe::load(&opts).context("loading the eBPF probe")?;

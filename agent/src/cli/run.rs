@@ -337,6 +337,7 @@ async fn live(
     let opts = ProbeOptions {
         ring_bytes: cfg.ring_bytes,
         bpf_stats: cfg.bpf_stats,
+        timestamp_every: cfg.timestamp_every,
         ..ProbeOptions::default()
     };
     let mut probe = Probe::load(&opts).context("loading the eBPF probe")?;

@@ -23,6 +23,9 @@ pub use ring::RingReader;
 pub const DEFAULT_RING_BYTES: u32 = 8 * 1024 * 1024;
 /// Wake the reader when this much data waits (a quarter of the default ring... capped).
 pub const DEFAULT_WAKEUP_BYTES: u64 = 256 * 1024;
+/// Read the kernel clock for one syscall record in this many per CPU (and at
+/// least once per scheduler tick); see `saker.timestamp_every`.
+pub const DEFAULT_TIMESTAMP_EVERY: u32 = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
@@ -69,6 +72,9 @@ pub struct ProbeOptions {
     /// Enable kernel BPF run-time statistics (run time and count per program).
     /// Costs two clock reads per program run; see docs/metrics.md.
     pub bpf_stats: bool,
+    /// Syscall records per CPU that share one clock reading (1: every record
+    /// reads the clock). Process events always read it.
+    pub timestamp_every: u32,
 }
 
 impl Default for ProbeOptions {
@@ -78,6 +84,7 @@ impl Default for ProbeOptions {
             wakeup_bytes: DEFAULT_WAKEUP_BYTES,
             self_tgid: std::process::id(),
             bpf_stats: false,
+            timestamp_every: DEFAULT_TIMESTAMP_EVERY,
         }
     }
 }
@@ -202,6 +209,7 @@ impl Probe {
             .btf(Some(&btf))
             .override_global(saker_ebpf::globals::SELF_TGID, &opts.self_tgid, true)
             .override_global(saker_ebpf::globals::WAKEUP_BYTES, &opts.wakeup_bytes, true)
+            .override_global(saker_ebpf::globals::TS_EVERY, &opts.timestamp_every, true)
             .map_max_entries(saker_ebpf::maps::EVENTS, opts.ring_bytes)
             .map_max_entries(saker_ebpf::maps::SCRATCH, scratch_entries)
             .load(saker_ebpf::OBJECT)?;

@@ -10,14 +10,14 @@ pub mod ring;
 
 use std::os::fd::OwnedFd;
 
-use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, MapData, PerCpuArray};
 use aya::programs::BtfTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader};
 use object::{Object, ObjectSection, ObjectSymbol};
 use saker_ebpf::abi::{self, Counters};
 
 pub use interest::InterestSet;
-pub use ring::RingReader;
+pub use ring::{RingMap, RingReader};
 
 /// Ring buffer size when none is configured: 8 MiB, as Falco's default per-CPU buffer.
 pub const DEFAULT_RING_BYTES: u32 = 8 * 1024 * 1024;
@@ -116,7 +116,7 @@ pub struct ProgramStats {
 pub struct Probe {
     ebpf: Ebpf,
     attached: bool,
-    _stats: Option<OwnedFd>,
+    stats: Option<OwnedFd>,
 }
 
 /// The `saker_abi_version` global stored in the object's .rodata.
@@ -242,7 +242,7 @@ impl Probe {
         let mut probe = Probe {
             ebpf,
             attached: false,
-            _stats: stats,
+            stats,
         };
         probe.update_clock()?;
         Ok(probe)
@@ -322,13 +322,20 @@ impl Probe {
     }
 
     /// Takes the ring buffer for a reader. Can be done once.
-    pub fn take_ring(&mut self) -> Result<RingBuf<MapData>, ProbeError> {
+    pub fn take_ring(&mut self) -> Result<RingMap, ProbeError> {
         let name = saker_ebpf::maps::EVENTS;
         let map = self
             .ebpf
             .take_map(name)
             .ok_or(ProbeError::MissingMap(name))?;
-        RingBuf::try_from(map).map_err(|source| ProbeError::Map { name, source })
+        let aya::maps::Map::RingBuf(data) = map else {
+            return Err(ProbeError::MissingMap(name));
+        };
+        let bytes = data
+            .info()
+            .map_err(|source| ProbeError::Map { name, source })?
+            .max_entries();
+        Ok(RingMap::new(data, bytes))
     }
 
     /// Reads the per-CPU counters.
@@ -354,6 +361,26 @@ impl Probe {
             out.per_cpu.push(c);
         }
         Ok(out)
+    }
+
+    /// Turns kernel BPF run-time statistics on or off (a `BPF_ENABLE_STATS`
+    /// descriptor held or closed; another holder, or the
+    /// kernel.bpf_stats_enabled sysctl, keeps them on regardless).
+    pub fn set_bpf_stats(&mut self, on: bool) -> Result<(), ProbeError> {
+        if on && self.stats.is_none() {
+            self.stats = Some(
+                aya::sys::enable_stats(aya::sys::Stats::RunTime)
+                    .map_err(|e| ProbeError::Stats(e.to_string()))?,
+            );
+        } else if !on {
+            self.stats = None;
+        }
+        Ok(())
+    }
+
+    /// Whether this probe holds BPF statistics on.
+    pub fn bpf_stats_on(&self) -> bool {
+        self.stats.is_some()
     }
 
     /// Run time and count per program (zero unless bpf stats are enabled,

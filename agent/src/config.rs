@@ -423,6 +423,8 @@ pub struct SakerConfig {
     /// Syscall records per CPU that share one kernel clock reading (1: exact
     /// time on every record).
     pub timestamp_every: u32,
+    /// BPF statistics are on for one second in this many (1: always).
+    pub bpf_stats_every: u32,
     /// Grace period for outputs to deliver queued alerts on shutdown.
     pub shutdown_timeout_ms: u64,
     /// Node overhead budget for the overhead gauge's alert threshold (fraction of the node's CPU).
@@ -437,6 +439,7 @@ impl Default for SakerConfig {
             ring_buffer_bytes: None,
             drain_interval_ms: 20,
             timestamp_every: crate::probe::DEFAULT_TIMESTAMP_EVERY,
+            bpf_stats_every: 10,
             shutdown_timeout_ms: 5_000,
             overhead_budget: 0.05,
         }
@@ -497,6 +500,8 @@ pub struct Config {
     pub drain_interval: Duration,
     /// Syscall records per CPU that share one kernel clock reading.
     pub timestamp_every: u32,
+    /// BPF statistics are on for one second in this many.
+    pub bpf_stats_every: u32,
     pub shutdown_timeout: Duration,
     pub host_root: PathBuf,
     pub hostname: String,
@@ -815,6 +820,12 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
             "must be between 1 (read the clock for every event) and 1024",
         ));
     }
+    if !(1..=3600).contains(&f.saker.bpf_stats_every) {
+        return Err(invalid(
+            "saker.bpf_stats_every",
+            "must be between 1 (statistics always on) and 3600",
+        ));
+    }
     if !(f.saker.overhead_budget > 0.0 && f.saker.overhead_budget <= 1.0) {
         return Err(invalid("saker.overhead_budget", "must be in (0, 1]"));
     }
@@ -835,6 +846,7 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
         ring_bytes,
         drain_interval: Duration::from_millis(f.saker.drain_interval_ms),
         timestamp_every: f.saker.timestamp_every,
+        bpf_stats_every: f.saker.bpf_stats_every,
         shutdown_timeout: Duration::from_millis(f.saker.shutdown_timeout_ms),
         hostname: host_name(f.saker.hostname.as_deref(), &host_root),
         host_root,
@@ -939,6 +951,7 @@ mod tests {
             ),
             ("metrics:\n  interval: soon\n", "metrics.interval"),
             ("saker:\n  timestamp_every: 0\n", "saker.timestamp_every"),
+            ("saker:\n  bpf_stats_every: 0\n", "saker.bpf_stats_every"),
             ("rules:\n  - disable: {}\n", "rules[0]"),
         ] {
             let e = load_str(yaml, &[]).unwrap_err().to_string();

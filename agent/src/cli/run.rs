@@ -10,7 +10,7 @@ use saker::alert::Alert;
 use saker::config::{self, Config};
 use saker::drops::DropMonitor;
 use saker::engine::{self, Engine};
-use saker::metrics::{Metrics, OverheadMeter, SelfUsage, Snapshot};
+use saker::metrics::{BpfStatsSampler, Metrics, OverheadMeter, SelfUsage, Snapshot};
 use saker::output::Outputs;
 use saker::probe::{Probe, ProbeOptions, RingReader};
 use saker::recording::{FRAME_PROCESS, Frame, RecordingMeta, RecordingReader, RecordingWriter};
@@ -228,12 +228,26 @@ struct MetricsSampler {
     ncpus: usize,
     overhead_budget: f64,
     rules_warnings: u64,
+    /// None when BPF statistics are off (`metrics.libbpf_stats_enabled`).
+    bpf_stats: Option<BpfStatsSampler>,
 }
 
 impl MetricsSampler {
-    fn sample(&mut self, engine: &Engine, probe: &Probe, reader: &RingReader) -> Snapshot {
+    fn sample(&mut self, engine: &Engine, probe: &mut Probe, reader: &RingReader) -> Snapshot {
         let kernel = probe.counters().unwrap_or_default();
-        let programs = probe.program_stats();
+        let mut programs = probe.program_stats();
+        if let Some(s) = &mut self.bpf_stats {
+            let on = s.update(Instant::now(), programs, probe.bpf_stats_on());
+            if let Err(e) = probe.set_bpf_stats(on) {
+                log::warn!("BPF statistics: {e}; BPF run time is no longer measured");
+                self.bpf_stats = None;
+                let _ = probe.set_bpf_stats(false);
+            }
+            programs = self
+                .bpf_stats
+                .as_ref()
+                .map_or_else(|| probe.program_stats(), |s| s.totals().to_vec());
+        }
         let usage = SelfUsage::sample();
         let bpf_ns: u64 = programs.iter().map(|p| p.run_time_ns).sum();
         let overhead = self
@@ -342,7 +356,7 @@ async fn live(
     };
     let mut probe = Probe::load(&opts).context("loading the eBPF probe")?;
     probe.set_interest(&interest)?;
-    let mut reader = RingReader::with_size(probe.take_ring()?, cfg.drain_interval, cfg.ring_bytes)?;
+    let mut reader = RingReader::new(probe.take_ring()?, cfg.drain_interval)?;
     let outputs = start_outputs(cfg)?;
     metrics.set_outputs(outputs.clone());
     saker::output::reopen_on_sigusr1(outputs.clone(), &tokio::runtime::Handle::current())
@@ -399,6 +413,9 @@ async fn live(
             .max(1),
         overhead_budget: cfg.overhead_budget,
         rules_warnings: RULE_WARNINGS.load(std::sync::atomic::Ordering::Relaxed),
+        bpf_stats: cfg
+            .bpf_stats
+            .then(|| BpfStatsSampler::new(cfg.bpf_stats_every)),
     };
     metrics.health.mark_read();
     loop {
@@ -425,7 +442,7 @@ async fn live(
                     }
                 }
                 pipe.engine.state.sweep();
-                metrics.publish(sampler.sample(&pipe.engine, &probe, &reader));
+                metrics.publish(sampler.sample(&pipe.engine, &mut probe, &reader));
                 if pipe.write_error.is_some() {
                     break;
                 }

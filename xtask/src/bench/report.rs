@@ -292,7 +292,8 @@ pub fn markdown(r: &Report) -> String {
         if r.bpf_stats {
             "on for the whole run (costs every program two clock reads per run)"
         } else {
-            "off (--no-bpf-stats): no BPF ns columns"
+            "left alone (--no-bpf-stats): BPF ns/run only from the seconds an agent \
+             turned statistics on itself (saker: one in `saker.bpf_stats_every`), no ns/event"
         }
     );
     let others = r.samples.iter().map(|x| x.other_tracing_programs);

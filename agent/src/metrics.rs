@@ -330,64 +330,41 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 struct Enc<'a, 'b>(&'a mut DescriptorEncoder<'b>);
 
 impl Enc<'_, '_> {
-    fn counter(&mut self, name: &str, help: &str, values: &[(Labels, u64)]) -> std::fmt::Result {
-        let mut m = self
-            .0
-            .encode_descriptor(name, help, None, MetricType::Counter)?;
+    /// One metric family: a single unlabelled sample, or one per label set.
+    fn family<V: Copy, M: EncodeMetric>(
+        &mut self,
+        name: &str,
+        help: &str,
+        ty: MetricType,
+        values: &[(Labels, V)],
+        make: impl Fn(V) -> M,
+    ) -> std::fmt::Result {
+        let mut m = self.0.encode_descriptor(name, help, None, ty)?;
         if let [(l, v)] = values
             && l.is_empty()
         {
-            return ConstCounter::new(*v).encode(m);
+            return make(*v).encode(m);
         }
         for (l, v) in values {
-            ConstCounter::new(*v).encode(m.encode_family(l)?)?;
+            make(*v).encode(m.encode_family(l)?)?;
         }
         Ok(())
+    }
+
+    fn counter(&mut self, name: &str, help: &str, values: &[(Labels, u64)]) -> std::fmt::Result {
+        self.family(name, help, MetricType::Counter, values, ConstCounter::new)
     }
 
     fn counter_f(&mut self, name: &str, help: &str, values: &[(Labels, f64)]) -> std::fmt::Result {
-        let mut m = self
-            .0
-            .encode_descriptor(name, help, None, MetricType::Counter)?;
-        if let [(l, v)] = values
-            && l.is_empty()
-        {
-            return ConstCounter::new(*v).encode(m);
-        }
-        for (l, v) in values {
-            ConstCounter::new(*v).encode(m.encode_family(l)?)?;
-        }
-        Ok(())
+        self.family(name, help, MetricType::Counter, values, ConstCounter::new)
     }
 
     fn gauge(&mut self, name: &str, help: &str, values: &[(Labels, i64)]) -> std::fmt::Result {
-        let mut m = self
-            .0
-            .encode_descriptor(name, help, None, MetricType::Gauge)?;
-        if let [(l, v)] = values
-            && l.is_empty()
-        {
-            return ConstGauge::new(*v).encode(m);
-        }
-        for (l, v) in values {
-            ConstGauge::new(*v).encode(m.encode_family(l)?)?;
-        }
-        Ok(())
+        self.family(name, help, MetricType::Gauge, values, ConstGauge::new)
     }
 
     fn gauge_f(&mut self, name: &str, help: &str, values: &[(Labels, f64)]) -> std::fmt::Result {
-        let mut m = self
-            .0
-            .encode_descriptor(name, help, None, MetricType::Gauge)?;
-        if let [(l, v)] = values
-            && l.is_empty()
-        {
-            return ConstGauge::new(*v).encode(m);
-        }
-        for (l, v) in values {
-            ConstGauge::new(*v).encode(m.encode_family(l)?)?;
-        }
-        Ok(())
+        self.family(name, help, MetricType::Gauge, values, ConstGauge::new)
     }
 }
 

@@ -313,8 +313,9 @@ static __always_inline void push_empty(struct ev *e)
 	param_end(e, e->off, e->off + 2);
 }
 
-/* A NUL-terminated string from user memory, at most max - 1 bytes kept. */
-static __always_inline void push_user_str(struct ev *e, const void *uptr, __u32 max)
+/* A NUL-terminated string, at most max - 1 bytes kept, from user memory
+ * (`user`, a constant at every call site) or kernel memory. */
+static __always_inline void push_str(struct ev *e, const void *ptr, __u32 max, bool user)
 {
 	__u32 at = e->off;
 	long n = 0;
@@ -323,8 +324,11 @@ static __always_inline void push_user_str(struct ev *e, const void *uptr, __u32 
 		ev_flag(e, SAKER_F_TRUNCATED);
 		return;
 	}
-	if (uptr) {
-		n = bpf_probe_read_user_str(&e->s->buf[OFF(at + 2)], max, uptr);
+	if (ptr) {
+		if (user)
+			n = bpf_probe_read_user_str(&e->s->buf[OFF(at + 2)], max, ptr);
+		else
+			n = bpf_probe_read_kernel_str(&e->s->buf[OFF(at + 2)], max, ptr);
 		if (n < 0) {
 			ev_flag(e, SAKER_F_READ_FAILED);
 			count(CNT_READ_FAILURES);
@@ -338,28 +342,14 @@ static __always_inline void push_user_str(struct ev *e, const void *uptr, __u32 
 	param_end(e, at, at + 2 + (n & (SAKER_MAX_PATH - 1)));
 }
 
+static __always_inline void push_user_str(struct ev *e, const void *uptr, __u32 max)
+{
+	push_str(e, uptr, max, true);
+}
+
 static __always_inline void push_kernel_str(struct ev *e, const void *kptr, __u32 max)
 {
-	__u32 at = e->off;
-	long n = 0;
-
-	if (!room_for(e, max)) {
-		ev_flag(e, SAKER_F_TRUNCATED);
-		return;
-	}
-	if (kptr) {
-		n = bpf_probe_read_kernel_str(&e->s->buf[OFF(at + 2)], max, kptr);
-		if (n < 0) {
-			ev_flag(e, SAKER_F_READ_FAILED);
-			count(CNT_READ_FAILURES);
-			n = 0;
-		} else if (n > 0) {
-			if (n == max)
-				ev_flag(e, SAKER_F_TRUNCATED);
-			n--;
-		}
-	}
-	param_end(e, at, at + 2 + (n & (SAKER_MAX_PATH - 1)));
+	push_str(e, kptr, max, false);
 }
 
 /* `len` bytes of user memory, cut at `max` (a power of two, at most 4096). */

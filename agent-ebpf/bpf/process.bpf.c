@@ -162,7 +162,7 @@ int BPF_PROG(saker_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	 * exactly when execveat ran on a file descriptor. execveat(AT_FDCWD, path)
 	 * behaves as, and is reported as, execve. */
 	nr = BPF_CORE_READ(bprm, fdpath) ? NR_execveat : NR_execve;
-	if (ev_begin(&e, SAKER_EV_EXEC, nr, 0))
+	if (ev_begin(&e, task, SAKER_EV_EXEC, nr, 0))
 		return 0;
 	ev_hdr(&e)->args[0] = (__u32)old_pid;
 
@@ -228,7 +228,7 @@ int BPF_PROG(saker_fork, struct task_struct *parent, struct task_struct *child)
 				clone_flags = CLONE_VM_ | CLONE_VFORK_ | SIGCHLD_;
 		}
 	}
-	if (ev_begin(&e, SAKER_EV_FORK, nr, child->pid))
+	if (ev_begin(&e, task, SAKER_EV_FORK, nr, child->pid))
 		return 0;
 	h = ev_hdr(&e);
 	level = task_level(child);
@@ -245,12 +245,13 @@ int BPF_PROG(saker_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(saker_exit, struct task_struct *p)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct saker_event_header *h;
 	struct ev e;
 
 	if (!interested(SAKER_INTEREST_EXIT) || is_self())
 		return 0;
-	if (ev_begin(&e, SAKER_EV_EXIT, -1, 0))
+	if (ev_begin(&e, task, SAKER_EV_EXIT, -1, 0))
 		return 0;
 	h = ev_hdr(&e);
 	h->args[0] = BPF_CORE_READ(p, exit_code);

@@ -299,9 +299,9 @@ int BPF_PROG(saker_sys_exit, struct pt_regs *regs, long ret)
 
 	if (nr < 0 || nr >= SAKER_SYSCALL_SLOTS || !interested((__u32)nr))
 		return 0;
-	if (is_self())
-		return 0;
 	task = bpf_get_current_task_btf();
+	if (is_self_task(task))
+		return 0;
 	if (task->thread_info.status & TS_COMPAT_) {
 		/* ia32 numbers mean other calls: never misreport them. */
 		count(CNT_COMPAT_SKIPPED);
@@ -318,7 +318,7 @@ int BPF_PROG(saker_sys_exit, struct pt_regs *regs, long ret)
 	sa.a[4] = regs->r8;
 	sa.a[5] = regs->r9;
 
-	if (ev_begin(&e, SAKER_EV_SYSCALL, (__s32)nr, ret))
+	if (ev_begin(&e, task, SAKER_EV_SYSCALL, (__s32)nr, ret))
 		return 0;
 
 	switch (nr) {

@@ -169,6 +169,11 @@ static __always_inline bool is_self(void)
 	return (bpf_get_current_pid_tgid() >> 32) == saker_self_tgid;
 }
 
+static __always_inline bool is_self_task(struct task_struct *task)
+{
+	return task->tgid == saker_self_tgid;
+}
+
 /* Boot-clock time of a syscall record: exact, or the CPU's last reading when
  * it is recent (same jiffy, fewer than saker_ts_every records ago). Records
  * keep their exact order in the ring either way. */
@@ -234,14 +239,15 @@ static __always_inline void release_slot(struct ev *e)
 	__sync_lock_test_and_set(&e->s->busy, 0);
 }
 
-/* Starts a record for the current task. Returns non-zero if none can be built.
+/* Starts a record for the current task (`task`, from bpf_get_current_task_btf:
+ * ids and credentials are direct loads through it, no helper calls). Returns
+ * non-zero if none can be built.
  * Syscall records leave cgroup_id 0: userspace knows each thread's cgroup
  * from its exec/fork records, and the lookup costs ~50 ns per event. */
-static __always_inline int ev_begin(struct ev *e, __u16 kind, __s32 nr, __s64 ret)
+static __always_inline int ev_begin(struct ev *e, struct task_struct *task, __u16 kind, __s32 nr,
+				    __s64 ret)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct saker_event_header *h;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 zero = 0;
 	__u64 *wall_offset;
 
@@ -261,8 +267,8 @@ static __always_inline int ev_begin(struct ev *e, __u16 kind, __s32 nr, __s64 re
 	h->ret = ret;
 	for (int i = 0; i < 6; i++)
 		h->args[i] = 0;
-	h->tgid = pid_tgid >> 32;
-	h->tid = (__u32)pid_tgid;
+	h->tgid = task->tgid;
+	h->tid = task->pid;
 	/* Direct loads through the BTF task pointer: no helper calls on the hot path. */
 	h->ppid = task->real_parent->tgid;
 	h->uid = task->cred->euid.val;

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use saker::event::decode;
-use saker::event::decode::build::record;
+use saker::event::decode::build::{proc_info_bytes, record, tuple_bytes};
 use saker::recording::{Frame, RecordingReader};
 use saker_ebpf::abi::{self, EventHeader, ProcInfo, SockTuple};
 
@@ -51,18 +51,6 @@ fn close() -> Vec<u8> {
     record(h, &[])
 }
 
-fn tuple_bytes(t: &SockTuple) -> Vec<u8> {
-    let mut b = Vec::with_capacity(size_of::<SockTuple>());
-    for v in [t.family, t.sock_type, t.protocol, t.state, t.lport, t.rport] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    b.extend_from_slice(&t.pad.to_le_bytes());
-    b.extend_from_slice(&t.laddr);
-    b.extend_from_slice(&t.raddr);
-    assert_eq!(b.len(), size_of::<SockTuple>());
-    b
-}
-
 fn connect() -> Vec<u8> {
     let mut h = header(abi::EV_SYSCALL, libc::SYS_connect, 0);
     h.args[0] = 5;
@@ -80,37 +68,6 @@ fn connect() -> Vec<u8> {
         ..Default::default()
     };
     record(h, &[&sockaddr, &tuple_bytes(&tuple), b""])
-}
-
-fn proc_info_bytes(p: &ProcInfo) -> Vec<u8> {
-    let mut b = Vec::with_capacity(size_of::<ProcInfo>());
-    for v in [
-        p.cap_inheritable,
-        p.cap_permitted,
-        p.cap_effective,
-        p.exe_ino,
-        p.exe_ctime_ns,
-        p.exe_mtime_ns,
-        p.start_boot_ns,
-    ] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [
-        p.ruid,
-        p.rgid,
-        p.vpid,
-        p.vtid,
-        p.sid,
-        p.vpgid,
-        p.tty,
-        p.exe_flags,
-        p.pidns_level,
-        p.exe_dev,
-    ] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    assert_eq!(b.len(), size_of::<ProcInfo>());
-    b
 }
 
 /// A compiler started by make: a typical argv, a shell's worth of environment.

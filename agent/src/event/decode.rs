@@ -555,7 +555,7 @@ fn decode_fork(h: &EventHeader) -> (EventType, Detail) {
 /// Builds records in the kernel's layout; used by tests and fuzzing.
 #[cfg(any(test, feature = "testing"))]
 pub mod build {
-    use saker_ebpf::abi::EventHeader;
+    use saker_ebpf::abi::{EventHeader, ProcInfo, SockTuple};
 
     /// Serializes a header and its params into one record (fixing len and nparams).
     pub fn record(mut h: EventHeader, params: &[&[u8]]) -> Vec<u8> {
@@ -591,6 +591,51 @@ pub mod build {
         v.extend_from_slice(&h.flags.to_le_bytes());
         v.extend_from_slice(&h.comm);
         v
+    }
+
+    /// `struct saker_proc_info` as the kernel writes it.
+    pub fn proc_info_bytes(p: &ProcInfo) -> Vec<u8> {
+        let mut b = Vec::with_capacity(size_of::<ProcInfo>());
+        for v in [
+            p.cap_inheritable,
+            p.cap_permitted,
+            p.cap_effective,
+            p.exe_ino,
+            p.exe_ctime_ns,
+            p.exe_mtime_ns,
+            p.start_boot_ns,
+        ] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [
+            p.ruid,
+            p.rgid,
+            p.vpid,
+            p.vtid,
+            p.sid,
+            p.vpgid,
+            p.tty,
+            p.exe_flags,
+            p.pidns_level,
+            p.exe_dev,
+        ] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        assert_eq!(b.len(), size_of::<ProcInfo>());
+        b
+    }
+
+    /// `struct saker_sock_tuple` as the kernel writes it.
+    pub fn tuple_bytes(t: &SockTuple) -> Vec<u8> {
+        let mut b = Vec::with_capacity(size_of::<SockTuple>());
+        for v in [t.family, t.sock_type, t.protocol, t.state, t.lport, t.rport] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(&t.pad.to_le_bytes());
+        b.extend_from_slice(&t.laddr);
+        b.extend_from_slice(&t.raddr);
+        assert_eq!(b.len(), size_of::<SockTuple>());
+        b
     }
 }
 
@@ -654,14 +699,7 @@ mod tests {
             raddr: [127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
             ..Default::default()
         };
-        // SAFETY-free byte view: build the tuple bytes field by field.
-        let mut tb = Vec::new();
-        for v in [t.family, t.sock_type, t.protocol, t.state, t.lport, t.rport] {
-            tb.extend_from_slice(&v.to_le_bytes());
-        }
-        tb.extend_from_slice(&[0; 4]);
-        tb.extend_from_slice(&t.laddr);
-        tb.extend_from_slice(&t.raddr);
+        let tb = super::build::tuple_bytes(&t);
         let ev = decode(&record(h, &[&sa, &tb, b""])).unwrap();
         let Detail::SocketIo {
             fd, addr, tuple, ..
@@ -757,32 +795,7 @@ mod tests {
             tty: 34816,
             ..Default::default()
         };
-        let mut pib = Vec::new();
-        for v in [
-            pi.cap_inheritable,
-            pi.cap_permitted,
-            pi.cap_effective,
-            pi.exe_ino,
-            pi.exe_ctime_ns,
-            pi.exe_mtime_ns,
-            pi.start_boot_ns,
-        ] {
-            pib.extend_from_slice(&v.to_le_bytes());
-        }
-        for v in [
-            pi.ruid,
-            pi.rgid,
-            pi.vpid,
-            pi.vtid,
-            pi.sid,
-            pi.vpgid,
-            pi.tty,
-            pi.exe_flags,
-            pi.pidns_level,
-            pi.exe_dev,
-        ] {
-            pib.extend_from_slice(&v.to_le_bytes());
-        }
+        let pib = super::build::proc_info_bytes(&pi);
         let ev = decode(&record(
             h,
             &[

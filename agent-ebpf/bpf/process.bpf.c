@@ -155,7 +155,7 @@ int BPF_PROG(saker_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	struct ev e;
 	__s32 nr;
 
-	if (!interested(SAKER_INTEREST_EXEC) || is_self())
+	if (!interested(SAKER_INTEREST_EXEC) || is_self(task))
 		return 0;
 	/* The saved orig_ax reads as execve even for execveat by the time this
 	 * tracepoint fires; the kernel sets bprm->fdpath ("/dev/fd/N[/path]")
@@ -211,7 +211,7 @@ int BPF_PROG(saker_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 level;
 	struct ev e;
 
-	if (!interested(SAKER_INTEREST_FORK) || is_self())
+	if (!interested(SAKER_INTEREST_FORK) || is_self(task))
 		return 0;
 	if (!(task->flags & PF_KTHREAD_)) {
 		regs = (struct pt_regs *)bpf_task_pt_regs(task);
@@ -249,7 +249,7 @@ int BPF_PROG(saker_exit, struct task_struct *p)
 	struct saker_event_header *h;
 	struct ev e;
 
-	if (!interested(SAKER_INTEREST_EXIT) || is_self())
+	if (!interested(SAKER_INTEREST_EXIT) || is_self(task))
 		return 0;
 	if (ev_begin(&e, task, SAKER_EV_EXIT, -1, 0))
 		return 0;

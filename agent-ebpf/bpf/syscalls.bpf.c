@@ -300,7 +300,7 @@ int BPF_PROG(saker_sys_exit, struct pt_regs *regs, long ret)
 	if (nr < 0 || nr >= SAKER_SYSCALL_SLOTS || !interested((__u32)nr))
 		return 0;
 	task = bpf_get_current_task_btf();
-	if (is_self_task(task))
+	if (is_self(task))
 		return 0;
 	if (task->thread_info.status & TS_COMPAT_) {
 		/* ia32 numbers mean other calls: never misreport them. */

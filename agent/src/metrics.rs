@@ -158,7 +158,7 @@ impl BpfStatsSampler {
                 }
             }
         }
-        let on = self.ticks.is_multiple_of(self.every) || self.every == 1;
+        let on = self.ticks.is_multiple_of(self.every);
         self.ticks = self.ticks.wrapping_add(1);
         self.last = Some(Reading { at: now, raw });
         on

@@ -164,12 +164,8 @@ static __always_inline bool interested(__u32 slot)
 	return want && *want;
 }
 
-static __always_inline bool is_self(void)
-{
-	return (bpf_get_current_pid_tgid() >> 32) == saker_self_tgid;
-}
-
-static __always_inline bool is_self_task(struct task_struct *task)
+/* `task`: the current task (bpf_get_current_task_btf). */
+static __always_inline bool is_self(struct task_struct *task)
 {
 	return task->tgid == saker_self_tgid;
 }

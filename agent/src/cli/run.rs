@@ -235,19 +235,20 @@ struct MetricsSampler {
 impl MetricsSampler {
     fn sample(&mut self, engine: &Engine, probe: &mut Probe, reader: &RingReader) -> Snapshot {
         let kernel = probe.counters().unwrap_or_default();
-        let mut programs = probe.program_stats();
-        if let Some(s) = &mut self.bpf_stats {
-            let on = s.update(Instant::now(), programs, probe.bpf_stats_on());
-            if let Err(e) = probe.set_bpf_stats(on) {
-                log::warn!("BPF statistics: {e}; BPF run time is no longer measured");
-                self.bpf_stats = None;
-                let _ = probe.set_bpf_stats(false);
+        let raw = probe.program_stats();
+        let programs = match &mut self.bpf_stats {
+            Some(s) => {
+                let on = s.update(Instant::now(), raw, probe.bpf_stats_on());
+                let totals = s.totals().to_vec();
+                // Only turning statistics on can fail.
+                if let Err(e) = probe.set_bpf_stats(on) {
+                    log::warn!("BPF statistics: {e}; BPF run time is no longer measured");
+                    self.bpf_stats = None;
+                }
+                totals
             }
-            programs = self
-                .bpf_stats
-                .as_ref()
-                .map_or_else(|| probe.program_stats(), |s| s.totals().to_vec());
-        }
+            None => raw,
+        };
         let usage = SelfUsage::sample();
         let bpf_ns: u64 = programs.iter().map(|p| p.run_time_ns).sum();
         let overhead = self

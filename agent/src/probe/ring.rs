@@ -47,11 +47,6 @@ impl RingMap {
     pub(crate) fn new(map: MapData, bytes: u32) -> Self {
         RingMap { map, bytes }
     }
-
-    /// Size of the ring's data area in bytes.
-    pub fn bytes(&self) -> u32 {
-        self.bytes
-    }
 }
 
 impl AsRawFd for RingMap {

@@ -192,10 +192,28 @@ static __always_inline void walk_kernfs(struct ev *e, struct kernfs_node *kn, __
 	param_end(e, at, w.cur);
 }
 
+/* The kernfs node of the task's cgroup in the v1 hierarchy of subsystem `id`,
+ * or NULL when the subsystem is absent or the task sits at its root. */
+static __always_inline struct kernfs_node *v1_cgroup_kn(struct task_struct *task, int id)
+{
+	struct kernfs_node *kn;
+
+	if (id < 0 || id >= 16)
+		return NULL;
+	kn = BPF_CORE_READ(task, cgroups, subsys[id], cgroup, kn);
+	if (!kn || !kernfs_parent(kn))
+		return NULL;
+	return kn;
+}
+
 /*
- * The task's cgroup path: the cgroup v2 (default hierarchy) path when the
- * task is below its root, else the v1 memory controller's (hybrid setups
- * where containers are placed only in v1 hierarchies).
+ * The task's cgroup path, where runtimes put containers: the cgroup v2
+ * (default hierarchy) path when the task is below its root; else the first
+ * v1 controller that places it below its root, in the order memory, pids,
+ * cpuset, cpu (hybrid and v1 hosts: runtimes create the container's cgroup
+ * in every controller, but a controller may be disabled or shared with the
+ * host's own placement). agent/src/state/procfs.rs `cgroup_path` makes the
+ * same choice from /proc/PID/cgroup.
  */
 static __always_inline void push_cgroup_walk(struct ev *e, struct task_struct *task)
 {
@@ -207,10 +225,13 @@ static __always_inline void push_cgroup_walk(struct ev *e, struct task_struct *t
 		return;
 	}
 	if (!kn || !kernfs_parent(kn)) {
-		int mem = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-
-		if (mem >= 0 && mem < 12)
-			kn = BPF_CORE_READ(task, cgroups, subsys[mem], cgroup, kn);
+		kn = v1_cgroup_kn(task, bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id));
+		if (!kn)
+			kn = v1_cgroup_kn(task, bpf_core_enum_value(enum cgroup_subsys_id, pids_cgrp_id));
+		if (!kn)
+			kn = v1_cgroup_kn(task, bpf_core_enum_value(enum cgroup_subsys_id, cpuset_cgrp_id));
+		if (!kn)
+			kn = v1_cgroup_kn(task, bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id));
 	}
 	walk_kernfs(e, kn, at);
 }

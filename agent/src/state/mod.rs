@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::event::flags::{AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, O_CLOEXEC_BIT, O_DIRECTORY};
 use crate::event::{AT_FDCWD, Detail, Event, ExecInfo, SockAddr, SockTuple};
+use container::ContainerTable;
 use fd::{FdInfo, FdKind, Role};
 use process::{MAX_ENV_ENTRIES, Process, ProcessTable};
 use procfs::{ProcFs, SocketTables};
@@ -41,6 +42,8 @@ pub struct StateStats {
 pub struct State {
     pub procs: ProcessTable,
     pub users: UserDb,
+    /// Containers of the processes (ids from cgroups, runtime metadata).
+    pub containers: ContainerTable,
     procfs: Option<ProcFs>,
     host: Arc<str>,
     pub stats: StateStats,
@@ -75,13 +78,15 @@ impl LookupBudget {
 }
 
 impl State {
-    /// Live state: seeded from `<host_root>/proc`, users from `<host_root>/etc`.
-    pub fn live(host_root: &Path, boot_to_wall_ns: i64) -> Self {
+    /// Live state: seeded from `<host_root>/proc`, users from `<host_root>/etc`;
+    /// containers of the seeded processes go into `containers` (and its lookup queue).
+    pub fn live(host_root: &Path, boot_to_wall_ns: i64, containers: ContainerTable) -> Self {
         let host: Arc<str> = Arc::from(container::HOST);
         let procfs = ProcFs::new(host_root.join("proc"), boot_to_wall_ns, host.clone());
         let mut s = State {
             procs: ProcessTable::default(),
             users: UserDb::load(host_root),
+            containers,
             procfs: Some(procfs),
             host,
             stats: StateStats::default(),
@@ -100,6 +105,7 @@ impl State {
         State {
             procs: ProcessTable::default(),
             users,
+            containers: ContainerTable::default(),
             procfs: None,
             host: Arc::from(container::HOST),
             stats: StateStats::default(),
@@ -117,21 +123,42 @@ impl State {
 
     /// Reads every process and thread from /proc.
     pub fn seed(&mut self) {
-        let Some(procfs) = &self.procfs else { return };
+        let Some(procfs) = self.procfs.clone() else {
+            return;
+        };
         let mut sockets = SocketTables::default();
+        let now = Instant::now();
         for pid in procfs.pids() {
-            if let Some(p) = procfs.read_process(pid, &mut sockets) {
+            if let Some(mut p) = procfs.read_process(pid, &mut sockets) {
                 for tid in procfs.tids(pid) {
                     self.procs.add_thread(tid, pid);
                 }
+                self.set_container(&mut p, now);
                 self.procs.insert(p);
             }
         }
     }
 
-    /// Adds a process that existed before a recording began.
+    /// Sets `p.container_id` from `p.cgroup` (registering a new container).
+    fn set_container(&mut self, p: &mut Process, now: Instant) {
+        p.container_id = match self.containers.identify(&p.cgroup, p.start_ns, now) {
+            Some(id) => id,
+            None => self.host.clone(),
+        };
+    }
+
+    /// Adds a process that existed before a recording began (its container
+    /// id as recorded).
     pub fn insert_seed(&mut self, p: Process) {
         self.procs.insert(p);
+    }
+
+    /// Forgets containers without processes (after the grace period); at most
+    /// once per call site tick. Returns the ids removed.
+    pub fn sweep_containers(&mut self, now: Instant) -> Vec<Arc<str>> {
+        let procs = &self.procs;
+        self.containers
+            .sweep(procs.iter().map(|p| &*p.container_id), now)
     }
 
     /// The process of an event, created if unknown (from /proc when live,
@@ -147,6 +174,9 @@ impl State {
                     Some(_) => self.stats.proc_lookups += 1,
                     None => self.stats.proc_lookup_misses += 1,
                 }
+            }
+            if let Some(p) = &mut found {
+                self.set_container(p, Instant::now());
             }
             let p = found.unwrap_or_else(|| {
                 let mut p = Process::minimal(ev.tgid, ev.ppid, &ev.comm, &self.host);
@@ -255,6 +285,18 @@ impl State {
         }
         let host = self.host.clone();
         let boot_to_wall = ev.ts_wall_ns - ev.ts_boot_ns as i64;
+        // The exec record's cgroup is the container identity of this process
+        // (and of its future children), however briefly it lives.
+        let container = (!x.cgroup.is_empty() && x.cgroup != "/").then(|| {
+            let start = if x.start_boot_ns != 0 {
+                x.start_boot_ns as i64 + boot_to_wall
+            } else {
+                ev.ts_wall_ns
+            };
+            self.containers
+                .identify(&x.cgroup, start, Instant::now())
+                .unwrap_or_else(|| host.clone())
+        });
         let p = self.process_for(ev);
         p.comm = ev.comm.to_string();
         let mut args = x.args.clone();
@@ -287,12 +329,9 @@ impl State {
         p.exe_upper_layer = x.exe_upper_layer;
         p.exe_lower_layer = x.exe_lower_layer;
         p.exe_from_memfd = x.exe_from_memfd;
-        if !x.cgroup.is_empty() && x.cgroup != "/" {
+        if let Some(id) = container {
             p.cgroup = x.cgroup.clone();
-            p.container_id = match container::container_id_from_cgroup(&p.cgroup) {
-                Some(id) => Arc::from(id),
-                None => host,
-            };
+            p.container_id = id;
         }
         p.threads = 1;
         // exec closes close-on-exec descriptors.

@@ -11,7 +11,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::container::container_id_from_cgroup;
 use super::fd::{FdInfo, FdKind, Role};
 use super::process::{MAX_ENV_ENTRIES, Process};
 
@@ -109,10 +108,8 @@ impl ProcFs {
             p.loginuid = l.trim().parse().unwrap_or(u32::MAX);
         }
         if let Ok(cg) = fs::read_to_string(self.path(pid, "cgroup")) {
+            // container_id is set by the caller (State), which owns the container table.
             p.cgroup = cgroup_path(&cg);
-            if let Some(id) = container_id_from_cgroup(&p.cgroup) {
-                p.container_id = Arc::from(id);
-            }
         }
         p.threads = self.tids(pid).len().max(1) as u32;
         self.read_fds(pid, &mut p, sockets);
@@ -252,11 +249,15 @@ fn split_nul(b: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// The cgroup path the kernel side also reports: the v2 path when not the
-/// root, else the v1 memory controller's path.
+/// v1 controllers consulted when the v2 path is the root, in the probe's order.
+const V1_CONTROLLERS: [&str; 4] = ["memory", "pids", "cpuset", "cpu"];
+
+/// The cgroup path the kernel side also reports (`push_cgroup_walk` in
+/// agent-ebpf/bpf/lib/path.h): the v2 path when not the root, else the first
+/// v1 controller of memory, pids, cpuset, cpu whose path is not the root.
 pub fn cgroup_path(text: &str) -> String {
     let mut v2 = None;
-    let mut memory = None;
+    let mut v1: [Option<&str>; 4] = [None; 4];
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
         let (Some(_), Some(ctrl), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
@@ -264,16 +265,23 @@ pub fn cgroup_path(text: &str) -> String {
         };
         if ctrl.is_empty() {
             v2 = Some(path);
-        } else if ctrl.split(',').any(|c| c == "memory") {
-            memory = Some(path);
+            continue;
+        }
+        for c in ctrl.split(',') {
+            if let Some(i) = V1_CONTROLLERS.iter().position(|x| *x == c) {
+                v1[i] = Some(path);
+            }
         }
     }
-    match (v2, memory) {
-        (Some(p), _) if p != "/" => p.to_string(),
-        (_, Some(m)) => m.to_string(),
-        (Some(p), None) => p.to_string(),
-        (None, None) => String::new(),
+    if let Some(p) = v2.filter(|p| *p != "/") {
+        return p.to_string();
     }
+    if let Some(p) = v1.iter().flatten().find(|p| **p != "/") {
+        return (*p).to_string();
+    }
+    v2.or(v1.iter().flatten().next().copied())
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn bracket_num(s: &str, prefix: &str) -> Option<u64> {
@@ -412,6 +420,13 @@ mod tests {
             cgroup_path("0::/system.slice/x.service\n"),
             "/system.slice/x.service"
         );
+        // v1 only, memory controller at the root (disabled or shared): the
+        // next controller that places the task tells.
+        assert_eq!(
+            cgroup_path("4:memory:/\n3:cpuset,cpu:/docker/abc\n8:pids:/docker/abc\n"),
+            "/docker/abc"
+        );
+        assert_eq!(cgroup_path("0::/\n4:memory:/\n"), "/");
     }
 
     #[test]

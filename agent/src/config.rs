@@ -65,8 +65,6 @@ const IGNORED_FALCO_KEYS: &[&str] = &[
     "plugins_hostinfo",
     "capture",
     "static_fields",
-    "append_output",
-    "container_engines",
     "json_include_message_property",
     "json_include_output_fields_property",
     "log_syslog",
@@ -98,6 +96,10 @@ pub struct ConfigFile {
     pub engine: EngineConfig,
     pub log_level: String,
     pub saker: SakerConfig,
+    /// Falco's `append_output`: text and fields added to rule outputs.
+    pub append_output: Vec<AppendOutputItem>,
+    /// Container runtimes asked for metadata (the container plugin's `engines`).
+    pub container_engines: ContainerEnginesConfig,
     // Falco keys Saker accepts and ignores (IGNORED_FALCO_KEYS, same order).
     #[serde(rename = "watch_config_files")]
     ignored_0: Option<serde::de::IgnoredAny>,
@@ -133,20 +135,16 @@ pub struct ConfigFile {
     ignored_15: Option<serde::de::IgnoredAny>,
     #[serde(rename = "static_fields")]
     ignored_16: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "append_output")]
-    ignored_17: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "container_engines")]
-    ignored_18: Option<serde::de::IgnoredAny>,
     #[serde(rename = "json_include_message_property")]
-    ignored_19: Option<serde::de::IgnoredAny>,
+    ignored_17: Option<serde::de::IgnoredAny>,
     #[serde(rename = "json_include_output_fields_property")]
-    ignored_20: Option<serde::de::IgnoredAny>,
+    ignored_18: Option<serde::de::IgnoredAny>,
     #[serde(rename = "log_syslog")]
-    ignored_21: Option<serde::de::IgnoredAny>,
+    ignored_19: Option<serde::de::IgnoredAny>,
     #[serde(rename = "log_stderr")]
-    ignored_22: Option<serde::de::IgnoredAny>,
+    ignored_20: Option<serde::de::IgnoredAny>,
     #[serde(rename = "rule_matching_strategy")]
-    ignored_23: Option<serde::de::IgnoredAny>,
+    ignored_21: Option<serde::de::IgnoredAny>,
 }
 
 impl ConfigFile {
@@ -175,8 +173,6 @@ impl ConfigFile {
             self.ignored_19.is_some(),
             self.ignored_20.is_some(),
             self.ignored_21.is_some(),
-            self.ignored_22.is_some(),
-            self.ignored_23.is_some(),
         ];
         IGNORED_FALCO_KEYS
             .iter()
@@ -209,6 +205,11 @@ impl Default for ConfigFile {
             engine: EngineConfig::default(),
             log_level: "info".into(),
             saker: SakerConfig::default(),
+            append_output: vec![AppendOutputItem {
+                suggested_output: Some(true),
+                ..AppendOutputItem::default()
+            }],
+            container_engines: ContainerEnginesConfig::default(),
             ignored_0: None,
             ignored_1: None,
             ignored_2: None,
@@ -231,8 +232,6 @@ impl Default for ConfigFile {
             ignored_19: None,
             ignored_20: None,
             ignored_21: None,
-            ignored_22: None,
-            ignored_23: None,
         }
     }
 }
@@ -408,6 +407,127 @@ impl Default for ModernEbpfConfig {
     }
 }
 
+/// One `append_output` item (Falco's `falco.yaml`): `match` selects rules;
+/// `extra_output` is appended to the output text; `extra_fields` go to
+/// `output_fields` only (a field name, or `{key: "%field"}`);
+/// `suggested_output: true` appends the container plugin's suggested fields.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppendOutputItem {
+    #[serde(rename = "match")]
+    pub matching: AppendOutputMatch,
+    pub extra_output: String,
+    pub extra_fields: Vec<Value>,
+    pub suggested_output: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppendOutputMatch {
+    pub source: String,
+    pub tags: Vec<String>,
+    pub rule: String,
+}
+
+/// One engine of `container_engines` (the container plugin's `engines.<name>`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContainerEngineConfig {
+    pub enabled: bool,
+    /// Host paths of the runtime's sockets (looked up under `saker.host_root`).
+    pub sockets: Vec<PathBuf>,
+    /// Falco's old `container_engines.cri.disable_async`: accepted, ignored
+    /// (lookups are always asynchronous; alerts wait, bounded, instead).
+    pub disable_async: Option<bool>,
+}
+
+impl ContainerEngineConfig {
+    fn with_defaults(kind: crate::runtime::EngineKind) -> Self {
+        ContainerEngineConfig {
+            enabled: true,
+            sockets: kind.default_sockets().iter().map(PathBuf::from).collect(),
+            disable_async: None,
+        }
+    }
+}
+
+impl Default for ContainerEngineConfig {
+    fn default() -> Self {
+        ContainerEngineConfig {
+            enabled: true,
+            sockets: Vec::new(),
+            disable_async: None,
+        }
+    }
+}
+
+/// `container_engines`: Falco's key (0.37-0.40) with the container plugin's
+/// engine names and settings (`init_config.engines`, `label_max_len`).
+/// An engine given without `sockets` uses the plugin's default sockets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContainerEnginesConfig {
+    pub docker: ContainerEngineConfig,
+    pub podman: ContainerEngineConfig,
+    pub containerd: ContainerEngineConfig,
+    pub cri: ContainerEngineConfig,
+    /// Engines of Falco that Saker does not query; accepted when disabled.
+    pub lxc: Option<Value>,
+    pub libvirt_lxc: Option<Value>,
+    pub bpm: Option<Value>,
+    pub label_max_len: usize,
+}
+
+impl Default for ContainerEnginesConfig {
+    fn default() -> Self {
+        use crate::runtime::EngineKind as E;
+        ContainerEnginesConfig {
+            docker: ContainerEngineConfig::with_defaults(E::Docker),
+            podman: ContainerEngineConfig::with_defaults(E::Podman),
+            containerd: ContainerEngineConfig::with_defaults(E::Containerd),
+            cri: ContainerEngineConfig::with_defaults(E::Cri),
+            lxc: None,
+            libvirt_lxc: None,
+            bpm: None,
+            label_max_len: 100,
+        }
+    }
+}
+
+/// `saker.containers`: the container table and alert holding.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContainersConfig {
+    /// Containers kept at most (oldest without processes evicted first).
+    pub max_entries: usize,
+    /// How long a container outlives its last process, in ms.
+    pub grace_ms: u64,
+    /// Longest wait of an alert for its container's metadata, in ms (0: never wait).
+    pub hold_max_wait_ms: u64,
+    /// Alerts waiting at most; beyond, the oldest goes out with what is known.
+    pub hold_max_alerts: usize,
+    /// Time one runtime has to answer one lookup, in ms.
+    pub lookup_timeout_ms: u64,
+    /// A failed lookup is retried after this long, in ms.
+    pub retry_ms: u64,
+    /// Lookups in flight at most.
+    pub lookup_concurrency: usize,
+}
+
+impl Default for ContainersConfig {
+    fn default() -> Self {
+        ContainersConfig {
+            max_entries: 4096,
+            grace_ms: 30_000,
+            hold_max_wait_ms: 2_000,
+            hold_max_alerts: 10_000,
+            lookup_timeout_ms: 2_000,
+            retry_ms: 10_000,
+            lookup_concurrency: 16,
+        }
+    }
+}
+
 /// Saker's own settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -429,6 +549,8 @@ pub struct SakerConfig {
     pub shutdown_timeout_ms: u64,
     /// Node overhead budget for the overhead gauge's alert threshold (fraction of the node's CPU).
     pub overhead_budget: f64,
+    /// The container table and alert holding.
+    pub containers: ContainersConfig,
 }
 
 impl Default for SakerConfig {
@@ -442,6 +564,7 @@ impl Default for SakerConfig {
             bpf_stats_every: 10,
             shutdown_timeout_ms: 5_000,
             overhead_budget: 0.05,
+            containers: ContainersConfig::default(),
         }
     }
 }
@@ -507,6 +630,14 @@ pub struct Config {
     pub hostname: String,
     pub overhead_budget: f64,
     pub log_level: String,
+    /// `append_output`, resolved.
+    pub append_output: Vec<crate::rules::AppendOutput>,
+    /// Container runtimes to ask for metadata.
+    pub runtime: crate::runtime::RuntimeSettings,
+    /// The container table's limits.
+    pub containers: crate::state::container::ContainerLimits,
+    /// How alerts wait for container metadata.
+    pub hold: crate::engine::HoldPolicy,
     /// Falco keys that were present but are not implemented.
     pub ignored_keys: Vec<String>,
 }
@@ -830,6 +961,30 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
         return Err(invalid("saker.overhead_budget", "must be in (0, 1]"));
     }
     let host_root = f.saker.host_root.clone();
+    let append_output = validate_append_output(&f.append_output)?;
+    let runtime = validate_engines(&f.container_engines, &f.saker.containers, &host_root)?;
+    let c = &f.saker.containers;
+    if c.max_entries == 0 {
+        return Err(invalid(
+            "saker.containers.max_entries",
+            "must be at least 1",
+        ));
+    }
+    if c.lookup_timeout_ms == 0 || c.lookup_concurrency == 0 {
+        return Err(invalid(
+            "saker.containers",
+            "lookup_timeout_ms and lookup_concurrency must be at least 1",
+        ));
+    }
+    let containers = crate::state::container::ContainerLimits {
+        max_entries: c.max_entries,
+        grace: Duration::from_millis(c.grace_ms),
+        retry_after: Duration::from_millis(c.retry_ms),
+    };
+    let hold = crate::engine::HoldPolicy {
+        max_wait: Duration::from_millis(c.hold_max_wait_ms),
+        max_alerts: c.hold_max_alerts.max(1),
+    };
     Ok(Config {
         rules_files: f.rules_files,
         rule_selection,
@@ -852,7 +1007,124 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
         host_root,
         overhead_budget: f.saker.overhead_budget,
         log_level: f.log_level,
+        append_output,
+        runtime,
+        containers,
+        hold,
         ignored_keys: Vec::new(),
+    })
+}
+
+fn validate_append_output(
+    items: &[AppendOutputItem],
+) -> Result<Vec<crate::rules::AppendOutput>, ConfigError> {
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let key = format!("append_output[{i}]");
+        let mut text = item.extra_output.trim().to_string();
+        let mut fields = Vec::new();
+        for (j, f) in item.extra_fields.iter().enumerate() {
+            let fkey = format!("{key}.extra_fields[{j}]");
+            match f {
+                Value::String(name) => fields.push((name.clone(), name.clone())),
+                Value::Mapping(m) if m.len() == 1 => {
+                    for (k, v) in m {
+                        let (Some(k), Some(v)) = (k.as_str(), v.as_str()) else {
+                            return Err(invalid(&fkey, "expected `key: \"%field\"`"));
+                        };
+                        let field = v.trim().strip_prefix('%').unwrap_or(v.trim());
+                        fields.push((k.to_string(), field.to_string()));
+                    }
+                }
+                _ => return Err(invalid(&fkey, "expected a field name or `key: \"%field\"`")),
+            }
+        }
+        if item.suggested_output == Some(true) {
+            let suggested = crate::rules::suggested_output_text();
+            if text.is_empty() {
+                text = suggested;
+            } else {
+                text = format!("{text} {suggested}");
+            }
+        }
+        let a = crate::rules::AppendOutput {
+            source: item.matching.source.clone(),
+            tags: item.matching.tags.clone(),
+            rule: item.matching.rule.clone(),
+            text,
+            fields,
+        };
+        // Check now that the text and fields compile, so a typo is a config error.
+        let mut probe = crate::rules::format::OutputFormat::default();
+        probe
+            .append_text(&a.text)
+            .map_err(|e| invalid(&format!("{key}.extra_output"), e.message))?;
+        for (k, f) in &a.fields {
+            probe
+                .add_extra_field(k, f)
+                .map_err(|e| invalid(&format!("{key}.extra_fields"), e.message))?;
+        }
+        out.push(a);
+    }
+    Ok(out)
+}
+
+fn validate_engines(
+    e: &ContainerEnginesConfig,
+    c: &ContainersConfig,
+    host_root: &Path,
+) -> Result<crate::runtime::RuntimeSettings, ConfigError> {
+    use crate::runtime::{EngineKind, EngineSettings};
+    for (name, v) in [
+        ("lxc", &e.lxc),
+        ("libvirt_lxc", &e.libvirt_lxc),
+        ("bpm", &e.bpm),
+    ] {
+        let enabled = v
+            .as_ref()
+            .and_then(|v| v.get("enabled"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if enabled {
+            return Err(invalid(
+                &format!("container_engines.{name}"),
+                "this engine is not supported by Saker; set enabled: false",
+            ));
+        }
+    }
+    let engines = [
+        (EngineKind::Cri, &e.cri),
+        (EngineKind::Containerd, &e.containerd),
+        (EngineKind::Docker, &e.docker),
+        (EngineKind::Podman, &e.podman),
+    ]
+    .into_iter()
+    .map(|(kind, cfg)| {
+        for (i, s) in cfg.sockets.iter().enumerate() {
+            if !s.is_absolute() {
+                return Err(invalid(
+                    &format!("container_engines.{}.sockets[{i}]", kind.as_str()),
+                    format!("{} is not an absolute path", s.display()),
+                ));
+            }
+        }
+        Ok(EngineSettings {
+            kind,
+            enabled: cfg.enabled,
+            sockets: if cfg.sockets.is_empty() {
+                kind.default_sockets().iter().map(PathBuf::from).collect()
+            } else {
+                cfg.sockets.clone()
+            },
+        })
+    })
+    .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::runtime::RuntimeSettings {
+        engines,
+        host_root: host_root.to_path_buf(),
+        label_max_len: e.label_max_len,
+        timeout: Duration::from_millis(c.lookup_timeout_ms),
+        concurrency: c.lookup_concurrency,
     })
 }
 

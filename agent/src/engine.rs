@@ -2,15 +2,18 @@
 //! data. The live agent feeds it ring-buffer records; replay feeds it the
 //! records of a recording; both go through exactly this code.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::alert::{Alert, Priority};
 use crate::event::{self, DecodeError, Event, EventType};
-use crate::fields::extract::{EventContext, RunInfo};
+use crate::fields::extract::{ContainerFields, EventContext, RunInfo, is_container_metadata};
 use crate::probe::InterestSet;
 use crate::rules::RuleSet;
+use crate::rules::format::PendingAlert;
 use crate::state::State;
+use crate::state::container::LookupResult;
 
 /// Event types the state tracker needs whatever the rules say (Falco's
 /// `base_syscalls` default): process lifecycle, fd creation and removal,
@@ -86,6 +89,111 @@ pub struct EngineStats {
     /// buckets of LATENCY_BUCKETS_NS (cumulative counts are built at export).
     pub latency_buckets: Vec<u64>,
     pub latency_sum_ns: u64,
+    /// Alerts held for container metadata.
+    pub hold: HoldStats,
+}
+
+/// Alerts held while their container's metadata was looked up.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HoldStats {
+    /// Alerts held.
+    pub held: u64,
+    /// Released once the runtime answered (found, or not found).
+    pub released_answered: u64,
+    /// Released at `hold_max_wait` without metadata (sent with what is known).
+    pub released_timeout: u64,
+    /// Released early because `hold_max_alerts` were already waiting.
+    pub released_overflow: u64,
+    /// Waiting now.
+    pub waiting: u64,
+    /// Time held: per-bucket counts over [`HOLD_BUCKETS_S`] plus +Inf, and the sum.
+    pub wait_buckets: Vec<u64>,
+    pub wait_sum_s: f64,
+}
+
+/// Upper bounds (seconds) of the alert hold time histogram.
+pub const HOLD_BUCKETS_S: [f64; 9] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+/// How alerts wait for container metadata (`saker.containers.hold_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldPolicy {
+    /// Longest wait; zero disables holding.
+    pub max_wait: Duration,
+    /// Alerts waiting at most; beyond, the oldest goes out as it is.
+    pub max_alerts: usize,
+}
+
+impl Default for HoldPolicy {
+    fn default() -> Self {
+        HoldPolicy {
+            max_wait: Duration::from_secs(2),
+            max_alerts: 10_000,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Held {
+    container: Arc<str>,
+    since: Instant,
+    alert: PendingAlert,
+    etype: EventType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Release {
+    Answered,
+    Timeout,
+    Overflow,
+}
+
+/// Alerts whose container metadata is being looked up, oldest first.
+#[derive(Debug, Default)]
+struct HeldAlerts {
+    queue: VecDeque<Held>,
+}
+
+impl HeldAlerts {
+    /// Sends the alerts `pick` selects, their container fields rendered from `state`.
+    fn release(
+        &mut self,
+        state: &State,
+        stats: &mut HoldStats,
+        why: Release,
+        mut pick: impl FnMut(&Held) -> bool,
+        on_alert: &mut impl FnMut(Alert),
+    ) {
+        let now = Instant::now();
+        let mut keep = VecDeque::with_capacity(self.queue.len());
+        for h in self.queue.drain(..) {
+            if !pick(&h) {
+                keep.push_back(h);
+                continue;
+            }
+            let entry = state.containers.get(&h.container);
+            let fields = ContainerFields::new(&h.container, entry, h.alert.time_ns, h.etype);
+            on_alert(h.alert.finish(&fields));
+            match why {
+                Release::Answered => stats.released_answered += 1,
+                Release::Timeout => stats.released_timeout += 1,
+                Release::Overflow => stats.released_overflow += 1,
+            }
+            let waited = now.saturating_duration_since(h.since).as_secs_f64();
+            let i = HOLD_BUCKETS_S
+                .iter()
+                .position(|b| waited <= *b)
+                .unwrap_or(HOLD_BUCKETS_S.len());
+            if stats.wait_buckets.len() <= HOLD_BUCKETS_S.len() {
+                stats.wait_buckets.resize(HOLD_BUCKETS_S.len() + 1, 0);
+            }
+            if let Some(b) = stats.wait_buckets.get_mut(i) {
+                *b += 1;
+            }
+            stats.wait_sum_s += waited;
+        }
+        self.queue = keep;
+        stats.waiting = self.queue.len() as u64;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +229,10 @@ impl Default for EngineStats {
             rule_matches: HashMap::new(),
             latency_buckets: vec![0; LATENCY_BUCKETS_NS.len() + 1],
             latency_sum_ns: 0,
+            hold: HoldStats {
+                wait_buckets: vec![0; HOLD_BUCKETS_S.len() + 1],
+                ..HoldStats::default()
+            },
         }
     }
 }
@@ -135,6 +247,8 @@ pub struct Engine {
     pub stats: EngineStats,
     /// Measure latency against this clock (live runs); replays have none.
     latency_clock: Option<fn() -> i64>,
+    hold: HoldPolicy,
+    held: HeldAlerts,
 }
 
 /// Wall clock now, ns since the Unix epoch.
@@ -156,7 +270,56 @@ impl Engine {
             prev_ts_ns: 0,
             stats: EngineStats::default(),
             latency_clock: None,
+            hold: HoldPolicy {
+                max_wait: Duration::ZERO,
+                max_alerts: 0,
+            },
+            held: HeldAlerts::default(),
         }
+    }
+
+    /// Holds alerts from containers whose metadata is being looked up
+    /// (live runs with a container runtime); off by default.
+    pub fn hold_alerts(&mut self, policy: HoldPolicy) {
+        self.hold = policy;
+    }
+
+    /// Records a runtime's answer about a container and sends the alerts
+    /// that were waiting for it.
+    pub fn container_answer(
+        &mut self,
+        id: &str,
+        result: LookupResult,
+        on_alert: &mut impl FnMut(Alert),
+    ) {
+        self.state.containers.resolve(id, result);
+        if self.held.queue.is_empty() {
+            return;
+        }
+        self.held.release(
+            &self.state,
+            &mut self.stats.hold,
+            Release::Answered,
+            |h| &*h.container == id,
+            on_alert,
+        );
+    }
+
+    /// Sends the alerts that waited `max_wait` (with what is known), or all
+    /// of them with `all` (shutdown).
+    pub fn release_held(&mut self, all: bool, on_alert: &mut impl FnMut(Alert)) {
+        if self.held.queue.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let max = self.hold.max_wait;
+        self.held.release(
+            &self.state,
+            &mut self.stats.hold,
+            Release::Timeout,
+            |h| all || now.saturating_duration_since(h.since) >= max,
+            on_alert,
+        );
     }
 
     /// Records, per event, the delay from the kernel timestamp to evaluation.
@@ -204,6 +367,15 @@ impl Engine {
             &self.run,
         );
         let stats = &mut self.stats;
+        let held = &mut self.held;
+        let hold = self.hold;
+        let state = &self.state;
+        // Alerts from a container whose metadata is on its way wait for it
+        // (bounded), so that they name the pod and image.
+        let pending = hold.max_wait > Duration::ZERO
+            && ctx
+                .proc
+                .is_some_and(|p| state.containers.is_pending(&p.container_id));
         self.rules.evaluate(&ctx, |rule| {
             stats.alerts += 1;
             stats
@@ -215,7 +387,32 @@ impl Engine {
                     count: 0,
                 })
                 .count += 1;
-            on_alert(rule.alert(&ctx, &self.run.hostname));
+            match ctx.proc.filter(|_| pending) {
+                Some(p) => {
+                    if held.queue.len() >= hold.max_alerts.max(1) {
+                        held.release(
+                            state,
+                            &mut stats.hold,
+                            Release::Overflow,
+                            {
+                                let mut first = true;
+                                move |_| std::mem::replace(&mut first, false)
+                            },
+                            on_alert,
+                        );
+                    }
+                    let alert = rule.pending_alert(&ctx, &self.run.hostname, is_container_metadata);
+                    held.queue.push_back(Held {
+                        container: p.container_id.clone(),
+                        since: Instant::now(),
+                        alert,
+                        etype: ev.etype,
+                    });
+                    stats.hold.held += 1;
+                    stats.hold.waiting = held.queue.len() as u64;
+                }
+                None => on_alert(rule.alert(&ctx, &self.run.hostname)),
+            }
         });
         drop(ctx);
         if let Some(now) = self.latency_clock {

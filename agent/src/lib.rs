@@ -15,5 +15,6 @@ pub mod output;
 pub mod probe;
 pub mod recording;
 pub mod rules;
+pub mod runtime;
 pub mod state;
 pub mod webserver;

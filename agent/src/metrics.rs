@@ -210,7 +210,13 @@ pub struct Snapshot {
     pub processes: u64,
     pub threads: u64,
     pub fds: u64,
+    /// Entries of the container table.
     pub containers: u64,
+    pub container_stats: crate::state::container::ContainerStats,
+    /// Per container runtime engine: lookups, errors, latency.
+    pub runtime: Vec<(crate::runtime::EngineKind, crate::runtime::EngineStats)>,
+    /// Lookups refused because the runtime queue was full.
+    pub runtime_queue_full: u64,
     pub kernel: KernelCounters,
     pub programs: Vec<ProgramStats>,
     pub ring_fill_ratio: f64,
@@ -536,9 +542,122 @@ impl Collector for Metrics {
         )?;
         e.gauge(
             "containers",
-            "Distinct containers among tracked processes.",
+            "Containers in the container table (with processes, or within their grace period).",
             &one(clamp_i64(s.containers)),
         )?;
+        let cs = &s.container_stats;
+        e.counter(
+            "containers_added",
+            "Containers added to the container table.",
+            &one(cs.added),
+        )?;
+        e.counter(
+            "containers_removed",
+            "Containers removed after their last process exited (plus the grace period).",
+            &one(cs.removed),
+        )?;
+        e.counter(
+            "containers_evicted",
+            "Containers evicted because the table was full (saker.containers.max_entries).",
+            &one(cs.evicted),
+        )?;
+        e.counter(
+            "container_lookups",
+            "Container metadata lookups, by outcome (requested, found, not_found, failed, queue_full).",
+            &[
+                (labels(&[("outcome", "requested")]), cs.lookups),
+                (labels(&[("outcome", "found")]), cs.found),
+                (labels(&[("outcome", "not_found")]), cs.not_found),
+                (labels(&[("outcome", "failed")]), cs.failed),
+                (labels(&[("outcome", "queue_full")]), s.runtime_queue_full),
+            ],
+        )?;
+        let per_engine = |f: fn(&crate::runtime::EngineStats) -> u64| -> Vec<(Labels, u64)> {
+            s.runtime
+                .iter()
+                .map(|(k, st)| (labels(&[("engine", k.as_str())]), f(st)))
+                .collect()
+        };
+        e.counter(
+            "container_runtime_errors",
+            "Calls to a container runtime that failed (socket missing, refused, timeout, error), by engine.",
+            &per_engine(|st| st.errors),
+        )?;
+        e.gauge(
+            "container_runtime_up",
+            "1 when the last call to the engine reached the runtime, else 0.",
+            &s.runtime
+                .iter()
+                .map(|(k, st)| (labels(&[("engine", k.as_str())]), i64::from(st.up)))
+                .collect::<Vec<_>>(),
+        )?;
+        {
+            let mut m = e.0.encode_descriptor(
+                "container_lookup_seconds",
+                "Time a container runtime took to answer a metadata lookup, by engine.",
+                None,
+                MetricType::Histogram,
+            )?;
+            for (k, st) in &s.runtime {
+                let mut buckets: Vec<(f64, u64)> = crate::runtime::LOOKUP_BUCKETS_S
+                    .iter()
+                    .enumerate()
+                    .map(|(i, ub)| (*ub, st.latency_buckets.get(i).copied().unwrap_or(0)))
+                    .collect();
+                buckets.push((
+                    f64::INFINITY,
+                    st.latency_buckets
+                        .get(crate::runtime::LOOKUP_BUCKETS_S.len())
+                        .copied()
+                        .unwrap_or(0),
+                ));
+                let count = buckets.iter().map(|(_, n)| n).sum();
+                let l = labels(&[("engine", k.as_str())]);
+                m.encode_family(&l)?.encode_histogram::<Labels>(
+                    st.latency_sum_s,
+                    count,
+                    &buckets,
+                    None,
+                )?;
+            }
+        }
+        let hold = &engine.hold;
+        e.counter(
+            "alerts_held",
+            "Alerts held while their container's metadata was looked up.",
+            &one(hold.held),
+        )?;
+        e.counter(
+            "alerts_held_released",
+            "Held alerts sent, by reason: answered (metadata or not-found arrived), timeout (sent without metadata), overflow (too many waiting).",
+            &[
+                (labels(&[("reason", "answered")]), hold.released_answered),
+                (labels(&[("reason", "timeout")]), hold.released_timeout),
+                (labels(&[("reason", "overflow")]), hold.released_overflow),
+            ],
+        )?;
+        e.gauge(
+            "alerts_held_waiting",
+            "Alerts waiting for container metadata now.",
+            &one(clamp_i64(hold.waiting)),
+        )?;
+        {
+            let mut m = e.0.encode_descriptor(
+                "alert_hold_seconds",
+                "How long held alerts waited for their container's metadata.",
+                None,
+                MetricType::Histogram,
+            )?;
+            let per = |i: usize| hold.wait_buckets.get(i).copied().unwrap_or(0);
+            let mut buckets: Vec<(f64, u64)> = crate::engine::HOLD_BUCKETS_S
+                .iter()
+                .enumerate()
+                .map(|(i, ub)| (*ub, per(i)))
+                .collect();
+            buckets.push((f64::INFINITY, per(crate::engine::HOLD_BUCKETS_S.len())));
+            let count = buckets.iter().map(|(_, n)| n).sum();
+            m.encode_histogram::<Labels>(hold.wait_sum_s, count, &buckets, None)?;
+        }
         e.counter(
             "proc_lookups",
             "Processes read from /proc because an event named an unknown one.",

@@ -160,6 +160,7 @@ pub async fn run(args: CaptureArgs) -> Result<ExitCode> {
         let state = saker::state::State::live(
             std::path::Path::new("/"),
             saker::probe::boot_to_wall_offset_ns(),
+            saker::state::container::ContainerTable::default(),
         );
         super::run::write_seed(rec, &state)?;
     }

@@ -15,7 +15,9 @@ use saker::output::Outputs;
 use saker::probe::{Probe, ProbeOptions, RingReader};
 use saker::recording::{FRAME_PROCESS, Frame, RecordingMeta, RecordingReader, RecordingWriter};
 use saker::rules::{self, RuleSet};
+use saker::runtime::{Answer, RuntimeService};
 use saker::state::State;
+use saker::state::container::{ContainerTable, LookupResult};
 use saker::state::process::Process;
 use saker::state::users::UserDb;
 use tokio::signal::unix::{SignalKind, signal};
@@ -100,6 +102,9 @@ pub fn load_rules(cfg: &Config) -> Result<RuleSet> {
     let mut ruleset = out.ruleset;
     engine::select_rules(&mut ruleset, cfg.min_priority, &cfg.rule_selection)
         .context("rules: selection pattern")?;
+    ruleset
+        .append_output(&cfg.append_output)
+        .map_err(|e| anyhow::anyhow!("append_output: {}", e.message))?;
     ruleset.set_rule_matching(match cfg.rule_matching {
         config::RuleMatching::First => rules::RuleMatching::First,
         config::RuleMatching::All => rules::RuleMatching::All,
@@ -141,9 +146,40 @@ struct Pipeline {
     recording: Option<RecordingWriter>,
     outputs: Arc<Outputs>,
     write_error: Option<anyhow::Error>,
+    /// Container metadata lookups (None: no runtime configured).
+    runtime: Option<RuntimeService>,
 }
 
 impl Pipeline {
+    /// Hands the containers the hot path discovered to the runtime clients.
+    fn send_lookups(&mut self) {
+        let Some(rt) = &self.runtime else { return };
+        for req in self.engine.state.containers.take_requests() {
+            if !rt.request(req.clone()) {
+                let outputs = &self.outputs;
+                self.engine.container_answer(
+                    &req.id,
+                    LookupResult::Failed("lookup queue full".into()),
+                    &mut |a: Alert| outputs.send(a),
+                );
+            }
+        }
+    }
+
+    /// A runtime's answer: the container's metadata, and its held alerts out.
+    fn on_answer(&mut self, a: Answer) {
+        let outputs = &self.outputs;
+        self.engine
+            .container_answer(&a.id, a.result, &mut |al: Alert| outputs.send(al));
+    }
+
+    /// Sends the alerts that waited long enough (all of them with `all`).
+    fn release_held(&mut self, all: bool) {
+        let outputs = &self.outputs;
+        self.engine
+            .release_held(all, &mut |a: Alert| outputs.send(a));
+    }
+
     fn on_record(&mut self, raw: &[u8]) {
         let outputs = &self.outputs;
         let mut send = |a: Alert| outputs.send(a);
@@ -256,13 +292,6 @@ impl MetricsSampler {
             .update(Instant::now(), usage.cpu_seconds(), bpf_ns, self.ncpus)
             .unwrap_or_default();
         let procs = &engine.state.procs;
-        let mut containers: Vec<&str> = procs
-            .iter()
-            .map(|p| &*p.container_id)
-            .filter(|c| *c != saker::state::container::HOST)
-            .collect();
-        containers.sort_unstable();
-        containers.dedup();
         let (rules_enabled, rules_disabled) = rule_counts(&engine.rules);
         Snapshot {
             engine: Some(engine.stats.clone()),
@@ -270,7 +299,10 @@ impl MetricsSampler {
             processes: procs.len() as u64,
             threads: procs.thread_count() as u64,
             fds: procs.fd_count() as u64,
-            containers: containers.len() as u64,
+            containers: engine.state.containers.len() as u64,
+            container_stats: engine.state.containers.stats.clone(),
+            runtime: Vec::new(),
+            runtime_queue_full: 0,
             kernel,
             programs,
             ring_fill_ratio: reader.fill_ratio(),
@@ -370,7 +402,24 @@ async fn live(
         .health
         .attached
         .store(true, std::sync::atomic::Ordering::Relaxed);
-    let state = State::live(&cfg.host_root, saker::probe::boot_to_wall_offset_ns());
+    // Container metadata: a task asking the runtimes, fed by the hot path.
+    let (answer_tx, mut answers) = tokio::sync::mpsc::unbounded_channel::<Answer>();
+    let (ns_tx, mut namespaces) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
+    let runtime = cfg.runtime.any_enabled().then(|| {
+        RuntimeService::start(
+            cfg.runtime.clone(),
+            &tokio::runtime::Handle::current(),
+            answer_tx,
+            ns_tx,
+        )
+    });
+    let runtime_stats = runtime.as_ref().map(|r| r.stats.clone());
+    let containers = ContainerTable::new(cfg.containers.clone(), runtime.is_some());
+    let state = State::live(
+        &cfg.host_root,
+        saker::probe::boot_to_wall_offset_ns(),
+        containers,
+    );
     log::info!(
         "watching {} event types; {} processes, {} threads, {} fds seeded from {}",
         interest.names().len(),
@@ -386,6 +435,9 @@ async fn live(
     // SAFETY: malloc_trim only releases free memory of glibc's allocator.
     unsafe { libc::malloc_trim(0) };
     engine.measure_latency();
+    if runtime.is_some() {
+        engine.hold_alerts(cfg.hold);
+    }
 
     let recording = match write {
         Some(path) => {
@@ -404,7 +456,9 @@ async fn live(
         recording,
         outputs: outputs.clone(),
         write_error: None,
+        runtime,
     };
+    pipe.send_lookups();
     let mut exit_on_drops = false;
     let mut sampler = MetricsSampler {
         overhead: OverheadMeter::default(),
@@ -443,20 +497,51 @@ async fn live(
                     }
                 }
                 pipe.engine.state.sweep();
-                metrics.publish(sampler.sample(&pipe.engine, &mut probe, &reader));
+                pipe.engine.state.sweep_containers(Instant::now());
+                pipe.release_held(false);
+                pipe.send_lookups();
+                let mut snap = sampler.sample(&pipe.engine, &mut probe, &reader);
+                if let Some(rs) = &runtime_stats {
+                    snap.runtime = rs.snapshot();
+                    snap.runtime_queue_full =
+                        rs.queue_full.load(std::sync::atomic::Ordering::Relaxed);
+                }
+                metrics.publish(snap);
                 if pipe.write_error.is_some() {
                     break;
                 }
             }
+            Some(a) = answers.recv() => pipe.on_answer(a),
+            Some(ns) = namespaces.recv() => {
+                pipe.engine
+                    .state
+                    .containers
+                    .matcher
+                    .add_containerd_namespaces(ns.iter().map(String::as_str));
+            }
             r = reader.wait() => {
                 r?;
                 reader.drain(&mut |raw: &[u8]| pipe.on_record(raw));
+                pipe.send_lookups();
                 metrics.health.mark_read();
             }
         }
     }
     probe.detach();
     reader.drain(&mut |raw: &[u8]| pipe.on_record(raw));
+    // Alerts still waiting for metadata: a last chance for answers in
+    // flight, then out with what is known.
+    if pipe.engine.stats.hold.waiting > 0 {
+        pipe.send_lookups();
+        let until = tokio::time::Instant::now() + cfg.hold.max_wait.min(Duration::from_secs(2));
+        while pipe.engine.stats.hold.waiting > 0 {
+            match tokio::time::timeout_at(until, answers.recv()).await {
+                Ok(Some(a)) => pipe.on_answer(a),
+                _ => break,
+            }
+        }
+        pipe.release_held(true);
+    }
     let Pipeline {
         engine,
         mut recording,

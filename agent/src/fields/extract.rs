@@ -1176,18 +1176,212 @@ impl<'a> EventContext<'a> {
         })
     }
 
-    fn container_field(&self, id: FieldId) -> Option<Value<'_>> {
+    fn container_field(&self, field: &FieldRef) -> Option<Value<'_>> {
         let cid: &str = self.proc.map_or(container::HOST, |p| &p.container_id);
-        let host = cid == container::HOST;
-        Some(match id {
-            FieldId::ContainerId => s(cid),
-            // Without a runtime connection Saker knows the id only; on the host,
-            // Falco reports name and type "host".
-            FieldId::ContainerName if host => s(container::HOST),
-            FieldId::ContainerType if host => s(container::HOST),
-            _ => return None,
-        })
+        let entry = if cid == container::HOST {
+            None
+        } else {
+            self.state.containers.get(cid)
+        };
+        container_value(field, cid, entry, self.ev.ts_wall_ns)
     }
+}
+
+/// `container.*` and `k8s.*` values of container `cid` (its table entry, if
+/// any), at event time `now_ns`: what the container plugin's extractor
+/// returns (falcosecurity/plugins `plugins/container/src/caps/extract/extract.cpp`).
+/// On the host, id, name and type are `host` and everything else is missing;
+/// in a container whose metadata is not (yet) known, only the id, the full id
+/// (when the cgroup spells it), the type (from the cgroup layout) and the
+/// start time are known.
+pub fn container_value<'a>(
+    field: &FieldRef,
+    cid: &'a str,
+    entry: Option<&'a container::ContainerEntry>,
+    now_ns: i64,
+) -> Option<Value<'a>> {
+    use FieldId as F;
+    if cid == container::HOST {
+        return match field.id {
+            F::ContainerId | F::ContainerFullId | F::ContainerName | F::ContainerType => {
+                Some(s(container::HOST))
+            }
+            _ => None,
+        };
+    }
+    if field.id == F::ContainerId {
+        return Some(s(cid));
+    }
+    let entry = entry?;
+    let info = entry.info.as_deref();
+    let nonempty = |v: &'a str| (!v.is_empty()).then(|| s(v));
+    let start_ns = || {
+        if entry.start_ns > 0 {
+            Some(entry.start_ns)
+        } else {
+            info.map(|i| i.created_ns).filter(|t| *t > 0)
+        }
+    };
+    match field.id {
+        F::ContainerFullId => info
+            .map(|i| i.full_id.as_str())
+            .filter(|v| !v.is_empty())
+            .or((entry.cgroup_id.len() == 64).then_some(entry.cgroup_id.as_str()))
+            .map(s),
+        F::ContainerType => Some(s(entry.kind().as_str())),
+        F::ContainerStartTs => start_ns().map(Value::Int),
+        F::ContainerDuration => start_ns().map(|t| Value::Int(now_ns.saturating_sub(t).max(0))),
+        _ => {
+            let info = info?;
+            let pod = info.pod.as_ref();
+            match field.id {
+                F::ContainerName => nonempty(&info.name),
+                F::ContainerImage => nonempty(&info.image),
+                F::ContainerImageId => nonempty(&info.image_id),
+                F::ContainerImageRepository => nonempty(&info.image_repository),
+                F::ContainerImageTag => nonempty(&info.image_tag),
+                F::ContainerImageDigest => nonempty(&info.image_digest),
+                F::ContainerPrivileged => info.privileged.map(Value::Bool),
+                F::ContainerHostPid => info.host_pid.map(Value::Bool),
+                F::ContainerHostNetwork => info.host_network.map(Value::Bool),
+                F::ContainerHostIpc => info.host_ipc.map(Value::Bool),
+                F::ContainerIp | F::K8sPodIp => nonempty(&info.ip),
+                F::ContainerCniJson | F::K8sPodCniJson => nonempty(&info.cni_json),
+                F::ContainerMounts => {
+                    let all: Vec<String> = info.mounts.iter().map(mount_text).collect();
+                    Some(owned(all.join(",")))
+                }
+                F::ContainerMount
+                | F::ContainerMountSource
+                | F::ContainerMountDest
+                | F::ContainerMountMode
+                | F::ContainerMountRdwr
+                | F::ContainerMountPropagation => {
+                    let Some(m) = find_mount(&info.mounts, field.id, &field.arg) else {
+                        // The plugin prints "none" for a mount that does not exist.
+                        return (field.id == F::ContainerMount).then(|| s("none"));
+                    };
+                    Some(match field.id {
+                        F::ContainerMount => owned(mount_text(m)),
+                        F::ContainerMountSource => s(&m.source),
+                        F::ContainerMountDest => s(&m.dest),
+                        F::ContainerMountMode => s(&m.mode),
+                        F::ContainerMountRdwr => s(if m.rw { "true" } else { "false" }),
+                        _ => s(&m.propagation),
+                    })
+                }
+                F::ContainerLabel => match &field.arg {
+                    FieldArg::Key(k) => info.labels.get(&**k).map(|v| s(v)),
+                    _ => None,
+                },
+                F::ContainerLabels => Some(owned(labels_text(&info.labels))),
+                F::K8sPodName => nonempty(&pod?.name),
+                F::K8sNsName => nonempty(&pod?.namespace),
+                F::K8sPodUid | F::K8sPodId => nonempty(&pod?.uid),
+                F::K8sPodSandboxId => nonempty(container::short_id(&pod?.sandbox_id)),
+                F::K8sPodFullSandboxId => nonempty(&pod?.sandbox_id),
+                F::K8sPodLabel => match &field.arg {
+                    FieldArg::Key(k) => pod?.labels.get(&**k).map(|v| s(v)),
+                    _ => None,
+                },
+                F::K8sPodLabels => Some(owned(labels_text(&pod?.labels))),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// True when an output operand reads container metadata that a runtime
+/// lookup supplies (everything of `container.*` but the id, and `k8s.*`):
+/// what a held alert renders once the lookup is answered.
+pub fn is_container_metadata(op: &crate::rules::cond::COperand) -> bool {
+    use crate::rules::cond::COperand;
+    match op {
+        COperand::Field(f) | COperand::Engine(f) => {
+            let n = f.id as u16;
+            ((FieldId::ContainerFullId as u16..=FieldId::ContainerLabels as u16).contains(&n)
+                && !matches!(f.id, FieldId::ContainerStartTs | FieldId::ContainerDuration))
+                || n >= FieldId::K8sNsName as u16
+        }
+        COperand::Transform(_, args) => args.iter().any(is_container_metadata),
+    }
+}
+
+/// A provider of the container fields alone: renders the held parts of an
+/// alert once the container's metadata is known.
+#[derive(Debug)]
+pub struct ContainerFields<'a> {
+    cid: &'a str,
+    entry: Option<&'a container::ContainerEntry>,
+    time_ns: i64,
+    etype: EventType,
+}
+
+impl<'a> ContainerFields<'a> {
+    pub fn new(
+        cid: &'a str,
+        entry: Option<&'a container::ContainerEntry>,
+        time_ns: i64,
+        etype: EventType,
+    ) -> Self {
+        ContainerFields {
+            cid,
+            entry,
+            time_ns,
+            etype,
+        }
+    }
+}
+
+impl FieldProvider for ContainerFields<'_> {
+    fn event_type(&self) -> EventType {
+        self.etype
+    }
+
+    fn timestamp_ns(&self) -> i64 {
+        self.time_ns
+    }
+
+    fn extract(&self, field: &FieldRef) -> Option<Value<'_>> {
+        container_value(field, self.cid, self.entry, self.time_ns)
+    }
+}
+
+/// `source:dest:mode:rdrw:propagation`, as the plugin prints one mount.
+fn mount_text(m: &container::Mount) -> String {
+    format!(
+        "{}:{}:{}:{}:{}",
+        m.source, m.dest, m.mode, m.rw, m.propagation
+    )
+}
+
+/// `k1:v1,k2:v2` in key order.
+fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {
+    let parts: Vec<String> = labels.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+    parts.join(",")
+}
+
+/// The mount a `container.mount*[key]` names: by number, else by source
+/// (by destination for `container.mount.source`); the path may be a glob.
+fn find_mount<'m>(
+    mounts: &'m [container::Mount],
+    id: FieldId,
+    arg: &FieldArg,
+) -> Option<&'m container::Mount> {
+    let key: &str = match arg {
+        FieldArg::Key(k) => k,
+        FieldArg::Index(i) => return mounts.get(*i as usize),
+        FieldArg::None => return None,
+    };
+    if let Ok(i) = key.parse::<usize>() {
+        return mounts.get(i);
+    }
+    let by_dest = id == FieldId::ContainerMountSource;
+    let glob = globset::Glob::new(key).ok().map(|g| g.compile_matcher());
+    mounts.iter().find(|m| {
+        let path = if by_dest { &m.dest } else { &m.source };
+        path == key || glob.as_ref().is_some_and(|g| g.is_match(path))
+    })
 }
 
 const SHELLS: [&str; 8] = ["ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"];
@@ -1258,8 +1452,10 @@ impl FieldProvider for EventContext<'_> {
             | F::FsPathSourceraw
             | F::FsPathTarget
             | F::FsPathTargetraw => self.fs_path(field.id),
-            id if (F::ContainerId as u16..=F::ContainerLabels as u16).contains(&(id as u16)) => {
-                self.container_field(id)
+            id if (F::ContainerId as u16..=F::ContainerLabels as u16).contains(&(id as u16))
+                || id as u16 >= F::K8sNsName as u16 =>
+            {
+                self.container_field(field)
             }
             id if (id as u16) < F::UserUid as u16 => self.proc_field(field),
             _ => None,
@@ -1271,7 +1467,6 @@ impl FieldProvider for EventContext<'_> {
 /// catalog's `live` column, which a test keeps equal to this).
 pub fn is_live(id: FieldId) -> bool {
     use FieldId as F;
-    let n = id as u16;
     let not_captured = matches!(
         id,
         F::EvtBuffer
@@ -1299,11 +1494,21 @@ pub fn is_live(id: FieldId) -> bool {
             | F::FdlistNums
             | F::FdlistNames
     );
-    // Container metadata beyond the id needs a runtime connection; k8s.* needs the API.
-    let container_metadata = (F::ContainerFullId as u16..=F::ContainerLabels as u16).contains(&n)
-        && !matches!(id, F::ContainerName | F::ContainerType);
-    let k8s = n >= F::K8sNsName as u16;
-    !(not_captured || container_metadata || k8s)
+    not_live_reason(id).is_none() && !not_captured
+}
+
+/// Why live capture cannot supply a container or Kubernetes field (None: it can).
+pub fn not_live_reason(id: FieldId) -> Option<&'static str> {
+    use FieldId as F;
+    match id {
+        F::ContainerHealthcheck | F::ContainerLivenessProbe | F::ContainerReadinessProbe => {
+            Some("health and probe definitions are not read from the runtime")
+        }
+        F::K8sRcName | F::K8sRsName | F::K8sSvcName | F::K8sDeploymentName | F::K8sNsLabel => Some(
+            "needs the Kubernetes API server (Falco's k8smeta plugin); the node's runtime does not know it",
+        ),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

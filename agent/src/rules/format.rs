@@ -25,6 +25,95 @@ enum Segment {
 #[derive(Debug, Clone, Default)]
 pub struct OutputFormat {
     segments: Vec<Segment>,
+    /// Fields that go to `output_fields` only (Falco's `append_output`
+    /// `extra_fields`), after those of the text.
+    extra: Vec<(Arc<str>, COperand)>,
+}
+
+/// One piece of an output rendered ahead of some of its fields.
+#[derive(Debug, Clone)]
+enum Piece {
+    Text(String),
+    Field {
+        key: Arc<str>,
+        text: String,
+        out: FieldOutput,
+        /// Only in `output_fields` (an extra field), not in the text.
+        extra: bool,
+    },
+    /// Rendered later, against another provider.
+    Deferred {
+        key: Arc<str>,
+        operand: COperand,
+        extra: bool,
+    },
+}
+
+/// An output rendered against an event except for the fields that are not
+/// known yet (container metadata being looked up); [`PartialOutput::finish`]
+/// renders those and assembles the text and `output_fields`.
+#[derive(Debug, Clone)]
+pub struct PartialOutput {
+    time_ns: i64,
+    pieces: Vec<Piece>,
+}
+
+impl PartialOutput {
+    /// True when some field waits for [`PartialOutput::finish`].
+    pub fn is_deferred(&self) -> bool {
+        self.pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Deferred { .. }))
+    }
+
+    /// The text and `output_fields`, with deferred fields taken from `p`.
+    pub fn finish<P: FieldProvider + ?Sized>(
+        &self,
+        p: &P,
+    ) -> (String, Vec<(Arc<str>, FieldOutput)>) {
+        let mut text = String::new();
+        let mut out: Vec<(Arc<str>, FieldOutput)> = Vec::new();
+        out.push((
+            Arc::from("evt.time"),
+            u64::try_from(self.time_ns).map_or(FieldOutput::Missing, FieldOutput::U64),
+        ));
+        let mut add = |key: &Arc<str>, v: FieldOutput| {
+            if !out.iter().any(|(k, _)| k == key) {
+                out.push((Arc::clone(key), v));
+            }
+        };
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(t) => text.push_str(t),
+                Piece::Field {
+                    key,
+                    text: t,
+                    out: v,
+                    extra,
+                } => {
+                    if !extra {
+                        text.push_str(t);
+                    }
+                    add(key, v.clone());
+                }
+                Piece::Deferred {
+                    key,
+                    operand,
+                    extra,
+                } => {
+                    let v = operand.value(p);
+                    if !extra {
+                        match &v {
+                            Some(v) => text.push_str(&v.to_text()),
+                            None => text.push_str("<NA>"),
+                        }
+                    }
+                    add(key, to_field_output(v));
+                }
+            }
+        }
+        (text, out)
+    }
 }
 
 /// A formatting error at a byte offset of the output text.
@@ -134,7 +223,38 @@ impl OutputFormat {
         if !lit.is_empty() {
             segments.push(Segment::Text(lit));
         }
-        Ok(OutputFormat { segments })
+        Ok(OutputFormat {
+            segments,
+            extra: Vec::new(),
+        })
+    }
+
+    /// Appends `text` (a format, compiled here) after a space, as Falco's
+    /// `append_output` `extra_output` does.
+    pub fn append_text(&mut self, text: &str) -> Result<(), FormatError> {
+        let more = OutputFormat::compile(text)?;
+        if more.segments.is_empty() {
+            return Ok(());
+        }
+        self.segments.push(Segment::Text(" ".into()));
+        self.segments.extend(more.segments);
+        Ok(())
+    }
+
+    /// Adds a field that goes to `output_fields` only (`append_output`
+    /// `extra_fields`), under `key`.
+    pub fn add_extra_field(&mut self, key: &str, field: &str) -> Result<(), FormatError> {
+        let (operand, _, end) = read_field(field, 0)?;
+        if end != field.len() {
+            return Err(FormatError {
+                offset: end,
+                message: format!("expected one field name, got {field:?}"),
+            });
+        }
+        if !self.extra.iter().any(|(k, _)| &**k == key) {
+            self.extra.push((Arc::from(key), operand));
+        }
+        Ok(())
     }
 
     /// The rendered text and the `output_fields` of one event.
@@ -142,28 +262,47 @@ impl OutputFormat {
         &self,
         p: &P,
     ) -> (String, Vec<(Arc<str>, FieldOutput)>) {
-        let mut text = String::new();
-        let mut out: Vec<(Arc<str>, FieldOutput)> = Vec::new();
-        out.push((
-            Arc::from("evt.time"),
-            u64::try_from(p.timestamp_ns()).map_or(FieldOutput::Missing, FieldOutput::U64),
-        ));
-        for seg in &self.segments {
-            match seg {
-                Segment::Text(t) => text.push_str(t),
-                Segment::Field { key, operand } => {
-                    let v = operand.value(p);
-                    match &v {
-                        Some(v) => text.push_str(&v.to_text()),
-                        None => text.push_str("<NA>"),
-                    }
-                    if !out.iter().any(|(k, _)| k == key) {
-                        out.push((Arc::clone(key), to_field_output(v)));
-                    }
-                }
+        self.render_partial(p, |_| false).finish(p)
+    }
+
+    /// Renders against `p` every field except those `defer` picks.
+    pub fn render_partial<P: FieldProvider + ?Sized>(
+        &self,
+        p: &P,
+        defer: impl Fn(&COperand) -> bool,
+    ) -> PartialOutput {
+        let mut pieces = Vec::with_capacity(self.segments.len() + self.extra.len());
+        let field = |key: &Arc<str>, operand: &COperand, extra: bool| {
+            if defer(operand) {
+                return Piece::Deferred {
+                    key: Arc::clone(key),
+                    operand: operand.clone(),
+                    extra,
+                };
             }
+            let v = operand.value(p);
+            Piece::Field {
+                key: Arc::clone(key),
+                text: v
+                    .as_ref()
+                    .map_or_else(|| "<NA>".to_string(), Value::to_text),
+                out: to_field_output(v),
+                extra,
+            }
+        };
+        for seg in &self.segments {
+            pieces.push(match seg {
+                Segment::Text(t) => Piece::Text(t.clone()),
+                Segment::Field { key, operand } => field(key, operand, false),
+            });
         }
-        (text, out)
+        for (key, operand) in &self.extra {
+            pieces.push(field(key, operand, true));
+        }
+        PartialOutput {
+            time_ns: p.timestamp_ns(),
+            pieces,
+        }
     }
 
     /// The fields this format reads, for listing and for state interest.
@@ -185,31 +324,37 @@ fn to_field_output(v: Option<Value<'_>>) -> FieldOutput {
     }
 }
 
-/// Builds the alert for a matched rule: Falco's text line
-/// `HH:MM:SS.nnnnnnnnn: Priority <output>` and the JSON fields.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "all parts of one alert, passed once per match"
-)]
-pub fn build_alert<P: FieldProvider + ?Sized>(
-    format: &OutputFormat,
-    p: &P,
-    rule: &Arc<str>,
-    priority: Priority,
-    source: &Arc<str>,
-    tags: &Arc<[Arc<str>]>,
-    hostname: &Arc<str>,
-    time_ns: i64,
-) -> Alert {
-    let (text, output_fields) = format.render(p);
-    Alert {
-        time_ns,
-        rule: Arc::clone(rule),
-        priority,
-        source: Arc::clone(source),
-        tags: Arc::clone(tags),
-        hostname: Arc::clone(hostname),
-        output: format!("{}: {} {}", format_clock_nanos(time_ns), priority, text),
-        output_fields,
+/// An alert whose output waits for some fields ([`PartialOutput`]).
+#[derive(Debug, Clone)]
+pub struct PendingAlert {
+    pub output: PartialOutput,
+    pub rule: Arc<str>,
+    pub priority: Priority,
+    pub source: Arc<str>,
+    pub tags: Arc<[Arc<str>]>,
+    pub hostname: Arc<str>,
+    pub time_ns: i64,
+}
+
+impl PendingAlert {
+    /// The alert, with the deferred fields taken from `p`: Falco's text line
+    /// `HH:MM:SS.nnnnnnnnn: Priority <output>` and the JSON fields.
+    pub fn finish<P: FieldProvider + ?Sized>(&self, p: &P) -> Alert {
+        let (text, output_fields) = self.output.finish(p);
+        Alert {
+            time_ns: self.time_ns,
+            rule: Arc::clone(&self.rule),
+            priority: self.priority,
+            source: Arc::clone(&self.source),
+            tags: Arc::clone(&self.tags),
+            hostname: Arc::clone(&self.hostname),
+            output: format!(
+                "{}: {} {}",
+                format_clock_nanos(self.time_ns),
+                self.priority,
+                text
+            ),
+            output_fields,
+        }
     }
 }

@@ -153,6 +153,27 @@ impl RuleSet {
         true
     }
 
+    /// Falco's `append_output`: adds text and `output_fields`-only fields to
+    /// the output of every rule the item selects (by source, tag, rule name).
+    /// Falco's `init_falco_engine.cpp` `configure_output_format`. An error
+    /// names the item's text that does not compile.
+    pub fn append_output(&mut self, items: &[AppendOutput]) -> Result<(), format::FormatError> {
+        for item in items {
+            for rule in &mut self.rules {
+                if !item.selects(rule) {
+                    continue;
+                }
+                if !item.text.is_empty() {
+                    rule.output.append_text(&item.text)?;
+                }
+                for (key, field) in &item.fields {
+                    rule.output.add_extra_field(key, field)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Evaluates the enabled rules for this event's type, in load order, and
     /// calls `on_match` for each match (only the first with
     /// [`RuleMatching::First`]). Returns the number of matches. Checks that
@@ -226,21 +247,80 @@ impl CompiledRule {
 
     /// The alert for a match: output rendered against the event.
     pub fn alert<P: FieldProvider + ?Sized>(&self, event: &P, hostname: &Arc<str>) -> Alert {
-        format::build_alert(
-            &self.output,
-            event,
-            &self.name,
-            self.priority,
-            &self.source,
-            &self.tags,
-            hostname,
-            event.timestamp_ns(),
-        )
+        self.pending_alert(event, hostname, |_| false).finish(event)
+    }
+
+    /// The alert for a match with the fields `defer` picks left for later
+    /// ([`format::PendingAlert::finish`]).
+    pub fn pending_alert<P: FieldProvider + ?Sized>(
+        &self,
+        event: &P,
+        hostname: &Arc<str>,
+        defer: impl Fn(&cond::COperand) -> bool,
+    ) -> format::PendingAlert {
+        format::PendingAlert {
+            output: self.output.render_partial(event, defer),
+            rule: Arc::clone(&self.name),
+            priority: self.priority,
+            source: Arc::clone(&self.source),
+            tags: Arc::clone(&self.tags),
+            hostname: Arc::clone(hostname),
+            time_ns: event.timestamp_ns(),
+        }
     }
 
     /// The fields the rule's output prints, as written.
     pub fn output_fields(&self) -> impl Iterator<Item = &str> {
         self.output.field_names()
+    }
+}
+
+/// One `append_output` item, resolved: which rules, what to add.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppendOutput {
+    /// Only rules of this source (empty: any).
+    pub source: String,
+    /// Only rules with at least one of these tags (empty: any).
+    pub tags: Vec<String>,
+    /// Only this rule (empty: any).
+    pub rule: String,
+    /// Text appended to the output line (after a space).
+    pub text: String,
+    /// (key, field name) pairs added to `output_fields` only.
+    pub fields: Vec<(String, String)>,
+}
+
+/// The fields the container plugin marks as suggested output
+/// (falcosecurity/plugins `plugins/container/src/caps/extract/extract.cpp`),
+/// which Falco appends to every rule as `container_id=%container.id ...` when
+/// `append_output` has `suggested_output: true` (its default).
+pub const SUGGESTED_OUTPUT_FIELDS: [&str; 6] = [
+    "container.id",
+    "container.name",
+    "container.image.repository",
+    "container.image.tag",
+    "k8s.pod.name",
+    "k8s.ns.name",
+];
+
+/// Falco's `foo.bar=%foo.bar` -> `foo_bar=%foo.bar` text for the suggested fields.
+pub fn suggested_output_text() -> String {
+    let parts: Vec<String> = SUGGESTED_OUTPUT_FIELDS
+        .iter()
+        .map(|f| format!("{}=%{f}", f.replace('.', "_")))
+        .collect();
+    parts.join(" ")
+}
+
+impl AppendOutput {
+    fn selects(&self, rule: &CompiledRule) -> bool {
+        (self.source.is_empty() || *rule.source == *self.source)
+            && (self.rule.is_empty() || *rule.name == *self.rule)
+            && (self.tags.is_empty()
+                || self
+                    .tags
+                    .iter()
+                    .any(|t| rule.tags.iter().any(|r| **r == **t)))
     }
 }
 

@@ -1,0 +1,691 @@
+//! Container runtime clients: metadata for the containers the kernel names.
+//!
+//! The hot path identifies containers from cgroup paths and queues a
+//! [`LookupRequest`] per new container (`state::container::ContainerTable`).
+//! The run loop hands the requests to [`RuntimeService::request`]; a task on
+//! the tokio runtime asks the configured engines, in an order that fits the
+//! cgroup layout, and sends back one [`Answer`] per request. Nothing here is
+//! called from the hot path, and nothing here blocks it: lookups run
+//! concurrently (bounded), each with a timeout, and the request queue is
+//! bounded (a full queue fails the lookup instead of waiting).
+//!
+//! Engines and their sockets follow the configuration of Falco's container
+//! plugin (falcosecurity/plugins `plugins/container/README.md`, `engines:`):
+//! - `cri`: the CRI `runtime.v1` RuntimeService (containerd, CRI-O, k3s):
+//!   `ListContainers` (by id), `ContainerStatus` and `PodSandboxStatus`
+//!   (verbose) give name, image, labels, mounts, privileged, pod name,
+//!   namespace, uid, labels and IP ([`cri`]);
+//! - `containerd`: containerd's own API for containers outside Kubernetes
+//!   (`ctr`, nerdctl; namespaces `default`, `moby`, ...) ([`containerd`]);
+//! - `docker` and `podman`: the Docker Engine API ([`docker`]).
+//!
+//! A socket that is missing, refuses, or times out makes its engine
+//! unavailable for that lookup: the lookup tries the other engines, and if
+//! none could answer it fails (the table retries it later). Each transition of
+//! an engine between up and down is logged once, and counted.
+
+pub mod containerd;
+pub mod cri;
+pub mod docker;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::state::container::{ContainerInfo, ContainerType, LookupRequest, LookupResult};
+
+/// An engine kind, as the configuration names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EngineKind {
+    Cri,
+    Containerd,
+    Docker,
+    Podman,
+}
+
+impl EngineKind {
+    pub const ALL: [EngineKind; 4] = [
+        EngineKind::Cri,
+        EngineKind::Containerd,
+        EngineKind::Docker,
+        EngineKind::Podman,
+    ];
+
+    /// The configuration key and metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Cri => "cri",
+            EngineKind::Containerd => "containerd",
+            EngineKind::Docker => "docker",
+            EngineKind::Podman => "podman",
+        }
+    }
+
+    /// Falco's container plugin defaults (README, "default sockets").
+    pub fn default_sockets(self) -> &'static [&'static str] {
+        match self {
+            EngineKind::Cri => &[
+                "/run/containerd/containerd.sock",
+                "/run/crio/crio.sock",
+                "/run/k3s/containerd/containerd.sock",
+            ],
+            EngineKind::Containerd => &[
+                "/run/containerd/containerd.sock",
+                "/run/k3s/containerd/containerd.sock",
+            ],
+            EngineKind::Docker => &["/var/run/docker.sock"],
+            EngineKind::Podman => &["/run/podman/podman.sock"],
+        }
+    }
+}
+
+/// One engine's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineSettings {
+    pub kind: EngineKind,
+    pub enabled: bool,
+    /// Socket paths as configured (host paths).
+    pub sockets: Vec<PathBuf>,
+}
+
+/// The validated runtime configuration.
+#[derive(Debug, Clone)]
+pub struct RuntimeSettings {
+    pub engines: Vec<EngineSettings>,
+    /// Where the host's filesystem is (`saker.host_root`): sockets are looked
+    /// up under it when the agent runs in a container.
+    pub host_root: PathBuf,
+    /// Labels longer than this are left out (the plugin's `label_max_len`).
+    pub label_max_len: usize,
+    /// Time allowed for one engine to answer one lookup.
+    pub timeout: Duration,
+    /// Lookups in flight at most.
+    pub concurrency: usize,
+}
+
+impl RuntimeSettings {
+    /// True when some engine is enabled.
+    pub fn any_enabled(&self) -> bool {
+        self.engines
+            .iter()
+            .any(|e| e.enabled && !e.sockets.is_empty())
+    }
+
+    /// A configured socket path as seen from the agent: under `host_root`.
+    pub fn socket_path(&self, configured: &Path) -> PathBuf {
+        host_path(&self.host_root, configured)
+    }
+}
+
+/// `path` (a host path) as seen from an agent whose host root is `root`.
+pub fn host_path(root: &Path, path: &Path) -> PathBuf {
+    if root == Path::new("/") || path.starts_with(root) {
+        return path.to_path_buf();
+    }
+    root.join(path.strip_prefix("/").unwrap_or(path))
+}
+
+/// Why an engine could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{socket}: socket missing")]
+    SocketMissing { socket: String },
+    #[error("{socket}: connecting: {message}")]
+    Connect { socket: String, message: String },
+    #[error("{socket}: {call}: {message}")]
+    Call {
+        socket: String,
+        call: &'static str,
+        message: String,
+    },
+    #[error("{socket}: no answer within {timeout_ms} ms")]
+    Timeout { socket: String, timeout_ms: u128 },
+}
+
+/// A runtime's answer to one lookup, with its cost.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub id: Arc<str>,
+    pub result: LookupResult,
+    /// The engine that found the container (None: not found or failed).
+    pub engine: Option<EngineKind>,
+    /// From the request to the answer.
+    pub latency: Duration,
+}
+
+/// Upper bounds (seconds) of the lookup latency histogram buckets.
+pub const LOOKUP_BUCKETS_S: [f64; 11] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// Counters of one engine, for the metrics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineStats {
+    /// Lookups this engine answered with metadata.
+    pub found: u64,
+    /// Lookups this engine answered "no such container".
+    pub not_found: u64,
+    /// Calls that failed (socket missing, refused, timeout, error).
+    pub errors: u64,
+    /// Up (the last call reached the runtime) or down.
+    pub up: bool,
+    /// Calls made (0: the engine's state is not known yet).
+    pub calls: u64,
+    /// Latency of answered calls: per-bucket counts over [`LOOKUP_BUCKETS_S`]
+    /// plus one for +Inf, and the sum in seconds.
+    pub latency_buckets: Vec<u64>,
+    pub latency_sum_s: f64,
+}
+
+/// Counters of every engine, shared with the metrics sampler.
+#[derive(Debug, Default)]
+pub struct RuntimeStats {
+    engines: Mutex<Vec<(EngineKind, EngineStats)>>,
+    /// Requests refused because the queue was full.
+    pub queue_full: std::sync::atomic::AtomicU64,
+}
+
+impl RuntimeStats {
+    fn with<R>(&self, kind: EngineKind, f: impl FnOnce(&mut EngineStats) -> R) -> Option<R> {
+        let mut g = self.engines.lock().ok()?;
+        let i = match g.iter().position(|(k, _)| *k == kind) {
+            Some(i) => i,
+            None => {
+                g.push((
+                    kind,
+                    EngineStats {
+                        latency_buckets: vec![0; LOOKUP_BUCKETS_S.len() + 1],
+                        ..EngineStats::default()
+                    },
+                ));
+                g.len() - 1
+            }
+        };
+        g.get_mut(i).map(|(_, s)| f(s))
+    }
+
+    /// A copy of every engine's counters.
+    pub fn snapshot(&self) -> Vec<(EngineKind, EngineStats)> {
+        self.engines.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    /// Records one call; returns true when the engine's up/down state changed.
+    fn record(&self, kind: EngineKind, outcome: &Result<Option<()>, ()>, took: Duration) -> bool {
+        self.with(kind, |s| {
+            let was_up = (s.calls > 0).then_some(s.up);
+            s.calls += 1;
+            match outcome {
+                Ok(found) => {
+                    if found.is_some() {
+                        s.found += 1;
+                    } else {
+                        s.not_found += 1;
+                    }
+                    s.up = true;
+                    let secs = took.as_secs_f64();
+                    let i = LOOKUP_BUCKETS_S
+                        .iter()
+                        .position(|b| secs <= *b)
+                        .unwrap_or(LOOKUP_BUCKETS_S.len());
+                    if let Some(b) = s.latency_buckets.get_mut(i) {
+                        *b += 1;
+                    }
+                    s.latency_sum_s += secs;
+                }
+                Err(()) => {
+                    s.errors += 1;
+                    s.up = false;
+                }
+            }
+            was_up != Some(s.up)
+        })
+        .unwrap_or(false)
+    }
+}
+
+/// A connected (or connectable) engine endpoint.
+#[derive(Debug)]
+enum Client {
+    Cri(cri::CriClient),
+    Containerd(containerd::ContainerdClient),
+    Docker(docker::DockerClient),
+}
+
+#[derive(Debug)]
+struct Endpoint {
+    kind: EngineKind,
+    client: Client,
+}
+
+impl Endpoint {
+    async fn lookup(
+        &self,
+        req: &LookupRequest,
+        label_max_len: usize,
+    ) -> Result<Option<ContainerInfo>, EngineError> {
+        match &self.client {
+            Client::Cri(c) => c.lookup(&req.cgroup_id, label_max_len).await,
+            Client::Containerd(c) => {
+                c.lookup(&req.cgroup_id, req.namespace.as_deref(), label_max_len)
+                    .await
+            }
+            Client::Docker(c) => c.lookup(&req.cgroup_id, label_max_len).await,
+        }
+    }
+
+    fn socket(&self) -> String {
+        match &self.client {
+            Client::Cri(c) => c.socket(),
+            Client::Containerd(c) => c.socket(),
+            Client::Docker(c) => c.socket(),
+        }
+    }
+}
+
+/// The engines worth asking first for a cgroup layout.
+fn preferred(kind: ContainerType, namespace: bool) -> [EngineKind; 4] {
+    use EngineKind as E;
+    match kind {
+        ContainerType::Containerd if namespace => [E::Containerd, E::Cri, E::Docker, E::Podman],
+        ContainerType::Cri | ContainerType::Containerd | ContainerType::CriO => {
+            [E::Cri, E::Containerd, E::Docker, E::Podman]
+        }
+        ContainerType::Docker => [E::Docker, E::Cri, E::Podman, E::Containerd],
+        ContainerType::Podman => [E::Podman, E::Docker, E::Cri, E::Containerd],
+    }
+}
+
+/// Handle of the lookup task.
+#[derive(Debug)]
+pub struct RuntimeService {
+    requests: mpsc::Sender<(LookupRequest, Instant)>,
+    pub stats: Arc<RuntimeStats>,
+}
+
+impl RuntimeService {
+    /// Starts the lookup task on `handle`. Answers go to `answers`; containerd
+    /// namespaces found at start (for the cgroup matcher) to `namespaces`.
+    pub fn start(
+        settings: RuntimeSettings,
+        handle: &tokio::runtime::Handle,
+        answers: mpsc::UnboundedSender<Answer>,
+        namespaces: mpsc::UnboundedSender<Vec<String>>,
+    ) -> RuntimeService {
+        let (tx, mut rx) = mpsc::channel::<(LookupRequest, Instant)>(1024);
+        let stats = Arc::new(RuntimeStats::default());
+        let endpoints = Arc::new(build_endpoints(&settings));
+        for e in endpoints.iter() {
+            log::info!(
+                "container metadata: {} engine on {}",
+                e.kind.as_str(),
+                e.socket()
+            );
+        }
+        let stats2 = stats.clone();
+        let limit = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        let eps = endpoints.clone();
+        handle.spawn(async move {
+            let ns = list_containerd_namespaces(&eps).await;
+            if !ns.is_empty() {
+                let _ = namespaces.send(ns);
+            }
+        });
+        handle.spawn(async move {
+            while let Some((req, asked)) = rx.recv().await {
+                let Ok(permit) = limit.clone().acquire_owned().await else {
+                    break;
+                };
+                let endpoints = endpoints.clone();
+                let stats = stats2.clone();
+                let answers = answers.clone();
+                let settings = settings.clone();
+                tokio::spawn(async move {
+                    let (result, engine) = lookup(&endpoints, &req, &settings, &stats).await;
+                    let _ = answers.send(Answer {
+                        id: req.id.clone(),
+                        result,
+                        engine,
+                        latency: asked.elapsed(),
+                    });
+                    drop(permit);
+                });
+            }
+        });
+        RuntimeService {
+            requests: tx,
+            stats,
+        }
+    }
+
+    /// Queues a lookup; false (and counted) when the queue is full.
+    pub fn request(&self, req: LookupRequest) -> bool {
+        match self.requests.try_send((req, Instant::now())) {
+            Ok(()) => true,
+            Err(_) => {
+                self.stats
+                    .queue_full
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                false
+            }
+        }
+    }
+}
+
+fn build_endpoints(settings: &RuntimeSettings) -> Vec<Endpoint> {
+    let mut out = Vec::new();
+    let timeout = settings.timeout;
+    for e in settings.engines.iter().filter(|e| e.enabled) {
+        for s in &e.sockets {
+            let path = settings.socket_path(s);
+            let client = match e.kind {
+                EngineKind::Cri => Client::Cri(cri::CriClient::new(path, timeout)),
+                EngineKind::Containerd => {
+                    Client::Containerd(containerd::ContainerdClient::new(path, timeout))
+                }
+                EngineKind::Docker | EngineKind::Podman => {
+                    Client::Docker(docker::DockerClient::new(path, timeout, e.kind))
+                }
+            };
+            out.push(Endpoint {
+                kind: e.kind,
+                client,
+            });
+        }
+    }
+    out
+}
+
+async fn list_containerd_namespaces(endpoints: &[Endpoint]) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in endpoints {
+        if let Client::Containerd(c) = &e.client
+            && let Ok(ns) = c.namespaces().await
+        {
+            for n in ns {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Asks the endpoints in the preferred order until one knows the container.
+async fn lookup(
+    endpoints: &[Endpoint],
+    req: &LookupRequest,
+    settings: &RuntimeSettings,
+    stats: &RuntimeStats,
+) -> (LookupResult, Option<EngineKind>) {
+    let order = preferred(req.kind, req.namespace.is_some());
+    let mut answered = false;
+    let mut errors: Vec<String> = Vec::new();
+    for kind in order {
+        for ep in endpoints.iter().filter(|e| e.kind == kind) {
+            let started = Instant::now();
+            let r = ep.lookup(req, settings.label_max_len).await;
+            let outcome = match &r {
+                Ok(Some(_)) => Ok(Some(())),
+                Ok(None) => Ok(None),
+                Err(_) => Err(()),
+            };
+            if stats.record(kind, &outcome, started.elapsed()) {
+                match &r {
+                    Ok(_) => log::info!(
+                        "container runtime {} on {} is reachable; metadata lookups resume",
+                        kind.as_str(),
+                        ep.socket()
+                    ),
+                    Err(e) => log::warn!(
+                        "container runtime {} unavailable ({e}); alerts carry container ids only until it is back",
+                        kind.as_str()
+                    ),
+                }
+            }
+            match r {
+                Ok(Some(mut info)) => {
+                    if info.kind.is_none() {
+                        info.kind = Some(match kind {
+                            EngineKind::Docker => ContainerType::Docker,
+                            EngineKind::Podman => ContainerType::Podman,
+                            EngineKind::Containerd => ContainerType::Containerd,
+                            EngineKind::Cri => ContainerType::Cri,
+                        });
+                    }
+                    return (LookupResult::Found(Box::new(info)), Some(kind));
+                }
+                Ok(None) => answered = true,
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+    }
+    if answered {
+        (LookupResult::NotFound, None)
+    } else if errors.is_empty() {
+        (
+            LookupResult::Failed("no container runtime enabled".into()),
+            None,
+        )
+    } else {
+        (LookupResult::Failed(errors.join("; ")), None)
+    }
+}
+
+/// Keeps labels no longer than `max` (the plugin's `label_max_len`).
+pub(crate) fn bounded_labels<'a>(
+    labels: impl IntoIterator<Item = (&'a String, &'a String)>,
+    max: usize,
+) -> std::collections::BTreeMap<String, String> {
+    labels
+        .into_iter()
+        .filter(|(_, v)| v.len() <= max)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Seconds-and-nanos or RFC 3339 timestamps to ns since the epoch (0 if unparsable).
+pub(crate) fn rfc3339_ns(s: &str) -> i64 {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| i64::try_from(t.unix_timestamp_nanos()).unwrap_or(0))
+        .unwrap_or(0)
+}
+
+/// Runs `f` with the engine timeout, mapping a timeout to [`EngineError::Timeout`].
+pub(crate) async fn with_timeout<T>(
+    socket: &Path,
+    timeout: Duration,
+    f: impl std::future::Future<Output = Result<T, EngineError>>,
+) -> Result<T, EngineError> {
+    match tokio::time::timeout(timeout, f).await {
+        Ok(r) => r,
+        Err(_) => Err(EngineError::Timeout {
+            socket: socket.display().to_string(),
+            timeout_ms: timeout.as_millis(),
+        }),
+    }
+}
+
+/// A gRPC endpoint on a unix socket (CRI, containerd), connected on first
+/// use and reconnected after a transport error (a restarted runtime).
+#[derive(Debug)]
+pub(crate) struct GrpcSocket {
+    pub path: PathBuf,
+    pub timeout: Duration,
+    channel: tokio::sync::Mutex<Option<tonic::transport::Channel>>,
+}
+
+impl GrpcSocket {
+    pub fn new(path: PathBuf, timeout: Duration) -> Self {
+        GrpcSocket {
+            path,
+            timeout,
+            channel: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// The channel, connecting if needed.
+    pub async fn channel(&self) -> Result<tonic::transport::Channel, EngineError> {
+        let mut g = self.channel.lock().await;
+        if let Some(c) = g.as_ref() {
+            return Ok(c.clone());
+        }
+        if !self.path.exists() {
+            return Err(EngineError::SocketMissing {
+                socket: self.name(),
+            });
+        }
+        let c = with_timeout(&self.path, self.timeout, async {
+            containerd_client::connect(&self.path)
+                .await
+                .map_err(|e| EngineError::Connect {
+                    socket: self.name(),
+                    message: error_chain(&e),
+                })
+        })
+        .await?;
+        *g = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Forgets the channel after a failed call: the next call reconnects.
+    pub async fn reset(&self) {
+        *self.channel.lock().await = None;
+    }
+
+    /// Maps a failed call: NotFound is an answer (None), anything else an
+    /// error that also drops the channel.
+    pub async fn status<T>(
+        &self,
+        call: &'static str,
+        r: Result<T, tonic::Status>,
+    ) -> Result<Option<T>, EngineError> {
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => {
+                if matches!(
+                    s.code(),
+                    tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+                ) {
+                    self.reset().await;
+                }
+                Err(EngineError::Call {
+                    socket: self.name(),
+                    call,
+                    message: s.message().to_string(),
+                })
+            }
+        }
+    }
+}
+
+/// An error and its sources, one line ("a: b: c").
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let m = s.to_string();
+        if !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockets_are_found_under_the_host_root() {
+        assert_eq!(
+            host_path(
+                Path::new("/host"),
+                Path::new("/run/containerd/containerd.sock")
+            ),
+            PathBuf::from("/host/run/containerd/containerd.sock")
+        );
+        assert_eq!(
+            host_path(Path::new("/"), Path::new("/run/crio/crio.sock")),
+            PathBuf::from("/run/crio/crio.sock")
+        );
+        assert_eq!(
+            host_path(Path::new("/host"), Path::new("/host/run/x.sock")),
+            PathBuf::from("/host/run/x.sock")
+        );
+    }
+
+    #[test]
+    fn layouts_ask_their_own_runtime_first() {
+        assert_eq!(
+            preferred(ContainerType::Containerd, true)[0],
+            EngineKind::Containerd
+        );
+        assert_eq!(preferred(ContainerType::Cri, false)[0], EngineKind::Cri);
+        assert_eq!(
+            preferred(ContainerType::Podman, false)[0],
+            EngineKind::Podman
+        );
+        assert_eq!(
+            preferred(ContainerType::Docker, false)[0],
+            EngineKind::Docker
+        );
+    }
+
+    #[test]
+    fn labels_over_the_limit_are_left_out() {
+        let mut m = std::collections::HashMap::new();
+        m.insert("a".to_string(), "short".to_string());
+        m.insert("b".to_string(), "x".repeat(200));
+        let kept = bounded_labels(&m, 100);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept["a"], "short");
+        assert_eq!(rfc3339_ns("1970-01-01T00:00:01.5Z"), 1_500_000_000);
+        assert_eq!(rfc3339_ns("not a time"), 0);
+    }
+
+    #[tokio::test]
+    async fn a_missing_socket_fails_the_lookup_and_marks_the_engine_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = RuntimeSettings {
+            engines: EngineKind::ALL
+                .iter()
+                .map(|k| EngineSettings {
+                    kind: *k,
+                    enabled: true,
+                    sockets: vec![dir.path().join(format!("{}.sock", k.as_str()))],
+                })
+                .collect(),
+            host_root: PathBuf::from("/"),
+            label_max_len: 100,
+            timeout: Duration::from_millis(500),
+            concurrency: 4,
+        };
+        let endpoints = build_endpoints(&settings);
+        let stats = RuntimeStats::default();
+        let req = LookupRequest {
+            id: Arc::from("3f4e1b2c9d8a"),
+            cgroup_id: "3f4e1b2c9d8a".into(),
+            kind: ContainerType::Cri,
+            namespace: None,
+        };
+        let (r, engine) = lookup(&endpoints, &req, &settings, &stats).await;
+        assert!(engine.is_none());
+        match r {
+            LookupResult::Failed(why) => assert!(why.contains("socket missing"), "{why}"),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+        let snap = stats.snapshot();
+        assert_eq!(snap.len(), 4);
+        assert!(snap.iter().all(|(_, s)| s.errors == 1 && !s.up));
+    }
+}

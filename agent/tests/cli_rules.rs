@@ -97,8 +97,22 @@ fn fields_lists_the_catalog_as_json() {
     let name = rows.iter().find(|r| r["name"] == "proc.name").unwrap();
     assert_eq!(name["type"], "string");
     assert_eq!(name["live"], true, "live capture supplies proc.name");
-    let k8s = rows.iter().find(|r| r["name"] == "k8s.ns.name").unwrap();
-    assert_eq!(k8s["live"], false, "no Kubernetes metadata without the API");
+    let ns = rows.iter().find(|r| r["name"] == "k8s.ns.name").unwrap();
+    assert_eq!(
+        ns["live"], true,
+        "the CRI runtime names the pod's namespace"
+    );
+    let deploy = rows
+        .iter()
+        .find(|r| r["name"] == "k8s.deployment.name")
+        .unwrap();
+    assert_eq!(deploy["live"], false, "deployments need the API server");
+    assert!(
+        deploy["not_live_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("API server")),
+        "{deploy}"
+    );
     assert!(
         rows.iter()
             .any(|r| r["name"] == "evt.arg" && r["arg"] == "key or index")

@@ -1,6 +1,8 @@
 //! Shared harness for tests that load the real eBPF programs.
 #![allow(dead_code)]
 
+pub mod runtimes;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -256,6 +258,26 @@ impl SakerRun {
         );
         (String::from_utf8_lossy(&out.stdout).into_owned(), err)
     }
+}
+
+/// GET over plain HTTP/1.0 on loopback: (status, body).
+pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n")?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let raw = String::from_utf8_lossy(&raw);
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {raw}")))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status: {head}")))?;
+    Ok((status, body.to_string()))
 }
 
 /// Falco JSON alerts, one per line.

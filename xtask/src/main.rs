@@ -24,9 +24,9 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Install clang-19, llvm-19, libbpf-dev, bpftool and prometheus if missing (Debian, root).
+    /// Install clang-19, llvm-19, libbpf-dev, bpftool, protobuf-compiler and prometheus if missing (Debian, root).
     Setup,
-    /// Set up, then run every test of the workspace.
+    /// Set up, install the container runtimes the tests use, then run every test of the workspace.
     Test {
         /// Extra arguments for `cargo test`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -48,13 +48,31 @@ enum Task {
 /// Packages the build and the tests need, and a file that proves each is
 /// installed. `prometheus` provides prometheus and promtool, which the
 /// monitoring tests run (a real Prometheus scraping the agent; alert rule
-/// unit tests).
+/// unit tests). `protobuf-compiler`: the CRI and containerd API crates
+/// compile their protos at build time.
 const PACKAGES: &[(&str, &str)] = &[
     ("clang-19", "/usr/bin/clang-19"),
     ("llvm-19", "/usr/bin/llvm-strip-19"),
     ("libbpf-dev", "/usr/include/bpf/bpf_helpers.h"),
     ("bpftool", "/usr/sbin/bpftool"),
+    ("protobuf-compiler", "/usr/bin/protoc"),
     ("prometheus", "/usr/bin/promtool"),
+];
+
+/// What the container tests run (tests/containers.rs, tests/runtimes.rs):
+/// a real containerd with its CRI plugin and runc, podman (the Docker API
+/// case) with conmon, the tools that build the local test image (umoci,
+/// skopeo, a static busybox) and the CNI plugins for pod networks. Installed
+/// by `cargo xtask test`, not by `setup`: the agent does not need them.
+const TEST_PACKAGES: &[(&str, &str)] = &[
+    ("containerd", "/usr/bin/containerd"),
+    ("runc", "/usr/sbin/runc"),
+    ("podman", "/usr/bin/podman"),
+    ("conmon", "/usr/bin/conmon"),
+    ("umoci", "/usr/bin/umoci"),
+    ("skopeo", "/usr/bin/skopeo"),
+    ("busybox-static", "/bin/busybox"),
+    ("containernetworking-plugins", "/usr/lib/cni/bridge"),
 ];
 
 fn workspace_root() -> PathBuf {
@@ -84,7 +102,18 @@ fn is_root() -> bool {
 }
 
 fn setup() -> Result<()> {
-    let missing: Vec<&str> = PACKAGES
+    install(PACKAGES)?;
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        eprintln!(
+            "xtask setup: warning: /sys/kernel/btf/vmlinux is missing; the agent needs a kernel with BTF"
+        );
+    }
+    Ok(())
+}
+
+/// Installs the Debian packages of `packages` that are missing (root).
+fn install(packages: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = packages
         .iter()
         .filter(|(_, probe)| !Path::new(probe).exists())
         .map(|(pkg, _)| *pkg)
@@ -103,11 +132,6 @@ fn setup() -> Result<()> {
                 .args(&missing),
         )?;
     }
-    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
-        eprintln!(
-            "xtask setup: warning: /sys/kernel/btf/vmlinux is missing; the agent needs a kernel with BTF"
-        );
-    }
     Ok(())
 }
 
@@ -117,6 +141,7 @@ fn cargo() -> Command {
 
 fn test(extra: &[String]) -> Result<()> {
     setup()?;
+    install(TEST_PACKAGES)?;
     status(
         cargo()
             .current_dir(workspace_root())

@@ -261,6 +261,23 @@ fn run(args: &[String]) -> Result<(), String> {
             };
             return Err(format!("execveat: {}", std::io::Error::last_os_error()));
         }
+        // packet-socket: socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)), the raw
+        // link-layer socket of sniffers and ARP spoofers (needs CAP_NET_RAW).
+        "packet-socket" => {
+            // SAFETY: socket() with constant arguments; close our own fd.
+            let fd = check(
+                "socket(AF_PACKET)",
+                unsafe {
+                    libc::socket(
+                        libc::AF_PACKET,
+                        libc::SOCK_RAW,
+                        i32::from((libc::ETH_P_ALL as u16).to_be()),
+                    )
+                }
+                .into(),
+            )?;
+            unsafe { libc::close(fd as i32) };
+        }
         other => return Err(format!("unknown action {other:?}")),
     }
     Ok(())

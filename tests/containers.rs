@@ -97,7 +97,7 @@ fn rule_alerts<'a>(alerts: &'a [Value], rule: &str) -> Vec<&'a Value> {
 fn assert_container_alert(alerts: &[Value], rule: &str, id: &str, name: &str, pod: &PodSpec) {
     let hits: Vec<&Value> = rule_alerts(alerts, rule)
         .into_iter()
-        .filter(|a| of(a, "container.id") == Value::from(&id[..12]))
+        .filter(|a| of(a, "container.id") == id[..12])
         .collect();
     assert!(
         !hits.is_empty(),
@@ -307,7 +307,7 @@ fn ctr_and_podman_containers_are_named_with_their_runtime_type() {
     let find = |name: &str| {
         alerts
             .iter()
-            .find(|a| of(a, "container.name") == Value::from(name))
+            .find(|a| of(a, "container.name") == name)
             .unwrap_or_else(|| panic!("no alert for {name}: {alerts:#?}\n{stderr}"))
             .clone()
     };
@@ -402,8 +402,8 @@ fn three_hundred_short_lived_containers_all_alert_with_metadata_and_the_table_em
         .into_iter()
         .filter(|a| {
             a["rule"] == "Read environment variable from /proc files"
-                && of(a, "k8s.ns.name") != Value::from("kube-system")
-                && of(a, "container.id") != Value::from("host")
+                && of(a, "k8s.ns.name") != "kube-system"
+                && of(a, "container.id") != "host"
         })
         .collect();
     let names: std::collections::BTreeSet<String> = alerts
@@ -507,15 +507,14 @@ fn containerd_outage_keeps_detection_running_and_metadata_comes_back() {
     );
     let env: Vec<&Value> = rule_alerts(&alerts, "Read environment variable from /proc files")
         .into_iter()
-        .filter(|a| of(a, "container.id") == Value::from(&id[..12]))
+        .filter(|a| of(a, "container.id") == id[..12])
         .collect();
     assert!(
         env.iter().any(|a| of(a, "k8s.pod.name").is_null()),
         "during the outage alerts go out with the container id only: {env:#?}"
     );
     assert!(
-        env.iter()
-            .any(|a| of(a, "k8s.pod.name") == Value::from("poller")),
+        env.iter().any(|a| of(a, "k8s.pod.name") == "poller"),
         "after the restart metadata comes back: {env:#?}"
     );
     // A new connection to the restarted runtime for the cleanup.

@@ -1240,6 +1240,78 @@ mod tests {
         assert_eq!(c.min_priority, Priority::Notice);
         assert!(c.outputs.http.is_some());
         assert_eq!(c.host_root, PathBuf::from("/host"));
+        // Sockets are host paths, found under the host root in a container.
+        let cri = c
+            .runtime
+            .engines
+            .iter()
+            .find(|e| e.kind == crate::runtime::EngineKind::Cri)
+            .unwrap();
+        assert_eq!(
+            c.runtime.socket_path(&cri.sockets[0]),
+            PathBuf::from("/host/run/containerd/containerd.sock")
+        );
+        assert!(
+            !c.runtime
+                .engines
+                .iter()
+                .any(|e| e.kind == crate::runtime::EngineKind::Docker && e.enabled)
+        );
+        assert_eq!(c.hold.max_wait, Duration::from_millis(1000));
+        assert_eq!(c.append_output.len(), 2);
+        assert_eq!(
+            c.append_output[1].fields,
+            vec![("fd.name".into(), "fd.name".into())]
+        );
+    }
+
+    #[test]
+    fn container_engines_and_append_output_defaults_and_errors() {
+        let c = load_str("", &[]).unwrap();
+        assert!(c.runtime.any_enabled());
+        let podman = c
+            .runtime
+            .engines
+            .iter()
+            .find(|e| e.kind == crate::runtime::EngineKind::Podman)
+            .unwrap();
+        assert_eq!(
+            podman.sockets,
+            vec![PathBuf::from("/run/podman/podman.sock")]
+        );
+        assert_eq!(c.append_output.len(), 1);
+        assert!(
+            c.append_output[0]
+                .text
+                .contains("k8s_pod_name=%k8s.pod.name")
+        );
+        let off = load_str("", &["append_output=[]"]).unwrap();
+        assert!(off.append_output.is_empty());
+        for (yaml, key) in [
+            (
+                "container_engines:\n  cri:\n    sockets: [run/x.sock]\n",
+                "container_engines.cri.sockets[0]",
+            ),
+            (
+                "container_engines:\n  lxc:\n    enabled: true\n",
+                "container_engines.lxc",
+            ),
+            (
+                "append_output:\n  - extra_output: \"%proc.nosuch\"\n",
+                "append_output[0].extra_output",
+            ),
+            (
+                "append_output:\n  - extra_fields: [{a: 1}]\n",
+                "append_output[0].extra_fields[0]",
+            ),
+            (
+                "saker:\n  containers:\n    max_entries: 0\n",
+                "saker.containers.max_entries",
+            ),
+        ] {
+            let e = load_str(yaml, &[]).unwrap_err().to_string();
+            assert!(e.starts_with(key), "{yaml:?} -> {e}");
+        }
     }
 
     #[test]

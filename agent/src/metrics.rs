@@ -790,6 +790,13 @@ impl Collector for Metrics {
     }
 }
 
+/// Histogram families (exported as `_bucket`, `_sum`, `_count`).
+pub const HISTOGRAMS: [&str; 3] = [
+    "event_latency_seconds",
+    "container_lookup_seconds",
+    "alert_hold_seconds",
+];
+
 /// Every metric name this module can export, as they appear on /metrics
 /// (counters with their `_total`); docs and dashboards are checked against it.
 pub fn exported_names() -> Vec<String> {
@@ -814,6 +821,13 @@ pub fn exported_names() -> Vec<String> {
         "output_retried",
         "output_spooled",
         "output_dropped",
+        "containers_added",
+        "containers_removed",
+        "containers_evicted",
+        "container_lookups",
+        "container_runtime_errors",
+        "alerts_held",
+        "alerts_held_released",
     ];
     let gauges = [
         "ring_buffer_fill_ratio",
@@ -831,6 +845,8 @@ pub fn exported_names() -> Vec<String> {
         "node_overhead_agent_ratio",
         "node_overhead_budget_ratio",
         "output_queue_depth",
+        "container_runtime_up",
+        "alerts_held_waiting",
     ];
     let mut out = Vec::new();
     for c in counters {
@@ -839,8 +855,10 @@ pub fn exported_names() -> Vec<String> {
     for g in gauges {
         out.push(format!("saker_{g}"));
     }
-    for suffix in ["_bucket", "_sum", "_count"] {
-        out.push(format!("saker_event_latency_seconds{suffix}"));
+    for h in HISTOGRAMS {
+        for suffix in ["_bucket", "_sum", "_count"] {
+            out.push(format!("saker_{h}{suffix}"));
+        }
     }
     out
 }

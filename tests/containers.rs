@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::runtimes::{
-    BlockingCri, CTR_NAMESPACE, ContainerSpec, Containerd, PodSpec, Podman, TOOLBOX_IMAGE,
-    ctr_remove, ctr_run, runtimes_available,
+    BlockingCri, CTR_NAMESPACE, ContainerSpec, Containerd, ContainerdOptions, PodSpec, Podman,
+    TOOLBOX_IMAGE, ctr_remove, ctr_run, runtimes_available,
 };
 use common::*;
 use serde_json::Value;
@@ -180,15 +180,29 @@ fn cri_pod_attacks_fire_container_rules_with_pod_and_image_and_host_controls_do_
         return;
     }
     let _serial = serial();
-    let ctd = Containerd::start();
+    // Pods on a CNI bridge network (a private range, nothing leaves the node).
+    let ctd = Containerd::start_with(&ContainerdOptions { pod_network: true });
     let sock = ctd.socket().to_string_lossy().into_owned();
-    let run = start_agent(&agent_args(&falco_rules(), &sock, None, &[]));
+    // The suggested fields (Falco's default), plus pod fields the rules'
+    // outputs do not print, as `output_fields` only.
+    let run = start_agent(&agent_args(
+        &falco_rules(),
+        &sock,
+        None,
+        &[
+            "-o",
+            "append_output=[{suggested_output: true}, {extra_fields: [k8s.pod.ip, k8s.pod.uid, \"k8s.pod.label[app]\", container.privileged, container.type, k8s.pod.sandbox_id]}]",
+        ],
+    ));
     let mut cri = BlockingCri::connect(&ctd);
 
     let mut pod = PodSpec::new("checkout-7d9f");
     pod.namespace = "payments".into();
+    pod.host_network = false;
     pod.labels.insert("app".into(), "checkout".into());
     let p = cri.run_pod(&pod);
+    let pod_ip = cri.pod_ip(&p);
+    assert!(!pod_ip.is_empty(), "the CNI gave the pod an address");
 
     // 1. A shell with a terminal (`kubectl run -it ... sh`): the container's
     //    entrypoint is a shell on a pty.
@@ -262,6 +276,20 @@ fn cri_pod_attacks_fire_container_rules_with_pod_and_image_and_host_controls_do_
         }
     }
     assert!(stderr.contains("cri engine on"), "{stderr}");
+    // Pod fields beyond the suggested ones, from PodSandboxStatus.
+    let env_alert = rule_alerts(&alerts, container_rules[4])
+        .into_iter()
+        .find(|a| of(a, "container.name") == "app")
+        .expect("environ alert");
+    assert_eq!(of(env_alert, "k8s.pod.ip"), Value::from(pod_ip.as_str()));
+    assert_eq!(of(env_alert, "k8s.pod.uid"), Value::from(pod.uid.as_str()));
+    assert_eq!(of(env_alert, "k8s.pod.label[app]"), Value::from("checkout"));
+    assert_eq!(
+        of(env_alert, "k8s.pod.sandbox_id"),
+        Value::from(&p.id[..12])
+    );
+    assert_eq!(of(env_alert, "container.privileged"), Value::from(false));
+    assert_eq!(of(env_alert, "container.type"), Value::from("containerd"));
 
     cri.stop_and_remove_container(&shell_id);
     cri.stop_and_remove_container(&app_id);
@@ -288,6 +316,7 @@ fn ctr_and_podman_containers_are_named_with_their_runtime_type() {
     // Only this rule: the type and name fields in its output are what is checked.
     let only = [rules.to_string_lossy().into_owned()];
     let run = start_agent(&agent_args(&only, &sock, Some(&psock), &[]));
+    let addr = metrics_addr(&run);
 
     ctr_run(
         &ctd,
@@ -302,6 +331,7 @@ fn ctr_and_podman_containers_are_named_with_their_runtime_type() {
         &["/bin/cat", "/proc/1/environ"],
     );
     std::thread::sleep(Duration::from_secs(3));
+    report_latency(&addr);
     let (stdout, stderr) = run.stop();
     let alerts = parse_alerts(&stdout);
     let find = |name: &str| {
@@ -375,10 +405,16 @@ fn three_hundred_short_lived_containers_all_alert_with_metadata_and_the_table_em
             }
         }
     }
+    let rss_busy = metric(&addr, "saker_memory_rss_bytes").unwrap_or(0.0);
+    let table_busy = metric(&addr, "saker_containers").unwrap_or(0.0);
     for id in ids.drain(..) {
         cri.stop_and_remove_container(&id);
     }
-    eprintln!("{N} containers run and removed in {:?}", started.elapsed());
+    eprintln!(
+        "{N} containers run and removed in {:?}; at the end of the run: RSS {:.1} MiB, {table_busy} containers in the table",
+        started.elapsed(),
+        rss_busy / 1048576.0
+    );
     for (_, p) in &pods {
         cri.stop_and_remove_pod(p);
     }
@@ -391,6 +427,7 @@ fn three_hundred_short_lived_containers_all_alert_with_metadata_and_the_table_em
         Duration::from_secs(5),
         |_| true,
     );
+    report_latency(&addr);
     let held = metric(&addr, "saker_alerts_held_total").unwrap_or(0.0);
     let timeouts = metric(
         &addr,
@@ -521,6 +558,66 @@ fn containerd_outage_keeps_detection_running_and_metadata_comes_back() {
     let mut cri = BlockingCri::connect(&ctd);
     cri.stop_and_remove_container(&id);
     cri.stop_and_remove_pod(&p);
+}
+
+/// p50 and p99 (upper bucket bounds, seconds) and the count of a scraped
+/// histogram's series whose labels include `label` (e.g. `engine="cri"`; ""
+/// for an unlabelled histogram).
+fn quantiles(addr: &str, family: &str, label: &str) -> Option<(f64, f64, f64)> {
+    let port: u16 = addr.rsplit(':').next()?.parse().ok()?;
+    let (_, text) = http_get(port, "/metrics").ok()?;
+    let prefix = format!("{family}_bucket{{");
+    let mut buckets: Vec<(f64, f64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .filter(|rest| rest.contains(label))
+        .filter_map(|rest| {
+            let (labels, v) = rest.split_once("} ")?;
+            let le = labels.split("le=\"").nth(1)?.split('"').next()?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, v.trim().parse().ok()?))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last()?.1;
+    if total == 0.0 {
+        return None;
+    }
+    let q = |p: f64| {
+        buckets
+            .iter()
+            .find(|(_, n)| *n >= p * total)
+            .map_or(f64::NAN, |b| b.0)
+    };
+    Some((q(0.5), q(0.99), total))
+}
+
+/// Prints lookup latency per engine and alert hold time (the closing note's figures).
+fn report_latency(addr: &str) {
+    for engine in ["cri", "containerd", "docker", "podman"] {
+        if let Some((p50, p99, n)) = quantiles(
+            addr,
+            "saker_container_lookup_seconds",
+            &format!("engine=\"{engine}\""),
+        ) {
+            eprintln!(
+                "lookup latency {engine}: p50 <= {:.1} ms, p99 <= {:.1} ms ({n} calls)",
+                p50 * 1e3,
+                p99 * 1e3
+            );
+        }
+    }
+    if let Some((p50, p99, n)) = quantiles(addr, "saker_alert_hold_seconds", "") {
+        eprintln!(
+            "alert hold: p50 <= {:.1} ms, p99 <= {:.1} ms ({n} alerts held)",
+            p50 * 1e3,
+            p99 * 1e3
+        );
+    }
 }
 
 fn run_ok_cmd(cmd: &mut Command) {

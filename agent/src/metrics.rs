@@ -957,6 +957,16 @@ mod tests {
             run_time_ns: 1000,
             run_count: 10,
         }];
+        let mut cri = crate::runtime::EngineStats {
+            found: 3,
+            up: true,
+            latency_buckets: vec![0; crate::runtime::LOOKUP_BUCKETS_S.len() + 1],
+            latency_sum_s: 0.009,
+            ..Default::default()
+        };
+        cri.latency_buckets[1] = 2; // <= 2.5 ms
+        cri.latency_buckets[3] = 1; // <= 10 ms
+        s.runtime = vec![(crate::runtime::EngineKind::Cri, cri)];
         m.publish(s);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -980,6 +990,19 @@ mod tests {
             "saker_rule_matches_total{rule=\"Read sensitive file untrusted\",priority=\"Warning\",source=\"syscall\"} 2"
         ));
         assert!(text.contains("saker_events_total{type=\"openat\"} 5"));
+        // Per-engine lookup latency: cumulative buckets per engine label.
+        assert!(
+            text.contains("saker_container_lookup_seconds_bucket{le=\"0.0025\",engine=\"cri\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("saker_container_lookup_seconds_count{engine=\"cri\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("saker_container_runtime_up{engine=\"cri\"} 1"),
+            "{text}"
+        );
         // Buckets are cumulative and end with +Inf, which equals the count.
         assert!(
             text.contains("saker_event_latency_seconds_count 7\n"),

@@ -370,12 +370,6 @@ impl Engine {
         let held = &mut self.held;
         let hold = self.hold;
         let state = &self.state;
-        // Alerts from a container whose metadata is on its way wait for it
-        // (bounded), so that they name the pod and image.
-        let pending = hold.max_wait > Duration::ZERO
-            && ctx
-                .proc
-                .is_some_and(|p| state.containers.is_pending(&p.container_id));
         self.rules.evaluate(&ctx, |rule| {
             stats.alerts += 1;
             stats
@@ -387,7 +381,13 @@ impl Engine {
                     count: 0,
                 })
                 .count += 1;
-            match ctx.proc.filter(|_| pending) {
+            // Alerts from a container whose metadata is on its way wait for
+            // it (bounded), so that they name the pod and image. Asked per
+            // match, not per event: the table is not touched on the hot path.
+            let pending = ctx.proc.filter(|p| {
+                hold.max_wait > Duration::ZERO && state.containers.is_pending(&p.container_id)
+            });
+            match pending {
                 Some(p) => {
                     if held.queue.len() >= hold.max_alerts.max(1) {
                         held.release(
@@ -472,4 +472,183 @@ pub fn select_rules(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Detail, ExecInfo};
+    use crate::rules::{AppendOutput, RuleSource, load_sources, suggested_output_text};
+    use crate::state::container::{ContainerInfo, ContainerLimits, ContainerTable, PodInfo};
+    use crate::state::users::UserDb;
+
+    const A: &str = "3f4e1b2c9d8a7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
+    const B: &str = "aaaa1b2c9d8a7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
+
+    fn exec_in(tgid: u32, cgroup: &str) -> Event {
+        Event {
+            etype: EventType::from_name("execve").unwrap(),
+            ts_boot_ns: 1_000,
+            ts_wall_ns: 1_700_000_000_000_000_000,
+            tgid,
+            tid: tgid,
+            ppid: 1,
+            uid: 0,
+            gid: 0,
+            loginuid: u32::MAX,
+            cgroup_id: 0,
+            cpu: 0,
+            comm: "nc".into(),
+            ret: 0,
+            truncated: false,
+            read_failed: false,
+            detail: Detail::Exec(Box::new(ExecInfo {
+                old_tid: tgid,
+                filename: "/bin/nc".into(),
+                exe_path: "/bin/nc".into(),
+                args: vec!["nc".into(), "-e".into(), "/bin/sh".into()],
+                env: Vec::new(),
+                cwd: "/".into(),
+                cgroup: cgroup.into(),
+                cap_inheritable: 0,
+                cap_permitted: 0,
+                cap_effective: 0,
+                exe_ino: 1,
+                exe_dev: 0,
+                exe_ctime_ns: 0,
+                exe_mtime_ns: 0,
+                exe_writable: false,
+                exe_upper_layer: false,
+                exe_lower_layer: false,
+                exe_from_memfd: false,
+                start_boot_ns: 500,
+                ruid: 0,
+                rgid: 0,
+                vpid: 1,
+                vtid: 1,
+                sid: 0,
+                vpgid: 0,
+                tty: 0,
+                pidns_level: 1,
+            })),
+        }
+    }
+
+    fn engine(policy: HoldPolicy) -> Engine {
+        let mut state = State::detached(UserDb::from_text("", ""));
+        state.containers = ContainerTable::new(ContainerLimits::default(), true);
+        let mut out = load_sources(&[RuleSource {
+            name: "t.yaml".into(),
+            text: "- rule: Exec in container\n  desc: t\n  condition: evt.type=execve and container.id != host\n  output: exec %proc.name in %container.name\n  priority: WARNING\n".into(),
+        }]);
+        assert!(!out.has_errors(), "{:?}", out.diagnostics);
+        out.ruleset
+            .append_output(&[AppendOutput {
+                text: suggested_output_text(),
+                ..AppendOutput::default()
+            }])
+            .unwrap();
+        let mut e = Engine::new(state, out.ruleset, Arc::from("node-1"));
+        e.hold_alerts(policy);
+        e
+    }
+
+    fn field<'a>(a: &'a Alert, name: &str) -> &'a crate::alert::FieldOutput {
+        &a.output_fields
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .unwrap()
+            .1
+    }
+
+    fn found(name: &str, pod: &str) -> LookupResult {
+        LookupResult::Found(Box::new(ContainerInfo {
+            name: name.into(),
+            image_repository: "registry.example/shop".into(),
+            image_tag: "1.4".into(),
+            pod: Some(PodInfo {
+                name: pod.into(),
+                namespace: "payments".into(),
+                ..PodInfo::default()
+            }),
+            ..ContainerInfo::default()
+        }))
+    }
+
+    #[test]
+    fn alerts_wait_for_container_metadata_and_then_name_the_pod() {
+        use crate::alert::FieldOutput as F;
+        let mut e = engine(HoldPolicy::default());
+        let mut alerts = Vec::new();
+        e.process_event(
+            &exec_in(100, &format!("/kubepods/besteffort/pod1/{A}")),
+            &mut |a| alerts.push(a),
+        );
+        assert!(alerts.is_empty(), "held while the lookup runs");
+        assert_eq!(e.stats.hold.waiting, 1);
+        let reqs = e.state.containers.take_requests();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(reqs[0].cgroup_id, A);
+
+        e.container_answer(&A[..12], found("web", "checkout-7d9f"), &mut |a| {
+            alerts.push(a)
+        });
+        assert_eq!(alerts.len(), 1);
+        let a = &alerts[0];
+        assert!(a.output.contains("exec nc in web"), "{}", a.output);
+        assert!(
+            a.output.ends_with(&format!(
+                "container_id={} container_name=web container_image_repository=registry.example/shop container_image_tag=1.4 k8s_pod_name=checkout-7d9f k8s_ns_name=payments",
+                &A[..12]
+            )),
+            "{}",
+            a.output
+        );
+        assert_eq!(field(a, "k8s.pod.name"), &F::Str("checkout-7d9f".into()));
+        assert_eq!(field(a, "container.id"), &F::Str(A[..12].into()));
+        assert_eq!(e.stats.hold.released_answered, 1);
+        assert_eq!(e.stats.hold.waiting, 0);
+
+        // Known container: no wait.
+        e.process_event(
+            &exec_in(101, &format!("/kubepods/besteffort/pod1/{A}")),
+            &mut |a| alerts.push(a),
+        );
+        assert_eq!(alerts.len(), 2);
+        assert_eq!(e.stats.hold.held, 1);
+    }
+
+    #[test]
+    fn held_alerts_go_out_without_metadata_after_the_bound() {
+        use crate::alert::FieldOutput as F;
+        let mut e = engine(HoldPolicy {
+            max_wait: Duration::from_millis(1),
+            max_alerts: 1,
+        });
+        let mut alerts = Vec::new();
+        e.process_event(&exec_in(100, &format!("/docker/{A}")), &mut |a| {
+            alerts.push(a)
+        });
+        // A second held alert pushes the first out (max_alerts 1).
+        e.process_event(&exec_in(200, &format!("/docker/{B}")), &mut |a| {
+            alerts.push(a)
+        });
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(e.stats.hold.released_overflow, 1);
+        std::thread::sleep(Duration::from_millis(5));
+        e.release_held(false, &mut |a| alerts.push(a));
+        assert_eq!(alerts.len(), 2);
+        assert_eq!(e.stats.hold.released_timeout, 1);
+        for a in &alerts {
+            assert!(
+                matches!(field(a, "container.id"), F::Str(_)),
+                "the id is always known"
+            );
+            assert_eq!(field(a, "container.name"), &F::Missing);
+            assert!(a.output.contains("container_name=<NA>"), "{}", a.output);
+        }
+        // A late answer finds nothing held.
+        e.container_answer(&A[..12], found("web", "p"), &mut |a| alerts.push(a));
+        assert_eq!(alerts.len(), 2);
+    }
 }

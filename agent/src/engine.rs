@@ -477,7 +477,7 @@ pub fn select_rules(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Detail, ExecInfo};
+    use crate::event::{Detail, exec_info_fixture};
     use crate::rules::{AppendOutput, RuleSource, load_sources, suggested_output_text};
     use crate::state::container::{ContainerInfo, ContainerLimits, ContainerTable, PodInfo};
     use crate::state::users::UserDb;
@@ -502,35 +502,11 @@ mod tests {
             ret: 0,
             truncated: false,
             read_failed: false,
-            detail: Detail::Exec(Box::new(ExecInfo {
-                old_tid: tgid,
-                filename: "/bin/nc".into(),
-                exe_path: "/bin/nc".into(),
-                args: vec!["nc".into(), "-e".into(), "/bin/sh".into()],
-                env: Vec::new(),
-                cwd: "/".into(),
-                cgroup: cgroup.into(),
-                cap_inheritable: 0,
-                cap_permitted: 0,
-                cap_effective: 0,
-                exe_ino: 1,
-                exe_dev: 0,
-                exe_ctime_ns: 0,
-                exe_mtime_ns: 0,
-                exe_writable: false,
-                exe_upper_layer: false,
-                exe_lower_layer: false,
-                exe_from_memfd: false,
-                start_boot_ns: 500,
-                ruid: 0,
-                rgid: 0,
-                vpid: 1,
-                vtid: 1,
-                sid: 0,
-                vpgid: 0,
-                tty: 0,
-                pidns_level: 1,
-            })),
+            detail: Detail::Exec({
+                let mut x = exec_info_fixture(&["nc", "-e", "/bin/sh"], "/bin/nc", "/", cgroup);
+                x.old_tid = tgid;
+                x
+            }),
         }
     }
 

@@ -372,6 +372,39 @@ impl Enc<'_, '_> {
     fn gauge_f(&mut self, name: &str, help: &str, values: &[(Labels, f64)]) -> std::fmt::Result {
         self.family(name, help, MetricType::Gauge, values, ConstGauge::new)
     }
+
+    /// A histogram family: per series, per-bucket counts over `bounds` (one
+    /// more for +Inf) and the sum. `encode_histogram` accumulates the counts
+    /// itself and writes the f64::INFINITY bound as le="+Inf", the bucket
+    /// histogram_quantile needs.
+    fn histogram(
+        &mut self,
+        name: &str,
+        help: &str,
+        bounds: &[f64],
+        series: &[(Labels, &[u64], f64)],
+    ) -> std::fmt::Result {
+        let mut m = self
+            .0
+            .encode_descriptor(name, help, None, MetricType::Histogram)?;
+        for (l, per_bucket, sum) in series {
+            let at = |i: usize| per_bucket.get(i).copied().unwrap_or(0);
+            let mut buckets: Vec<(f64, u64)> = bounds
+                .iter()
+                .enumerate()
+                .map(|(i, ub)| (*ub, at(i)))
+                .collect();
+            buckets.push((f64::INFINITY, at(bounds.len())));
+            let count = buckets.iter().map(|(_, n)| n).sum();
+            if l.is_empty() {
+                m.encode_histogram::<Labels>(*sum, count, &buckets, None)?;
+            } else {
+                m.encode_family(l)?
+                    .encode_histogram::<Labels>(*sum, count, &buckets, None)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn one<T: Copy>(v: T) -> Vec<(Labels, T)> {
@@ -426,31 +459,20 @@ impl Collector for Metrics {
         e.counter("rule_matches", "Alerts raised, by rule.", &matches)?;
 
         // Event latency histogram: kernel timestamp -> rules evaluated.
-        {
-            let mut m = e.0.encode_descriptor(
-                "event_latency_seconds",
-                "Delay from the kernel timestamp of an event to the end of its rule evaluation.",
-                None,
-                MetricType::Histogram,
-            )?;
-            // encode_histogram takes per-bucket counts (it accumulates them
-            // itself) and writes an upper bound of f64::INFINITY as le="+Inf",
-            // the bucket histogram_quantile needs.
-            let per_bucket = |i: usize| engine.latency_buckets.get(i).copied().unwrap_or(0);
-            let mut buckets: Vec<(f64, u64)> = LATENCY_BUCKETS_NS
-                .iter()
-                .enumerate()
-                .map(|(i, ub)| (*ub as f64 / 1e9, per_bucket(i)))
-                .collect();
-            buckets.push((f64::INFINITY, per_bucket(LATENCY_BUCKETS_NS.len())));
-            let count = buckets.iter().map(|(_, n)| n).sum();
-            m.encode_histogram::<Labels>(
+        let bounds: Vec<f64> = LATENCY_BUCKETS_NS
+            .iter()
+            .map(|ub| *ub as f64 / 1e9)
+            .collect();
+        e.histogram(
+            "event_latency_seconds",
+            "Delay from the kernel timestamp of an event to the end of its rule evaluation.",
+            &bounds,
+            &[(
+                Vec::new(),
+                &engine.latency_buckets,
                 engine.latency_sum_ns as f64 / 1e9,
-                count,
-                &buckets,
-                None,
-            )?;
-        }
+            )],
+        )?;
 
         // ---- kernel side ----
         let mut drops: Vec<(Labels, u64)> = Vec::new();
@@ -591,36 +613,23 @@ impl Collector for Metrics {
                 .map(|(k, st)| (labels(&[("engine", k.as_str())]), i64::from(st.up)))
                 .collect::<Vec<_>>(),
         )?;
-        {
-            let mut m = e.0.encode_descriptor(
-                "container_lookup_seconds",
-                "Time a container runtime took to answer a metadata lookup, by engine.",
-                None,
-                MetricType::Histogram,
-            )?;
-            for (k, st) in &s.runtime {
-                let mut buckets: Vec<(f64, u64)> = crate::runtime::LOOKUP_BUCKETS_S
-                    .iter()
-                    .enumerate()
-                    .map(|(i, ub)| (*ub, st.latency_buckets.get(i).copied().unwrap_or(0)))
-                    .collect();
-                buckets.push((
-                    f64::INFINITY,
-                    st.latency_buckets
-                        .get(crate::runtime::LOOKUP_BUCKETS_S.len())
-                        .copied()
-                        .unwrap_or(0),
-                ));
-                let count = buckets.iter().map(|(_, n)| n).sum();
-                let l = labels(&[("engine", k.as_str())]);
-                m.encode_family(&l)?.encode_histogram::<Labels>(
+        let lookups: Vec<(Labels, &[u64], f64)> = s
+            .runtime
+            .iter()
+            .map(|(k, st)| {
+                (
+                    labels(&[("engine", k.as_str())]),
+                    st.latency_buckets.as_slice(),
                     st.latency_sum_s,
-                    count,
-                    &buckets,
-                    None,
-                )?;
-            }
-        }
+                )
+            })
+            .collect();
+        e.histogram(
+            "container_lookup_seconds",
+            "Time a container runtime took to answer a metadata lookup, by engine.",
+            &crate::runtime::LOOKUP_BUCKETS_S,
+            &lookups,
+        )?;
         let hold = &engine.hold;
         e.counter(
             "alerts_held",
@@ -641,23 +650,12 @@ impl Collector for Metrics {
             "Alerts waiting for container metadata now.",
             &one(clamp_i64(hold.waiting)),
         )?;
-        {
-            let mut m = e.0.encode_descriptor(
-                "alert_hold_seconds",
-                "How long held alerts waited for their container's metadata.",
-                None,
-                MetricType::Histogram,
-            )?;
-            let per = |i: usize| hold.wait_buckets.get(i).copied().unwrap_or(0);
-            let mut buckets: Vec<(f64, u64)> = crate::engine::HOLD_BUCKETS_S
-                .iter()
-                .enumerate()
-                .map(|(i, ub)| (*ub, per(i)))
-                .collect();
-            buckets.push((f64::INFINITY, per(crate::engine::HOLD_BUCKETS_S.len())));
-            let count = buckets.iter().map(|(_, n)| n).sum();
-            m.encode_histogram::<Labels>(hold.wait_sum_s, count, &buckets, None)?;
-        }
+        e.histogram(
+            "alert_hold_seconds",
+            "How long held alerts waited for their container's metadata.",
+            &crate::engine::HOLD_BUCKETS_S,
+            &[(Vec::new(), &hold.wait_buckets, hold.wait_sum_s)],
+        )?;
         e.counter(
             "proc_lookups",
             "Processes read from /proc because an event named an unknown one.",

@@ -358,3 +358,43 @@ impl Event {
         self.tid == self.tgid
     }
 }
+
+/// An exec record's details for tests: `args`, executable `exe`, working
+/// directory `cwd`, cgroup path `cgroup`; a non-root user on a tty.
+#[cfg(test)]
+pub(crate) fn exec_info_fixture(
+    args: &[&str],
+    exe: &str,
+    cwd: &str,
+    cgroup: &str,
+) -> Box<ExecInfo> {
+    Box::new(ExecInfo {
+        old_tid: 0,
+        filename: exe.into(),
+        exe_path: exe.into(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        env: vec!["HOME=/root".into()],
+        cwd: cwd.into(),
+        cgroup: cgroup.into(),
+        cap_inheritable: 0,
+        cap_permitted: 0,
+        cap_effective: 0x1fff,
+        exe_ino: 7,
+        exe_dev: 0,
+        exe_ctime_ns: 0,
+        exe_mtime_ns: 0,
+        exe_writable: false,
+        exe_upper_layer: false,
+        exe_lower_layer: false,
+        exe_from_memfd: false,
+        start_boot_ns: 500,
+        ruid: 1000,
+        rgid: 1000,
+        vpid: 0,
+        vtid: 0,
+        sid: 0,
+        vpgid: 0,
+        tty: 34816,
+        pidns_level: 0,
+    })
+}

@@ -367,3 +367,104 @@ fn a_tiny_ring_under_load_counts_every_drop() {
     );
     assert!(got.events.iter().all(|e| e.etype.name() == "userfaultfd"));
 }
+
+/// Removes a cgroup directory and its children once their (exited)
+/// processes are reaped (rmdir fails with EBUSY until then).
+fn remove_cgroup_tree(top: &std::path::Path) {
+    for _ in 0..100 {
+        let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+        let mut stack = vec![top.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            if let Ok(rd) = std::fs::read_dir(&d) {
+                for e in rd.flatten() {
+                    if e.path().is_dir() {
+                        stack.push(e.path());
+                    }
+                }
+            }
+            dirs.push(d);
+        }
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        if dirs
+            .iter()
+            .all(|d| std::fs::remove_dir(d).is_ok() || !d.exists())
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// On v1 (and hybrid) hierarchies a container's cgroup may be visible in a
+/// v1 controller only: the probe takes the memory controller's path, and the
+/// pids controller's when the task sits at the memory root. The cgroup
+/// matcher then names the container from that path.
+#[test]
+fn exec_reports_the_v1_controller_cgroup_when_v2_is_the_root() {
+    if !bpf_available() {
+        return;
+    }
+    use saker::state::container::{CgroupMatcher, ContainerType};
+    let v1 = std::path::Path::new("/sys/fs/cgroup");
+    if !v1.join("memory").is_dir() || !v1.join("pids").is_dir() {
+        // A pure cgroup v2 host has no v1 controller to test.
+        assert!(
+            std::env::var("SAKER_REQUIRE_BPF").is_err(),
+            "CI machines have cgroup v1 controllers (hybrid layout)"
+        );
+        eprintln!("not run: no cgroup v1 memory/pids hierarchies here");
+        return;
+    }
+    let top = format!("saker-it-{}", std::process::id());
+    let hex_mem = format!(
+        "{:0>64}",
+        format!("{:x}", 0x5a4e_u64 + u64::from(std::process::id()))
+    );
+    let hex_pids = format!(
+        "{:0>64}",
+        format!("{:x}", 0x91d5_u64 + u64::from(std::process::id()))
+    );
+    let mem_dir = v1.join("memory").join(&top).join("docker").join(&hex_mem);
+    let pids_dir = v1.join("pids").join(&top).join("docker").join(&hex_pids);
+    std::fs::create_dir_all(&mem_dir).unwrap();
+    std::fs::create_dir_all(&pids_dir).unwrap();
+    let cap = LiveCapture::start(interest("execve"), RING, true);
+    // The shell moves itself, then execs: the exec record carries the new cgroup.
+    let in_memory = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {}/cgroup.procs && exec /bin/true in-memory",
+            mem_dir.display()
+        ))
+        .status()
+        .unwrap();
+    let in_pids = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {}/cgroup.procs && echo $$ > {}/cgroup.procs && exec /bin/true in-pids",
+            v1.join("memory").display(),
+            pids_dir.display()
+        ))
+        .status()
+        .unwrap();
+    let got = cap.stop();
+    assert!(in_memory.success() && in_pids.success());
+    let cgroup_of = |marker: &str| -> String {
+        got.events
+            .iter()
+            .find_map(|e| match &e.detail {
+                Detail::Exec(x) if x.args.iter().any(|a| a == marker) => Some(x.cgroup.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no exec of /bin/true {marker}"))
+    };
+    let matcher = CgroupMatcher::default();
+    for (marker, hex) in [("in-memory", &hex_mem), ("in-pids", &hex_pids)] {
+        let cg = cgroup_of(marker);
+        assert_eq!(cg, format!("/{top}/docker/{hex}"), "{marker}");
+        let m = matcher.match_cgroup(&cg).unwrap();
+        assert_eq!((m.id, m.kind), (hex.as_str(), ContainerType::Docker));
+    }
+    remove_cgroup_tree(&v1.join("memory").join(&top));
+    remove_cgroup_tree(&v1.join("pids").join(&top));
+}

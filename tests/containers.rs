@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::runtimes::{
     BlockingCri, CTR_NAMESPACE, ContainerSpec, Containerd, ContainerdOptions, PodSpec, Podman,
-    TOOLBOX_IMAGE, ctr_remove, ctr_run, runtimes_available,
+    TOOLBOX_IMAGE, TestImage, ctr_log, ctr_remove, ctr_run, runtimes_available,
 };
 use common::*;
 use serde_json::Value;
@@ -360,6 +360,70 @@ fn ctr_and_podman_containers_are_named_with_their_runtime_type() {
 }
 
 #[test]
+fn ctr_run_rm_in_a_namespace_created_after_start_keeps_metadata() {
+    if !bpf_available() || !runtimes_available() {
+        return;
+    }
+    let _serial = serial();
+    const N: usize = 20;
+    let ctd = Containerd::start();
+    let sock = ctd.socket().to_string_lossy().into_owned();
+    let run = start_agent(&agent_args(&falco_rules(), &sock, None, &[]));
+    // A namespace the agent has never seen: its `/<namespace>/<id>` cgroups
+    // are containers from the moment containerd announces it.
+    let ns = "team-b";
+    let archive = TestImage::get().toolbox.display().to_string();
+    ctd.ctr(ns, &["images", "import", &archive]);
+    let runc_root = ctd.runc_root().display().to_string();
+    for i in 0..N {
+        let id = format!("rm-{i}");
+        let log = format!("file://{}", ctr_log(&ctd, ns, &id).display());
+        // `--rm`: the container is deleted as soon as it exits, milliseconds
+        // after its one process ran.
+        ctd.ctr(
+            ns,
+            &[
+                "run",
+                "--rm",
+                "--runc-root",
+                &runc_root,
+                "--log-uri",
+                &log,
+                TOOLBOX_IMAGE,
+                &id,
+                "/bin/cat",
+                "/proc/1/environ",
+            ],
+        );
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let (stdout, stderr) = run.stop();
+    let alerts: Vec<Value> = parse_alerts(&stdout)
+        .into_iter()
+        .filter(|a| {
+            a["rule"] == "Read environment variable from /proc files"
+                && of(a, "container.id")
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("rm-"))
+        })
+        .collect();
+    assert_eq!(alerts.len(), N, "one alert per container:\n{stderr}");
+    for a in &alerts {
+        assert_eq!(of(a, "container.name"), of(a, "container.id"), "{a}");
+        assert_eq!(
+            of(a, "container.type"),
+            Value::Null,
+            "not printed by this rule"
+        );
+        assert_eq!(
+            of(a, "container.image.repository"),
+            Value::from("saker.test/toolbox"),
+            "{a}"
+        );
+    }
+}
+
+#[test]
 fn three_hundred_short_lived_containers_all_alert_with_metadata_and_the_table_empties() {
     if !bpf_available() || !runtimes_available() {
         return;
@@ -531,16 +595,22 @@ fn containerd_outage_keeps_detection_running_and_metadata_comes_back() {
     );
     let up = metric(&addr, "saker_container_runtime_up{engine=\"cri\"}");
     ctd.restart();
-    std::thread::sleep(Duration::from_secs(4));
-    let up_after = metric(&addr, "saker_container_runtime_up{engine=\"cri\"}");
+    // The health probe (every 5 s) or the next lookup notices.
+    let up_after = Some(wait_metric(
+        &addr,
+        "saker_container_runtime_up{engine=\"cri\"}",
+        Duration::from_secs(15),
+        |v| v == 1.0,
+    ));
+    std::thread::sleep(Duration::from_secs(2));
     let (stdout, stderr) = run.stop();
     let alerts = parse_alerts(&stdout);
     assert!(errors > 0.0, "runtime errors counted: {errors}");
     assert_eq!(up, Some(0.0), "the engine is reported down");
     assert_eq!(up_after, Some(1.0), "and up again after the restart");
     assert!(
-        stderr.contains("container runtime cri unavailable"),
-        "a warning names the runtime: {stderr}"
+        stderr.contains("no container runtime reachable") && stderr.contains(&sock),
+        "a warning names the runtime's socket: {stderr}"
     );
     assert!(
         alerts

@@ -759,7 +759,18 @@ pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigE
         file = serde_yaml::from_value(root)
             .map_err(|e| yaml_error(&format!("{origin} with -o overrides"), &e))?;
     }
-    let ignored = file.ignored_present();
+    let mut ignored = file.ignored_present();
+    let e = &file.container_engines;
+    for (name, cfg) in [
+        ("cri", &e.cri),
+        ("containerd", &e.containerd),
+        ("docker", &e.docker),
+        ("podman", &e.podman),
+    ] {
+        if cfg.disable_async.is_some() {
+            ignored.push(format!("container_engines.{name}.disable_async"));
+        }
+    }
     let mut cfg = validate(file)?;
     cfg.ignored_keys = ignored;
     Ok(cfg)
@@ -981,9 +992,21 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
         grace: Duration::from_millis(c.grace_ms),
         retry_after: Duration::from_millis(c.retry_ms),
     };
+    if c.hold_max_wait_ms > 60_000 {
+        return Err(invalid(
+            "saker.containers.hold_max_wait_ms",
+            "must be at most 60000 (a minute); 0 disables holding",
+        ));
+    }
+    if c.hold_max_alerts == 0 {
+        return Err(invalid(
+            "saker.containers.hold_max_alerts",
+            "must be at least 1 (hold_max_wait_ms: 0 disables holding)",
+        ));
+    }
     let hold = crate::engine::HoldPolicy {
         max_wait: Duration::from_millis(c.hold_max_wait_ms),
-        max_alerts: c.hold_max_alerts.max(1),
+        max_alerts: c.hold_max_alerts,
     };
     Ok(Config {
         rules_files: f.rules_files,
@@ -1287,6 +1310,11 @@ mod tests {
         );
         let off = load_str("", &["append_output=[]"]).unwrap();
         assert!(off.append_output.is_empty());
+        let old = load_str("container_engines:\n  cri:\n    disable_async: true\n", &[]).unwrap();
+        assert_eq!(
+            old.ignored_keys,
+            vec!["container_engines.cri.disable_async"]
+        );
         for (yaml, key) in [
             (
                 "container_engines:\n  cri:\n    sockets: [run/x.sock]\n",

@@ -305,6 +305,29 @@ impl Engine {
         );
     }
 
+    /// Records metadata learnt before the container's first process (a
+    /// runtime event), and sends alerts that were waiting for it.
+    pub fn container_prefill(
+        &mut self,
+        cgroup_id: &str,
+        kind: crate::state::container::ContainerType,
+        info: crate::state::container::ContainerInfo,
+        on_alert: &mut impl FnMut(Alert),
+    ) {
+        self.state.containers.prefill(cgroup_id, kind, info);
+        let id = crate::state::container::short_id(cgroup_id).to_string();
+        if self.held.queue.is_empty() {
+            return;
+        }
+        self.held.release(
+            &self.state,
+            &mut self.stats.hold,
+            Release::Answered,
+            |h| *h.container == *id,
+            on_alert,
+        );
+    }
+
     /// Sends the alerts that waited `max_wait` (with what is known), or all
     /// of them with `all` (shutdown).
     pub fn release_held(&mut self, all: bool, on_alert: &mut impl FnMut(Alert)) {

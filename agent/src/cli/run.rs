@@ -169,8 +169,14 @@ impl Pipeline {
     /// A runtime's answer: the container's metadata, and its held alerts out.
     fn on_answer(&mut self, a: Answer) {
         let outputs = &self.outputs;
-        self.engine
-            .container_answer(&a.id, a.result, &mut |al: Alert| outputs.send(al));
+        let mut send = |al: Alert| outputs.send(al);
+        match (a.prefill, a.result) {
+            (Some((cgroup_id, kind)), LookupResult::Found(info)) => {
+                self.engine
+                    .container_prefill(&cgroup_id, kind, *info, &mut send);
+            }
+            (_, result) => self.engine.container_answer(&a.id, result, &mut send),
+        }
     }
 
     /// Sends the alerts that waited long enough (all of them with `all`).

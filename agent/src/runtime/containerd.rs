@@ -14,8 +14,11 @@ use std::time::Duration;
 
 use containerd_client::services::v1 as api;
 use containerd_client::services::v1::containers_client::ContainersClient;
+use containerd_client::services::v1::events_client::EventsClient;
 use containerd_client::services::v1::images_client::ImagesClient;
 use containerd_client::services::v1::namespaces_client::NamespacesClient;
+use containerd_client::services::v1::version_client::VersionClient;
+use prost::Message;
 
 use super::{EngineError, GrpcSocket, bounded_labels, with_timeout};
 use crate::state::container::{
@@ -26,6 +29,21 @@ use crate::state::container::{
 pub struct ContainerdClient {
     sock: GrpcSocket,
 }
+
+/// What the event stream reports that Saker acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// `/namespaces/create`.
+    NamespaceCreated(String),
+    /// `/containers/create`: a container, before any of its processes ran.
+    ContainerCreated { namespace: String, id: String },
+}
+
+/// Topics subscribed to (containerd's filter syntax, `events.proto`).
+const EVENT_FILTERS: [&str; 2] = [
+    r#"topic=="/namespaces/create""#,
+    r#"topic=="/containers/create""#,
+];
 
 fn in_namespace<T>(msg: T, ns: &str) -> tonic::Request<T> {
     let mut req = tonic::Request::new(msg);
@@ -45,6 +63,57 @@ impl ContainerdClient {
 
     pub fn socket(&self) -> String {
         self.sock.name()
+    }
+
+    /// Whether containerd answers (`Version`).
+    pub async fn ping(&self) -> Result<(), EngineError> {
+        with_timeout(&self.sock.path, self.sock.timeout, async {
+            let mut c = VersionClient::new(self.sock.channel().await?);
+            let r = c.version(()).await;
+            self.sock.status("Version", r).await.map(|_| ())
+        })
+        .await
+    }
+
+    /// Subscribes to namespace and container creation and calls `on_event`
+    /// for each, until the stream ends or fails (the caller resubscribes).
+    /// Undecodable events are skipped.
+    pub async fn watch(&self, mut on_event: impl FnMut(Event)) -> Result<(), EngineError> {
+        let channel = with_timeout(&self.sock.path, self.sock.timeout, self.sock.channel()).await?;
+        let mut c = EventsClient::new(channel);
+        let r = c
+            .subscribe(api::SubscribeRequest {
+                filters: EVENT_FILTERS.iter().map(|f| (*f).to_string()).collect(),
+            })
+            .await;
+        let Some(stream) = self.sock.status("Events.Subscribe", r).await? else {
+            return Ok(());
+        };
+        let mut stream = stream.into_inner();
+        loop {
+            let msg = stream.message().await;
+            let Some(env) = self.sock.status("Events.Subscribe", msg).await?.flatten() else {
+                return Ok(());
+            };
+            let Some(any) = env.event else { continue };
+            match env.topic.as_str() {
+                "/namespaces/create" => {
+                    if let Ok(ns) = containerd_client::events::NamespaceCreate::decode(&*any.value)
+                    {
+                        on_event(Event::NamespaceCreated(ns.name));
+                    }
+                }
+                "/containers/create" => {
+                    if let Ok(c) = containerd_client::events::ContainerCreate::decode(&*any.value) {
+                        on_event(Event::ContainerCreated {
+                            namespace: env.namespace,
+                            id: c.id,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     /// containerd's namespaces.

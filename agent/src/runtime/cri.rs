@@ -46,6 +46,20 @@ impl CriClient {
         Ok(RuntimeServiceClient::new(self.sock.channel().await?))
     }
 
+    /// Whether the runtime answers (`Version`).
+    pub async fn ping(&self) -> Result<(), EngineError> {
+        with_timeout(&self.sock.path, self.sock.timeout, async {
+            let mut c = self.client().await?;
+            let r = c
+                .version(cri::VersionRequest {
+                    version: "v1".into(),
+                })
+                .await;
+            self.sock.status("Version", r).await.map(|_| ())
+        })
+        .await
+    }
+
     /// containerd -> `containerd`, cri-o -> `cri-o`, anything else `cri`
     /// (libsinsp `cri.hpp`, the plugin's `getRuntime`).
     async fn runtime(&self) -> Result<ContainerType, EngineError> {

@@ -45,13 +45,13 @@ impl DockerClient {
         self.path.display().to_string()
     }
 
-    /// GET `api_path`: Ok(None) on 404, the JSON body on 2xx.
-    async fn get(&self, api_path: &str, call: &'static str) -> Result<Option<Value>, EngineError> {
-        if !self.path.exists() {
-            return Err(EngineError::SocketMissing {
-                socket: self.socket(),
-            });
-        }
+    /// GET `api_path`: the status and the body (at most [`MAX_REPLY`] bytes).
+    async fn get_raw(
+        &self,
+        api_path: &str,
+        call: &'static str,
+    ) -> Result<(hyper::StatusCode, Bytes), EngineError> {
+        super::check_socket(&self.path)?;
         let err = |message: String| EngineError::Call {
             socket: self.socket(),
             call,
@@ -64,21 +64,52 @@ impl DockerClient {
             .await
             .map_err(|e| err(super::error_chain(&e)))?;
         let status = resp.status();
-        if status == hyper::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
         let body = http_body_util::Limited::new(resp.into_body(), MAX_REPLY)
             .collect()
             .await
             .map_err(|e| err(format!("reading the reply: {e}")))?
             .to_bytes();
+        Ok((status, body))
+    }
+
+    /// GET `api_path` as JSON: Ok(None) when the object does not exist (404,
+    /// or podman's 500 "no such container" for a container being removed).
+    async fn get(&self, api_path: &str, call: &'static str) -> Result<Option<Value>, EngineError> {
+        let (status, body) = self.get_raw(api_path, call).await?;
+        let text = || String::from_utf8_lossy(&body).trim().to_string();
+        if status == hyper::StatusCode::NOT_FOUND
+            || (status.is_server_error() && text().to_ascii_lowercase().contains("no such"))
+        {
+            return Ok(None);
+        }
+        let err = |message: String| EngineError::Call {
+            socket: self.socket(),
+            call,
+            message,
+        };
         if !status.is_success() {
-            let text = String::from_utf8_lossy(&body);
-            return Err(err(format!("HTTP {status}: {}", text.trim())));
+            return Err(err(format!("HTTP {status}: {}", text())));
         }
         serde_json::from_slice(&body)
             .map(Some)
             .map_err(|e| err(format!("reply is not JSON: {e}")))
+    }
+
+    /// Whether the daemon answers (`GET /_ping`).
+    pub async fn ping(&self) -> Result<(), EngineError> {
+        with_timeout(&self.path, self.timeout, async {
+            let (status, body) = self.get_raw("/_ping", "GET /_ping").await?;
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(EngineError::Call {
+                    socket: self.socket(),
+                    call: "GET /_ping",
+                    message: format!("HTTP {status}: {}", String::from_utf8_lossy(&body).trim()),
+                })
+            }
+        })
+        .await
     }
 
     /// Metadata of container `id` (full or prefix); None if unknown.

@@ -34,7 +34,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::state::container::{ContainerInfo, ContainerType, LookupRequest, LookupResult};
+use crate::state::container::{
+    ContainerInfo, ContainerType, LookupRequest, LookupResult, short_id,
+};
 
 /// An engine kind, as the configuration names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,6 +134,8 @@ pub fn host_path(root: &Path, path: &Path) -> PathBuf {
 pub enum EngineError {
     #[error("{socket}: socket missing")]
     SocketMissing { socket: String },
+    #[error("{socket}: not a unix socket")]
+    NotASocket { socket: String },
     #[error("{socket}: connecting: {message}")]
     Connect { socket: String, message: String },
     #[error("{socket}: {call}: {message}")]
@@ -153,12 +157,25 @@ pub struct Answer {
     pub engine: Option<EngineKind>,
     /// From the request to the answer.
     pub latency: Duration,
+    /// Learnt from a runtime event before the container's first process ran
+    /// (not asked for by the table): the id as its cgroup will spell it, and
+    /// the type, to create the table entry with.
+    pub prefill: Option<(String, ContainerType)>,
 }
 
 /// Upper bounds (seconds) of the lookup latency histogram buckets.
 pub const LOOKUP_BUCKETS_S: [f64; 11] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
+
+/// How often every endpoint is probed (its `Version` or `/_ping`), so that
+/// `saker_container_runtime_up` follows the runtime, not the last lookup.
+pub const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How long lookups skip an endpoint after it failed (the health probe
+/// brings it back sooner when it answers): a hung socket must not cost every
+/// lookup its timeout.
+const DOWN_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Counters of one engine, for the metrics.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -169,11 +186,9 @@ pub struct EngineStats {
     pub not_found: u64,
     /// Calls that failed (socket missing, refused, timeout, error).
     pub errors: u64,
-    /// Up (the last call reached the runtime) or down.
+    /// Up: some socket of the engine answered its last call (lookup or probe).
     pub up: bool,
-    /// Calls made (0: the engine's state is not known yet).
-    pub calls: u64,
-    /// Latency of answered calls: per-bucket counts over [`LOOKUP_BUCKETS_S`]
+    /// Latency of answered lookups: per-bucket counts over [`LOOKUP_BUCKETS_S`]
     /// plus one for +Inf, and the sum in seconds.
     pub latency_buckets: Vec<u64>,
     pub latency_sum_s: f64,
@@ -211,37 +226,31 @@ impl RuntimeStats {
         self.engines.lock().map(|g| g.clone()).unwrap_or_default()
     }
 
-    /// Records one call; returns true when the engine's up/down state changed.
-    fn record(&self, kind: EngineKind, outcome: &Result<Option<()>, ()>, took: Duration) -> bool {
+    fn record_lookup(&self, kind: EngineKind, found: bool, took: Duration) {
         self.with(kind, |s| {
-            let was_up = (s.calls > 0).then_some(s.up);
-            s.calls += 1;
-            match outcome {
-                Ok(found) => {
-                    if found.is_some() {
-                        s.found += 1;
-                    } else {
-                        s.not_found += 1;
-                    }
-                    s.up = true;
-                    let secs = took.as_secs_f64();
-                    let i = LOOKUP_BUCKETS_S
-                        .iter()
-                        .position(|b| secs <= *b)
-                        .unwrap_or(LOOKUP_BUCKETS_S.len());
-                    if let Some(b) = s.latency_buckets.get_mut(i) {
-                        *b += 1;
-                    }
-                    s.latency_sum_s += secs;
-                }
-                Err(()) => {
-                    s.errors += 1;
-                    s.up = false;
-                }
+            if found {
+                s.found += 1;
+            } else {
+                s.not_found += 1;
             }
-            was_up != Some(s.up)
-        })
-        .unwrap_or(false)
+            let secs = took.as_secs_f64();
+            let i = LOOKUP_BUCKETS_S
+                .iter()
+                .position(|b| secs <= *b)
+                .unwrap_or(LOOKUP_BUCKETS_S.len());
+            if let Some(b) = s.latency_buckets.get_mut(i) {
+                *b += 1;
+            }
+            s.latency_sum_s += secs;
+        });
+    }
+
+    fn record_error(&self, kind: EngineKind) {
+        self.with(kind, |s| s.errors += 1);
+    }
+
+    fn set_up(&self, kind: EngineKind, up: bool) {
+        self.with(kind, |s| s.up = up);
     }
 }
 
@@ -253,10 +262,19 @@ enum Client {
     Docker(docker::DockerClient),
 }
 
+/// What is known of an endpoint's reachability.
+#[derive(Debug, Default)]
+struct Health {
+    /// None until the first call.
+    up: Option<bool>,
+    failed_at: Option<Instant>,
+}
+
 #[derive(Debug)]
 struct Endpoint {
     kind: EngineKind,
     client: Client,
+    health: Mutex<Health>,
 }
 
 impl Endpoint {
@@ -275,12 +293,82 @@ impl Endpoint {
         }
     }
 
+    /// A cheap call that tells whether the runtime answers.
+    async fn ping(&self) -> Result<(), EngineError> {
+        match &self.client {
+            Client::Cri(c) => c.ping().await,
+            Client::Containerd(c) => c.ping().await,
+            Client::Docker(c) => c.ping().await,
+        }
+    }
+
     fn socket(&self) -> String {
         match &self.client {
             Client::Cri(c) => c.socket(),
             Client::Containerd(c) => c.socket(),
             Client::Docker(c) => c.socket(),
         }
+    }
+
+    /// False while the endpoint is down and within its backoff.
+    fn available(&self, now: Instant) -> bool {
+        self.health.lock().map_or(true, |h| {
+            h.up != Some(false)
+                || h.failed_at
+                    .is_none_or(|t| now.saturating_duration_since(t) >= DOWN_BACKOFF)
+        })
+    }
+
+    /// Records a call's outcome; logs the endpoint's transitions (once each)
+    /// and keeps the engine's `up` and error count current.
+    fn mark<T>(
+        &self,
+        r: &Result<T, EngineError>,
+        stats: &RuntimeStats,
+        endpoints: &[Arc<Endpoint>],
+    ) {
+        let now_up = r.is_ok();
+        let before = {
+            let Ok(mut h) = self.health.lock() else {
+                return;
+            };
+            let before = h.up;
+            h.up = Some(now_up);
+            h.failed_at = (!now_up).then(Instant::now);
+            before
+        };
+        if let Err(e) = r {
+            stats.record_error(self.kind);
+            match (before, e) {
+                (Some(false), _) => {}
+                // A default socket of a runtime this node does not run.
+                (None, EngineError::SocketMissing { .. }) => log::info!(
+                    "container runtime {}: {} not present",
+                    self.kind.as_str(),
+                    self.socket()
+                ),
+                _ => log::warn!(
+                    "container runtime {} unavailable ({e}); its containers get ids only until it is back",
+                    self.kind.as_str()
+                ),
+            }
+        } else if before != Some(true) {
+            log::info!(
+                "container runtime {} on {} is reachable{}",
+                self.kind.as_str(),
+                self.socket(),
+                if before == Some(false) {
+                    "; metadata lookups resume"
+                } else {
+                    ""
+                }
+            );
+        }
+        let engine_up = endpoints
+            .iter()
+            .filter(|e| e.kind == self.kind)
+            .any(|e| e.health.lock().map(|h| h.up == Some(true)).unwrap_or(false));
+        stats.set_up(self.kind, engine_up);
     }
 }
 
@@ -304,9 +392,18 @@ pub struct RuntimeService {
     pub stats: Arc<RuntimeStats>,
 }
 
+/// Where the tasks send what they learn.
+#[derive(Debug, Clone)]
+struct Sinks {
+    answers: mpsc::UnboundedSender<Answer>,
+    namespaces: mpsc::UnboundedSender<Vec<String>>,
+}
+
 impl RuntimeService {
-    /// Starts the lookup task on `handle`. Answers go to `answers`; containerd
-    /// namespaces found at start (for the cgroup matcher) to `namespaces`.
+    /// Starts the lookup task, the health probe and the containerd event
+    /// watchers on `handle`. Answers (and prefilled metadata) go to
+    /// `answers`; containerd namespaces (for the cgroup matcher), at start and
+    /// as they are created, to `namespaces`.
     pub fn start(
         settings: RuntimeSettings,
         handle: &tokio::runtime::Handle,
@@ -315,7 +412,7 @@ impl RuntimeService {
     ) -> RuntimeService {
         let (tx, mut rx) = mpsc::channel::<(LookupRequest, Instant)>(1024);
         let stats = Arc::new(RuntimeStats::default());
-        let endpoints = Arc::new(build_endpoints(&settings));
+        let endpoints: Arc<Vec<Arc<Endpoint>>> = Arc::new(build_endpoints(&settings));
         for e in endpoints.iter() {
             log::info!(
                 "container metadata: {} engine on {}",
@@ -323,15 +420,25 @@ impl RuntimeService {
                 e.socket()
             );
         }
+        let sinks = Sinks {
+            answers,
+            namespaces,
+        };
+        handle.spawn(health_loop(endpoints.clone(), stats.clone(), sinks.clone()));
+        for ep in endpoints
+            .iter()
+            .filter(|e| e.kind == EngineKind::Containerd)
+        {
+            handle.spawn(watch_containerd_events(
+                ep.clone(),
+                endpoints.clone(),
+                settings.clone(),
+                stats.clone(),
+                sinks.clone(),
+            ));
+        }
         let stats2 = stats.clone();
         let limit = Arc::new(Semaphore::new(settings.concurrency.max(1)));
-        let eps = endpoints.clone();
-        handle.spawn(async move {
-            let ns = list_containerd_namespaces(&eps).await;
-            if !ns.is_empty() {
-                let _ = namespaces.send(ns);
-            }
-        });
         handle.spawn(async move {
             while let Some((req, asked)) = rx.recv().await {
                 let Ok(permit) = limit.clone().acquire_owned().await else {
@@ -339,7 +446,7 @@ impl RuntimeService {
                 };
                 let endpoints = endpoints.clone();
                 let stats = stats2.clone();
-                let answers = answers.clone();
+                let answers = sinks.answers.clone();
                 let settings = settings.clone();
                 tokio::spawn(async move {
                     let (result, engine) = lookup(&endpoints, &req, &settings, &stats).await;
@@ -348,6 +455,7 @@ impl RuntimeService {
                         result,
                         engine,
                         latency: asked.elapsed(),
+                        prefill: None,
                     });
                     drop(permit);
                 });
@@ -373,7 +481,7 @@ impl RuntimeService {
     }
 }
 
-fn build_endpoints(settings: &RuntimeSettings) -> Vec<Endpoint> {
+fn build_endpoints(settings: &RuntimeSettings) -> Vec<Arc<Endpoint>> {
     let mut out = Vec::new();
     let timeout = settings.timeout;
     for e in settings.engines.iter().filter(|e| e.enabled) {
@@ -388,34 +496,127 @@ fn build_endpoints(settings: &RuntimeSettings) -> Vec<Endpoint> {
                     Client::Docker(docker::DockerClient::new(path, timeout, e.kind))
                 }
             };
-            out.push(Endpoint {
+            out.push(Arc::new(Endpoint {
                 kind: e.kind,
                 client,
-            });
+                health: Mutex::new(Health::default()),
+            }));
         }
     }
     out
 }
 
-async fn list_containerd_namespaces(endpoints: &[Endpoint]) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in endpoints {
-        if let Client::Containerd(c) = &e.client
-            && let Ok(ns) = c.namespaces().await
-        {
-            for n in ns {
-                if !out.contains(&n) {
-                    out.push(n);
-                }
+/// Probes every endpoint now and every [`HEALTH_INTERVAL`]; after the first
+/// round, warns once if no runtime at all is reachable. containerd's
+/// namespaces are listed on each round (new namespaces also arrive as events).
+async fn health_loop(endpoints: Arc<Vec<Arc<Endpoint>>>, stats: Arc<RuntimeStats>, sinks: Sinks) {
+    let mut first = true;
+    let mut tick = tokio::time::interval(HEALTH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for ep in endpoints.iter() {
+            let r = ep.ping().await;
+            ep.mark(&r, &stats, &endpoints);
+            if r.is_ok()
+                && let Client::Containerd(c) = &ep.client
+                && let Ok(ns) = c.namespaces().await
+                && !ns.is_empty()
+                && sinks.namespaces.send(ns).is_err()
+            {
+                return;
             }
         }
+        if first {
+            first = false;
+            let up = endpoints
+                .iter()
+                .any(|e| e.health.lock().map(|h| h.up == Some(true)).unwrap_or(false));
+            if !up && !endpoints.is_empty() {
+                let socks: Vec<String> = endpoints.iter().map(|e| e.socket()).collect();
+                log::warn!(
+                    "no container runtime reachable (tried {}); alerts from containers carry container ids only until one is (container_engines)",
+                    socks.join(", ")
+                );
+            }
+        }
+        if sinks.answers.is_closed() {
+            return;
+        }
     }
-    out
+}
+
+/// Follows containerd's event stream: a new namespace makes its
+/// `/<namespace>/<id>` cgroups containers at once; a container created
+/// outside Kubernetes and Docker (`ctr run`, nerdctl) is looked up as it is
+/// created, before its first process runs, so that a container that exits
+/// and is deleted within milliseconds (`ctr run --rm`) still has its
+/// metadata (the container plugin's `create` hook does the same).
+async fn watch_containerd_events(
+    ep: Arc<Endpoint>,
+    endpoints: Arc<Vec<Arc<Endpoint>>>,
+    settings: RuntimeSettings,
+    stats: Arc<RuntimeStats>,
+    sinks: Sinks,
+) {
+    let Client::Containerd(c) = &ep.client else {
+        return;
+    };
+    loop {
+        if sinks.answers.is_closed() {
+            return;
+        }
+        let r = c
+            .watch(|ev| match ev {
+                containerd::Event::NamespaceCreated(ns) => {
+                    let _ = sinks.namespaces.send(vec![ns]);
+                }
+                containerd::Event::ContainerCreated { namespace, id } => {
+                    // CRI containers are looked up through the CRI on their
+                    // first exec (the CRI lists them only once created), and
+                    // Docker's through the Docker API.
+                    if namespace == "k8s.io" || namespace == "moby" {
+                        return;
+                    }
+                    let _ = sinks.namespaces.send(vec![namespace.clone()]);
+                    let req = LookupRequest {
+                        id: Arc::from(short_id(&id)),
+                        cgroup_id: id.clone(),
+                        kind: ContainerType::Containerd,
+                        namespace: Some(namespace),
+                    };
+                    let endpoints = endpoints.clone();
+                    let settings = settings.clone();
+                    let stats = stats.clone();
+                    let answers = sinks.answers.clone();
+                    tokio::spawn(async move {
+                        let asked = Instant::now();
+                        if let (LookupResult::Found(info), engine) =
+                            lookup(&endpoints, &req, &settings, &stats).await
+                        {
+                            let _ = answers.send(Answer {
+                                id: req.id.clone(),
+                                result: LookupResult::Found(info),
+                                engine,
+                                latency: asked.elapsed(),
+                                prefill: Some((req.cgroup_id.clone(), ContainerType::Containerd)),
+                            });
+                        }
+                    });
+                }
+            })
+            .await;
+        if let Err(e) = r {
+            log::debug!("containerd events on {}: {e}; resubscribing", ep.socket());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Asks the endpoints in the preferred order until one knows the container.
+/// Endpoints that are down (and within their backoff) are skipped.
 async fn lookup(
-    endpoints: &[Endpoint],
+    endpoints: &[Arc<Endpoint>],
     req: &LookupRequest,
     settings: &RuntimeSettings,
     stats: &RuntimeStats,
@@ -423,30 +624,19 @@ async fn lookup(
     let order = preferred(req.kind, req.namespace.is_some());
     let mut answered = false;
     let mut errors: Vec<String> = Vec::new();
+    let now = Instant::now();
     for kind in order {
         for ep in endpoints.iter().filter(|e| e.kind == kind) {
+            if !ep.available(now) {
+                errors.push(format!("{}: down", ep.socket()));
+                continue;
+            }
             let started = Instant::now();
             let r = ep.lookup(req, settings.label_max_len).await;
-            let outcome = match &r {
-                Ok(Some(_)) => Ok(Some(())),
-                Ok(None) => Ok(None),
-                Err(_) => Err(()),
-            };
-            if stats.record(kind, &outcome, started.elapsed()) {
-                match &r {
-                    Ok(_) => log::info!(
-                        "container runtime {} on {} is reachable; metadata lookups resume",
-                        kind.as_str(),
-                        ep.socket()
-                    ),
-                    Err(e) => log::warn!(
-                        "container runtime {} unavailable ({e}); alerts carry container ids only until it is back",
-                        kind.as_str()
-                    ),
-                }
-            }
+            ep.mark(&r, stats, endpoints);
             match r {
                 Ok(Some(mut info)) => {
+                    stats.record_lookup(kind, true, started.elapsed());
                     if info.kind.is_none() {
                         info.kind = Some(match kind {
                             EngineKind::Docker => ContainerType::Docker,
@@ -457,7 +647,10 @@ async fn lookup(
                     }
                     return (LookupResult::Found(Box::new(info)), Some(kind));
                 }
-                Ok(None) => answered = true,
+                Ok(None) => {
+                    stats.record_lookup(kind, false, started.elapsed());
+                    answered = true;
+                }
                 Err(e) => errors.push(e.to_string()),
             }
         }
@@ -586,6 +779,17 @@ impl GrpcSocket {
     }
 }
 
+/// The path exists and is a unix socket.
+pub(crate) fn check_socket(path: &Path) -> Result<(), EngineError> {
+    use std::os::unix::fs::FileTypeExt;
+    let socket = || path.display().to_string();
+    match std::fs::metadata(path) {
+        Err(_) => Err(EngineError::SocketMissing { socket: socket() }),
+        Ok(m) if !m.file_type().is_socket() => Err(EngineError::NotASocket { socket: socket() }),
+        Ok(_) => Ok(()),
+    }
+}
+
 /// An error and its sources, one line ("a: b: c").
 pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
@@ -672,6 +876,8 @@ mod tests {
         };
         let endpoints = build_endpoints(&settings);
         let stats = RuntimeStats::default();
+        // A regular file where a socket should be says so.
+        std::fs::write(dir.path().join("docker.sock"), "").unwrap();
         let req = LookupRequest {
             id: Arc::from("3f4e1b2c9d8a"),
             cgroup_id: "3f4e1b2c9d8a".into(),
@@ -681,11 +887,21 @@ mod tests {
         let (r, engine) = lookup(&endpoints, &req, &settings, &stats).await;
         assert!(engine.is_none());
         match r {
-            LookupResult::Failed(why) => assert!(why.contains("socket missing"), "{why}"),
+            LookupResult::Failed(why) => {
+                assert!(why.contains("socket missing"), "{why}");
+                assert!(why.contains("docker.sock: not a unix socket"), "{why}");
+            }
             other => panic!("expected a failure, got {other:?}"),
         }
         let snap = stats.snapshot();
         assert_eq!(snap.len(), 4);
         assert!(snap.iter().all(|(_, s)| s.errors == 1 && !s.up));
+        // Down endpoints are skipped (no new error) within their backoff.
+        let (r, _) = lookup(&endpoints, &req, &settings, &stats).await;
+        assert!(
+            matches!(r, LookupResult::Failed(ref w) if w.contains("down")),
+            "{r:?}"
+        );
+        assert!(stats.snapshot().iter().all(|(_, s)| s.errors == 1));
     }
 }

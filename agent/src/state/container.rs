@@ -365,6 +365,8 @@ pub struct ContainerTable {
     /// Whether lookups are wanted at all (no runtime configured: ids only).
     pub lookups_enabled: bool,
     pub stats: ContainerStats,
+    /// The "table full" warning was given (once per run).
+    warned_full: bool,
 }
 
 impl ContainerTable {
@@ -486,7 +488,15 @@ impl ContainerTable {
                     .map(|e| e.id.clone())
             });
         if let Some(id) = victim {
-            self.entries.remove(&id);
+            if let Some(e) = self.entries.remove(&id)
+                && e.orphan_since.is_none()
+                && !std::mem::replace(&mut self.warned_full, true)
+            {
+                log::warn!(
+                    "container table full ({} entries): evicting containers that still run; their alerts lose container metadata until seen again; raise saker.containers.max_entries",
+                    self.limits.max_entries
+                );
+            }
             self.stats.evicted += 1;
         }
     }
@@ -502,6 +512,12 @@ impl ContainerTable {
         let Some(e) = self.entries.get_mut(id) else {
             return false;
         };
+        // Metadata already learnt (from a runtime event, say) is not lost to
+        // a later lookup that finds the container deleted.
+        if e.info.is_some() && !matches!(result, LookupResult::Found(_)) {
+            e.lookup = LookupState::Found;
+            return true;
+        }
         match result {
             LookupResult::Found(info) => {
                 self.stats.found += 1;

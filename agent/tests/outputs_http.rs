@@ -61,6 +61,29 @@ async fn payload_is_accepted_by_a_falcosidekick_shaped_receiver() {
     assert_eq!((s.sent, s.failed, s.dropped()), (3, 0, 0));
 }
 
+/// Credentials from a mounted Secret (`http_output.headers_file`) reach the
+/// receiver; nothing of them is in the configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_from_a_mounted_secret_reaches_the_receiver() {
+    let rx = start_receiver(Arc::new(|_, r: &Received| {
+        if r.authorization.as_deref() == Some("Bearer from-secret") {
+            (StatusCode::OK, Duration::ZERO)
+        } else {
+            (StatusCode::UNAUTHORIZED, Duration::ZERO)
+        }
+    }))
+    .await;
+    let secret = tempfile::tempdir().unwrap();
+    std::fs::write(secret.path().join("Authorization"), "Bearer from-secret\n").unwrap();
+    let mut cfg = http_config(&format!("http://{}/", rx.addr));
+    cfg.http_output.headers_file = secret.path().to_path_buf();
+    let outputs = start(&cfg);
+    outputs.send(alert(1));
+    let got = rx.log.wait_accepted(1, Duration::from_secs(10)).await;
+    outputs.shutdown(soon()).await;
+    assert_eq!(got.len(), 1, "{:?}", rx.log.all());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_output_is_rejected_by_falcosidekick_and_counted_undeliverable() {
     // Falco needs json_output for falcosidekick; with text, the receiver

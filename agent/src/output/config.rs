@@ -155,6 +155,12 @@ pub struct HttpOutputConfig {
     pub max_consecutive_timeouts: u32,
     /// Extra request headers, e.g. `Authorization: Bearer ...`.
     pub headers: BTreeMap<String, String>,
+    /// Headers read from files, for credentials kept out of the
+    /// configuration (a Kubernetes Secret mounted as a volume): a directory
+    /// holds one file per header (file name = header name, content = value,
+    /// as a Secret's keys appear), a file holds `Name: value` lines. Merged
+    /// with `headers`; a name given in both is an error.
+    pub headers_file: PathBuf,
     pub connect_timeout_ms: u64,
     /// Whole request: connect, send, and read the answer.
     pub timeout_ms: u64,
@@ -183,6 +189,7 @@ impl Default for HttpOutputConfig {
             keep_alive: false,
             max_consecutive_timeouts: 5,
             headers: BTreeMap::new(),
+            headers_file: PathBuf::new(),
             connect_timeout_ms: 5_000,
             timeout_ms: 10_000,
             filter: FilterConfig::default(),
@@ -717,6 +724,54 @@ impl OutputsConfig {
     }
 }
 
+/// Headers from `http_output.headers_file`: a directory of one file per
+/// header (a mounted Kubernetes Secret: `..data` and other dot entries are
+/// skipped, symlinks followed), or a file of `Name: value` lines (`#`
+/// comments and blank lines skipped). Values are trimmed of surrounding
+/// whitespace (a Secret created from a file often ends with a newline).
+fn read_headers_file(path: &std::path::Path) -> Result<Vec<(String, String)>, ConfigError> {
+    let key = "http_output.headers_file";
+    let io = |p: &std::path::Path, e: std::io::Error| {
+        ConfigError::new(key, format!("{}: {e}", p.display()))
+    };
+    let meta = std::fs::metadata(path).map_err(|e| io(path, e))?;
+    let mut out = Vec::new();
+    if meta.is_dir() {
+        let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| io(path, e))?
+            .filter_map(Result::ok)
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        entries.sort();
+        for p in entries {
+            let value = std::fs::read_to_string(&p).map_err(|e| io(&p, e))?;
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            out.push((name, value.trim().to_string()));
+        }
+    } else {
+        let text = std::fs::read_to_string(path).map_err(|e| io(path, e))?;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((name, value)) = line.split_once(':') else {
+                return Err(ConfigError::new(
+                    key,
+                    format!("{}:{}: expected `Name: value`", path.display(), i + 1),
+                ));
+            };
+            out.push((name.trim().to_string(), value.trim().to_string()));
+        }
+    }
+    Ok(out)
+}
+
 impl HttpOutputConfig {
     fn validate(&self) -> Result<HttpSettings, ConfigError> {
         let s = "http_output";
@@ -759,16 +814,38 @@ impl HttpOutputConfig {
         }
         hyper::header::HeaderValue::from_str(&self.user_agent)
             .map_err(|e| ConfigError::new("http_output.user_agent", e.to_string()))?;
-        let mut headers = Vec::with_capacity(self.headers.len());
-        for (k, v) in &self.headers {
-            let key = format!("http_output.headers.{k}");
-            let name = hyper::header::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|e| ConfigError::new(&key, e.to_string()))?;
-            let mut value = hyper::header::HeaderValue::from_str(v)
-                .map_err(|e| ConfigError::new(&key, e.to_string()))?;
-            if name == hyper::header::AUTHORIZATION {
-                value.set_sensitive(true);
+        let mut all: Vec<(String, String, String)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (format!("http_output.headers.{k}"), k.clone(), v.clone()))
+            .collect();
+        if !self.headers_file.as_os_str().is_empty() {
+            for (name, value) in read_headers_file(&self.headers_file)? {
+                if self.headers.keys().any(|k| k.eq_ignore_ascii_case(&name)) {
+                    return Err(ConfigError::new(
+                        "http_output.headers_file",
+                        format!(
+                            "{}: header {name:?} is also in http_output.headers; give it once",
+                            self.headers_file.display()
+                        ),
+                    ));
+                }
+                let key = format!("http_output.headers_file ({})", self.headers_file.display());
+                all.push((key, name, value));
             }
+        }
+        let mut headers = Vec::with_capacity(all.len());
+        for (key, k, v) in &all {
+            let name = hyper::header::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| ConfigError::new(key, format!("{k:?}: {e}")))?;
+            // The value is not repeated in the error: it may be a secret.
+            let mut value = hyper::header::HeaderValue::from_str(v).map_err(|_| {
+                ConfigError::new(
+                    key,
+                    format!("the value of {k:?} is not a valid header value"),
+                )
+            })?;
+            value.set_sensitive(true);
             headers.push((name, value));
         }
         if self.connect_timeout_ms == 0 {
@@ -882,6 +959,76 @@ program_output: {enabled: true, keep_alive: true, program: "cat > /dev/null"}
         assert_eq!(http.url.port_u16(), Some(2801));
         assert!(http.client_auth.is_none());
         assert!(s.program.unwrap().keep_alive);
+    }
+
+    #[test]
+    fn headers_come_from_a_mounted_secret_or_a_file_and_never_leak_in_errors() {
+        // A Secret volume: key files are symlinks into a `..data` directory.
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("..2026_11_30");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(data.join("Authorization"), "Bearer s3cr3t\n").unwrap();
+        std::fs::write(data.join("X-Tenant"), "blue").unwrap();
+        std::os::unix::fs::symlink(&data, dir.path().join("..data")).unwrap();
+        for k in ["Authorization", "X-Tenant"] {
+            std::os::unix::fs::symlink(format!("..data/{k}"), dir.path().join(k)).unwrap();
+        }
+        let yaml = |extra: &str| {
+            format!(
+                "http_output: {{enabled: true, url: 'http://x/', headers_file: '{}'{extra}}}",
+                dir.path().display()
+            )
+        };
+        let h = parse(&yaml("")).unwrap().validate().unwrap().http.unwrap();
+        let got: Vec<(String, String)> = h
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("authorization".to_string(), "Bearer s3cr3t".to_string()),
+                ("x-tenant".to_string(), "blue".to_string())
+            ]
+        );
+        assert!(h.headers.iter().all(|(_, v)| v.is_sensitive()));
+        let e = parse(&yaml(", headers: {authorization: x}"))
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.key, "http_output.headers_file");
+        // A file of `Name: value` lines; a bad line names its line number.
+        let file = dir.path().join("..headers.txt");
+        std::fs::write(
+            &file,
+            "# sidekick token\nAuthorization: Bearer t\nno colon here\n",
+        )
+        .unwrap();
+        let y = format!(
+            "http_output: {{enabled: true, url: 'http://x/', headers_file: '{}'}}",
+            file.display()
+        );
+        let e = parse(&y).unwrap().validate().unwrap_err();
+        assert_eq!(e.key, "http_output.headers_file");
+        assert!(
+            e.reason.ends_with(":3: expected `Name: value`"),
+            "{}",
+            e.reason
+        );
+        std::fs::write(&file, "Authorization: Bearer t\u{7}x\n").unwrap();
+        let e = parse(&y).unwrap().validate().unwrap_err();
+        assert!(
+            !e.reason.contains("Bearer"),
+            "secrets stay out of errors: {}",
+            e.reason
+        );
+        let e =
+            parse("http_output: {enabled: true, url: 'http://x/', headers_file: /nonexistent/h}")
+                .unwrap()
+                .validate()
+                .unwrap_err();
+        assert_eq!(e.key, "http_output.headers_file");
     }
 
     #[test]

@@ -474,8 +474,8 @@ async fn live(
             .max(1),
         overhead_budget: cfg.overhead_budget,
         rules_warnings: RULE_WARNINGS.load(std::sync::atomic::Ordering::Relaxed),
-        bpf_stats: cfg
-            .bpf_stats
+        // Not when the kernel refused statistics at load (warned there).
+        bpf_stats: (cfg.bpf_stats && probe.bpf_stats_on())
             .then(|| BpfStatsSampler::new(cfg.bpf_stats_every)),
     };
     metrics.health.mark_read();

@@ -196,11 +196,20 @@ impl Probe {
         let scratch_entries = u32::try_from(ncpus)
             .unwrap_or(u32::MAX / saker_ebpf::SCRATCH_SLOTS_PER_CPU)
             .saturating_mul(saker_ebpf::SCRATCH_SLOTS_PER_CPU);
+        // Statistics are optional: BPF_ENABLE_STATS needs CAP_SYS_ADMIN, which
+        // a least-privilege DaemonSet does not have (kernel/bpf/syscall.c
+        // bpf_enable_stats). Without it the agent runs, and still reads the
+        // figures when the node keeps kernel.bpf_stats_enabled=1.
         let stats = if opts.bpf_stats {
-            Some(
-                aya::sys::enable_stats(aya::sys::Stats::RunTime)
-                    .map_err(|e| ProbeError::Stats(e.to_string()))?,
-            )
+            match aya::sys::enable_stats(aya::sys::Stats::RunTime) {
+                Ok(fd) => Some(fd),
+                Err(e) => {
+                    log::warn!(
+                        "BPF run-time statistics unavailable ({e}; BPF_ENABLE_STATS needs CAP_SYS_ADMIN): running without them; saker_node_overhead_bpf_ratio reads 0 unless the node sets kernel.bpf_stats_enabled=1 (metrics.libbpf_stats_enabled=false silences this)"
+                    );
+                    None
+                }
+            }
         } else {
             None
         };

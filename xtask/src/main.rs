@@ -6,6 +6,7 @@
 //! - `codegen`: regenerates the vendored vmlinux.h and the syscall table.
 //! - `monitoring`: regenerates the PrometheusRule from the plain rules file.
 //! - `bench [--quick]`: overhead benchmark (docs/benchmarks.md).
+//! - `image [--out PATH] [--context-only DIR]`: the container image as an OCI archive (docs/image.md).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -14,6 +15,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod image;
 
 #[derive(Debug, Parser)]
 #[command(about = "Saker developer tasks")]
@@ -43,6 +45,8 @@ enum Task {
     Monitoring,
     /// Overhead benchmark: workloads under none / floor / saker / falco, side by side (root).
     Bench(bench::BenchArgs),
+    /// Build the container image (deploy/Containerfile) with buildah into target/image/saker-VERSION.oci.tar.
+    Image(image::ImageArgs),
 }
 
 /// Packages the build and the tests need, and a file that proves each is
@@ -317,6 +321,7 @@ fn main() -> ExitCode {
         Task::Codegen => codegen(),
         Task::Monitoring => monitoring(),
         Task::Bench(a) => bench::run(a),
+        Task::Image(a) => image::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

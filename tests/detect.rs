@@ -313,11 +313,12 @@ fn falco_stable_rules_detect_real_attacks_live_and_in_replay() {
         .map(key)
         .collect();
     let replay_rules: Vec<(String, String)> = replayed.iter().map(key).collect();
-    assert!(
-        live_rules.len() >= 10,
-        "the live run raised only {} rule alerts",
-        live_rules.len()
-    );
+    if live_rules.len() < 10 {
+        failures.push(format!(
+            "the live run raised only {} rule alerts",
+            live_rules.len()
+        ));
+    }
     if live_rules != replay_rules {
         let mut count: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         for (r, _) in &live_rules {

@@ -1,6 +1,7 @@
 //! Shared harness for tests that load the real eBPF programs.
 #![allow(dead_code)]
 
+pub mod kubelet;
 pub mod runtimes;
 
 use std::path::PathBuf;

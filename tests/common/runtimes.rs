@@ -45,7 +45,7 @@ const CNI_SUBNET: &str = "10.213.0.0/16";
 const CNI_GATEWAY: &str = "10.213.0.1";
 
 /// The kubelet's cgroupfs-driver parent for BestEffort pods.
-const POD_CGROUP_ROOT: &str = "/kubepods/besteffort";
+pub const POD_CGROUP_ROOT: &str = "/kubepods/besteffort";
 
 const TOOLS: &[&str] = &[
     "containerd",
@@ -983,7 +983,7 @@ pub struct ExecResult {
 /// Paths the kubelet masks / makes read-only in unprivileged containers
 /// (k8s.io/kubernetes pkg/securitycontext: defaultMaskedPaths,
 /// defaultReadonlyPaths).
-const MASKED_PATHS: &[&str] = &[
+pub const MASKED_PATHS: &[&str] = &[
     "/proc/asound",
     "/proc/acpi",
     "/proc/kcore",
@@ -996,7 +996,7 @@ const MASKED_PATHS: &[&str] = &[
     "/sys/firmware",
     "/sys/devices/virtual/powercap",
 ];
-const READONLY_PATHS: &[&str] = &[
+pub const READONLY_PATHS: &[&str] = &[
     "/proc/bus",
     "/proc/fs",
     "/proc/irq",
@@ -1082,6 +1082,20 @@ impl Cri {
             }),
             ..Default::default()
         };
+        self.run_pod_config(config).await
+    }
+
+    /// RunPodSandbox with a config built elsewhere (e.g. from a rendered pod
+    /// template, `common::kubelet`).
+    pub async fn run_pod_config(
+        &mut self,
+        config: cri::PodSandboxConfig,
+    ) -> Result<Pod, tonic::Status> {
+        let cgroup_parent = config
+            .linux
+            .as_ref()
+            .map(|l| l.cgroup_parent.clone())
+            .unwrap_or_default();
         let id = self
             .runtime
             .run_pod_sandbox(cri::RunPodSandboxRequest {
@@ -1096,6 +1110,36 @@ impl Cri {
             config,
             cgroup_parent,
         })
+    }
+
+    /// Where pod log directories go (`PodSandboxConfig.log_directory`).
+    pub fn log_root(&self) -> &Path {
+        &self.log_root
+    }
+
+    /// CreateContainer with a config built elsewhere; the image is resolved
+    /// to its id as the kubelet does (`ImageSpec.image`).
+    pub async fn create_container_config(
+        &mut self,
+        pod: &Pod,
+        mut config: cri::ContainerConfig,
+    ) -> Result<String, tonic::Status> {
+        if let Some(img) = config.image.as_mut()
+            && !img.image.starts_with("sha256:")
+        {
+            img.user_specified_image = img.image.clone();
+            img.image = self.image_id(&img.user_specified_image).await?;
+        }
+        Ok(self
+            .runtime
+            .create_container(cri::CreateContainerRequest {
+                pod_sandbox_id: pod.id.clone(),
+                config: Some(config),
+                sandbox_config: Some(pod.config.clone()),
+            })
+            .await?
+            .into_inner()
+            .container_id)
     }
 
     /// The pod's IP (empty for host-network pods).
@@ -1446,6 +1490,22 @@ impl BlockingCri {
         self.rt
             .block_on(self.cri.start_container(id))
             .unwrap_or_else(|e| panic!("StartContainer {id}: {e}"))
+    }
+
+    pub fn run_pod_config(&mut self, config: cri::PodSandboxConfig) -> Pod {
+        self.rt
+            .block_on(self.cri.run_pod_config(config))
+            .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"))
+    }
+
+    pub fn create_container_config(&mut self, pod: &Pod, config: cri::ContainerConfig) -> String {
+        self.rt
+            .block_on(self.cri.create_container_config(pod, config))
+            .unwrap_or_else(|e| panic!("CreateContainer: {e}"))
+    }
+
+    pub fn log_root(&self) -> PathBuf {
+        self.cri.log_root().to_path_buf()
     }
 
     pub fn run_container(&mut self, pod: &Pod, spec: &ContainerSpec) -> String {

@@ -39,7 +39,7 @@ const CONTEXT_MARKER: &str = ".saker-image-context";
 /// rustls-native-certs reads).
 const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct ImageArgs {
     /// Where to write the OCI archive [default: target/image/saker-VERSION.oci.tar].
     #[arg(long, value_name = "PATH")]
@@ -48,6 +48,13 @@ pub struct ImageArgs {
     /// for `docker build` / `podman build` elsewhere (docs/image.md).
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     context_only: Option<PathBuf>,
+}
+
+/// The archive `run` writes by default.
+pub fn default_archive() -> PathBuf {
+    workspace_root()
+        .join("target/image")
+        .join(format!("saker-{VERSION}.oci.tar"))
 }
 
 pub fn run(args: &ImageArgs) -> Result<()> {
@@ -74,10 +81,7 @@ pub fn run(args: &ImageArgs) -> Result<()> {
     let image_dir = root.join("target/image");
     let context = image_dir.join("context");
     let files = stage_context(&root, &context)?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| image_dir.join(format!("saker-{VERSION}.oci.tar")));
+    let out = args.out.clone().unwrap_or_else(default_archive);
     if let Some(parent) = out.parent() {
         fs::create_dir_all(parent)?;
     }

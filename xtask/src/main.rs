@@ -63,7 +63,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("prometheus", "/usr/bin/promtool"),
 ];
 
-/// What the container tests run (tests/containers.rs, tests/runtimes.rs):
+/// What the container tests run (tests/containers.rs, tests/runtimes.rs,
+/// tests/daemonset.rs, whose image `buildah` builds):
 /// a real containerd with its CRI plugin and runc, podman (the Docker API
 /// case) with conmon, the tools that build the local test image (umoci,
 /// skopeo, a static busybox) and the CNI plugins for pod networks. Installed
@@ -77,6 +78,7 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("skopeo", "/usr/bin/skopeo"),
     ("busybox-static", "/bin/busybox"),
     ("containernetworking-plugins", "/usr/lib/cni/bridge"),
+    ("buildah", "/usr/bin/buildah"),
 ];
 
 fn workspace_root() -> PathBuf {
@@ -146,9 +148,13 @@ fn cargo() -> Command {
 fn test(extra: &[String]) -> Result<()> {
     setup()?;
     install(TEST_PACKAGES)?;
+    // The agent image, which tests/daemonset.rs runs from the rendered
+    // production DaemonSet.
+    image::run(&image::ImageArgs::default())?;
     status(
         cargo()
             .current_dir(workspace_root())
+            .env("SAKER_IMAGE_ARCHIVE", image::default_archive())
             .args(["test", "--workspace"])
             .args(extra),
     )

@@ -23,13 +23,6 @@ use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::Value;
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace")
-        .to_path_buf()
-}
-
 /// The OCI archive `cargo xtask image` wrote (`cargo xtask test` builds it
 /// first and passes it in SAKER_IMAGE_ARCHIVE).
 fn image_archive() -> Option<PathBuf> {
@@ -57,31 +50,6 @@ fn image_archive() -> Option<PathBuf> {
     }
     found
 }
-
-/// Every object of a rendered overlay, as JSON.
-fn render(overlay: &str) -> Vec<Value> {
-    let dir = workspace().join("deploy/kustomize/overlays").join(overlay);
-    let out = Command::new("kubectl")
-        .args(["kustomize", "--load-restrictor", "LoadRestrictionsNone"])
-        .arg(&dir)
-        .output()
-        .expect("kubectl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|d| {
-            let y = serde_yaml::Value::deserialize(d).expect("yaml");
-            serde_json::to_value(y).expect("json")
-        })
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
-use serde::Deserialize;
 
 /// JSON alert lines of a CRI log file (`<time> <stream> <P|F> <line>`).
 fn log_alerts(path: &Path) -> (Vec<Value>, String) {
@@ -137,7 +105,7 @@ fn production_daemonset_runs_detects_on_host_and_in_pods_and_stops_within_grace(
     let Some(archive) = image_archive() else {
         return;
     };
-    let objects = render("production");
+    let objects = render("overlays/production");
     let ds: DaemonSet = serde_json::from_value(
         objects
             .iter()

@@ -19,8 +19,8 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, Container, Namespace, ResourceQuota, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The capabilities the production overlay adds, after dropping ALL. The one
@@ -37,47 +37,7 @@ const OVERLAYS: &[&str] = &[
     "overlays/monitoring",
 ];
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn kustomize_dir(which: &str) -> PathBuf {
-    workspace().join("deploy/kustomize").join(which)
-}
-
-/// `kubectl kustomize` of one directory, every document as JSON. The
-/// monitoring overlay reads deploy/monitoring, outside its own directory, so
-/// it needs the load restrictor off (as its kustomization.yaml says).
-fn render(which: &str) -> Vec<Value> {
-    let mut cmd = Command::new("kubectl");
-    cmd.arg("kustomize");
-    if which == "overlays/monitoring" {
-        cmd.args(["--load-restrictor", "LoadRestrictionsNone"]);
-    }
-    let out = cmd
-        .arg(kustomize_dir(which))
-        .output()
-        .expect("run kubectl (is it installed?)");
-    assert!(
-        out.status.success(),
-        "kubectl kustomize {which} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("utf-8 manifests");
-    let mut docs = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let yaml = serde_yaml::Value::deserialize(doc).expect("rendered YAML parses");
-        if yaml.is_null() {
-            continue;
-        }
-        docs.push(serde_json::to_value(yaml).expect("YAML to JSON"));
-    }
-    assert!(!docs.is_empty(), "{which} rendered nothing");
-    docs
-}
+use common::{kustomize_dir, render, workspace};
 
 fn kind(obj: &Value) -> &str {
     obj["kind"].as_str().unwrap_or("<no kind>")

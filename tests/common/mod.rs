@@ -289,3 +289,48 @@ pub fn parse_alerts(stdout: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad alert line {l:?}: {e}")))
         .collect()
 }
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// A directory under deploy/kustomize (`base`, `overlays/production`, ...).
+pub fn kustomize_dir(which: &str) -> PathBuf {
+    workspace().join("deploy/kustomize").join(which)
+}
+
+/// `kubectl kustomize` of one directory, every document as JSON. The
+/// monitoring overlay reads deploy/monitoring, outside its own directory, so
+/// it needs the load restrictor off (as its kustomization.yaml says).
+pub fn render(which: &str) -> Vec<serde_json::Value> {
+    use serde::Deserialize;
+    let mut cmd = Command::new("kubectl");
+    cmd.arg("kustomize");
+    if which == "overlays/monitoring" {
+        cmd.args(["--load-restrictor", "LoadRestrictionsNone"]);
+    }
+    let out = cmd
+        .arg(kustomize_dir(which))
+        .output()
+        .expect("run kubectl (is it installed?)");
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {which} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8 manifests");
+    let mut docs = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let yaml = serde_yaml::Value::deserialize(doc).expect("rendered YAML parses");
+        if yaml.is_null() {
+            continue;
+        }
+        docs.push(serde_json::to_value(yaml).expect("YAML to JSON"));
+    }
+    assert!(!docs.is_empty(), "{which} rendered nothing");
+    docs
+}

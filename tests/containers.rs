@@ -411,11 +411,6 @@ fn ctr_run_rm_in_a_namespace_created_after_start_keeps_metadata() {
     for a in &alerts {
         assert_eq!(of(a, "container.name"), of(a, "container.id"), "{a}");
         assert_eq!(
-            of(a, "container.type"),
-            Value::Null,
-            "not printed by this rule"
-        );
-        assert_eq!(
             of(a, "container.image.repository"),
             Value::from("saker.test/toolbox"),
             "{a}"

@@ -293,6 +293,12 @@ impl Engine {
         on_alert: &mut impl FnMut(Alert),
     ) {
         self.state.containers.resolve(id, result);
+        self.release_container(id, on_alert);
+    }
+
+    /// Sends the alerts held for container `id` (its metadata, or the
+    /// runtime's "no such container", has arrived).
+    fn release_container(&mut self, id: &str, on_alert: &mut impl FnMut(Alert)) {
         if self.held.queue.is_empty() {
             return;
         }
@@ -315,17 +321,7 @@ impl Engine {
         on_alert: &mut impl FnMut(Alert),
     ) {
         self.state.containers.prefill(cgroup_id, kind, info);
-        let id = crate::state::container::short_id(cgroup_id).to_string();
-        if self.held.queue.is_empty() {
-            return;
-        }
-        self.held.release(
-            &self.state,
-            &mut self.stats.hold,
-            Release::Answered,
-            |h| *h.container == *id,
-            on_alert,
-        );
+        self.release_container(crate::state::container::short_id(cgroup_id), on_alert);
     }
 
     /// Sends the alerts that waited `max_wait` (with what is known), or all

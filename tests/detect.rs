@@ -23,6 +23,16 @@ fn run_ok(cmd: &mut Command) {
     assert!(out.status.success(), "{cmd:?} failed");
 }
 
+/// The drop test floods the node with syscalls on purpose; the detection
+/// test demands that no event is lost. They must not overlap.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn field<'a>(a: &'a Value, name: &str) -> &'a Value {
     &a["output_fields"][name]
 }
@@ -40,6 +50,7 @@ fn falco_stable_rules_detect_real_attacks_live_and_in_replay() {
     if !bpf_available() {
         return;
     }
+    let _serial = serial();
     let dir = unique_dir();
     let d = dir.path();
     let rec = d.join("live.sakerrec");
@@ -313,6 +324,17 @@ fn falco_stable_rules_detect_real_attacks_live_and_in_replay() {
         .map(key)
         .collect();
     let replay_rules: Vec<(String, String)> = replayed.iter().map(key).collect();
+    // Lost events explain missing alerts: say so.
+    if let Some(n) = stderr
+        .lines()
+        .find(|l| l.starts_with("saker run:"))
+        .and_then(|l| l.split(", ").find(|p| p.ends_with("dropped by the kernel")))
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .filter(|n| *n > 0)
+    {
+        failures.push(format!("the kernel dropped {n} events during the run"));
+    }
     if live_rules.len() < 10 {
         failures.push(format!(
             "the live run raised only {} rule alerts",
@@ -347,6 +369,7 @@ fn kernel_drops_raise_a_rate_limited_internal_alert() {
     if !bpf_available() {
         return;
     }
+    let _serial = serial();
     // A 4 KiB ring and a 1 s drain interval cannot keep up with a tight loop.
     let run = SakerRun::start(&[
         "run",

@@ -116,6 +116,8 @@ pub fn run(args: &ImageArgs) -> Result<()> {
     }
     let digest_file = out.with_file_name(format!("saker-{VERSION}.digest"));
     fs::write(&digest_file, format!("{}\n", facts.manifest_digest))?;
+    // The SBOM of the binary's crates, published with the archive and digest.
+    crate::supply::sbom(&out.with_file_name(format!("saker-{VERSION}.cdx.json")))?;
     // The archive is the product: keep the private store small.
     let _ = store
         .buildah()

@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod image;
+mod supply;
 
 #[derive(Debug, Parser)]
 #[command(about = "Saker developer tasks")]
@@ -47,6 +48,8 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Build the container image (deploy/Containerfile) with buildah into target/image/saker-VERSION.oci.tar.
     Image(image::ImageArgs),
+    /// Supply chain: license/ban/source policy (deny.toml, cargo-deny) and the CycloneDX SBOM.
+    SupplyChain,
 }
 
 /// Packages the build and the tests need, and a file that proves each is
@@ -148,8 +151,10 @@ fn cargo() -> Command {
 fn test(extra: &[String]) -> Result<()> {
     setup()?;
     install(TEST_PACKAGES)?;
-    // The agent image, which tests/daemonset.rs runs from the rendered
+    // The crates' licenses, bans and sources (deny.toml), then the agent
+    // image (with its SBOM), which tests/daemonset.rs runs from the rendered
     // production DaemonSet.
+    supply::check()?;
     image::run(&image::ImageArgs::default())?;
     status(
         cargo()
@@ -328,6 +333,7 @@ fn main() -> ExitCode {
         Task::Monitoring => monitoring(),
         Task::Bench(a) => bench::run(a),
         Task::Image(a) => image::run(a),
+        Task::SupplyChain => supply::run(),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,6 +10,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::{cargo, status, workspace_root};
 
+/// Workspace member directories (the root Cargo.toml's `members`).
+const WORKSPACE_MEMBERS: [&str; 5] = ["agent", "agent-ebpf", "xtask", "tests", "bench/workloads"];
+
 /// (crate, version, subcommand) of each plugin.
 const CARGO_DENY: (&str, &str, &str) = ("cargo-deny", "0.20.2", "deny");
 const CARGO_CYCLONEDX: (&str, &str, &str) = ("cargo-cyclonedx", "0.5.9", "cyclonedx");
@@ -60,7 +63,11 @@ pub fn sbom(out: &Path) -> Result<()> {
     std::fs::rename(&made, out)
         .or_else(|_| std::fs::copy(&made, out).map(|_| ()))
         .with_context(|| format!("moving {} to {}", made.display(), out.display()))?;
-    let _ = std::fs::remove_file(&made);
+    // The plugin describes every workspace member it is run in; only the
+    // agent's is the product. Leave no file behind in the source tree.
+    for member in WORKSPACE_MEMBERS {
+        let _ = std::fs::remove_file(root.join(member).join("saker.cdx.json"));
+    }
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out)?)
         .with_context(|| format!("{}: not JSON", out.display()))?;
     let components = v["components"].as_array().map_or(0, Vec::len);

@@ -606,10 +606,16 @@ async fn watch_containerd_events(
                 }
             })
             .await;
-        if let Err(e) = r {
-            log::debug!("containerd events on {}: {e}; resubscribing", ep.socket());
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // A stream that ended resubscribes at once; a socket that is absent
+        // or failing is tried again at the health probe's pace.
+        let pause = match r {
+            Ok(()) => Duration::from_millis(100),
+            Err(e) => {
+                log::debug!("containerd events on {}: {e}; resubscribing", ep.socket());
+                HEALTH_INTERVAL
+            }
+        };
+        tokio::time::sleep(pause).await;
     }
 }
 

@@ -319,7 +319,11 @@ impl<'a> Compiler<'a> {
                 return None;
             }
         };
-        let output = match OutputFormat::compile(&rule.output.text) {
+        // A folded (`output: >`) or literal block keeps a final newline; Falco
+        // trims it (rule_loader_reader.cpp), so one alert stays one line and
+        // `append_output` text follows on the same line. Trimming the end
+        // keeps error offsets valid.
+        let output = match OutputFormat::compile(rule.output.text.trim_end()) {
             Ok(o) => o,
             Err(e) => {
                 diags.push(self.coll.text_diagnostic(

@@ -513,6 +513,38 @@ fn list_fields_and_ancestor_fields() {
 }
 
 #[test]
+fn a_block_scalar_output_is_one_line_and_appended_output_follows_on_it() {
+    let mut o = load(&[r#"
+- rule: Folded
+  desc: d
+  condition: evt.type = execve
+  output: >
+    Shell (user=%user.name
+    tty=%proc.tty)
+  priority: NOTICE
+"#]);
+    assert!(errors(&o).is_empty(), "{:?}", errors(&o));
+    o.ruleset
+        .append_output(&[crate::rules::AppendOutput {
+            text: "container_id=%container.id".into(),
+            ..Default::default()
+        }])
+        .unwrap();
+    let e = ev("execve")
+        .s("user.name", "root")
+        .s("container.id", "host");
+    let a = o
+        .ruleset
+        .first_match(&e)
+        .unwrap()
+        .alert(&e, &Arc::from("node-1"));
+    assert_eq!(
+        a.output,
+        "22:13:20.123456789: Notice Shell (user=root tty=<NA>) container_id=host"
+    );
+}
+
+#[test]
 fn output_text_and_json_follow_falco() {
     let o = load(&[r#"
 - rule: Shell

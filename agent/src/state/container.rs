@@ -255,7 +255,7 @@ pub fn split_image(image: &str) -> (&str, &str) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupState {
     /// Asked; no answer yet.
-    Pending { since: Instant },
+    Pending,
     /// A runtime answered with metadata.
     Found,
     /// Every configured runtime was asked and none knows the container.
@@ -294,7 +294,17 @@ impl ContainerEntry {
     }
 
     pub fn is_pending(&self) -> bool {
-        matches!(self.lookup, LookupState::Pending { .. })
+        matches!(self.lookup, LookupState::Pending)
+    }
+
+    /// The lookup that asks the runtimes about this container.
+    fn request(&self) -> LookupRequest {
+        LookupRequest {
+            id: self.id.clone(),
+            cgroup_id: self.cgroup_id.clone(),
+            kind: self.kind,
+            namespace: self.namespace.clone(),
+        }
     }
 }
 
@@ -415,11 +425,13 @@ impl ContainerTable {
             let retry = lookups
                 && matches!(&e.lookup, LookupState::Failed { at, .. }
                     if now.saturating_duration_since(*at) >= retry_after);
-            let k = e.id.clone();
             if retry {
-                self.retry(&k, now);
+                e.lookup = LookupState::Pending;
+                e.attempts += 1;
+                self.requests.push(e.request());
+                self.stats.lookups += 1;
             }
-            return Some(k);
+            return Some(e.id.clone());
         }
         let id: Arc<str> = Arc::from(key);
         let entry = ContainerEntry {
@@ -429,7 +441,7 @@ impl ContainerTable {
             namespace: m.namespace.map(str::to_string),
             info: None,
             lookup: if self.lookups_enabled {
-                LookupState::Pending { since: now }
+                LookupState::Pending
             } else {
                 LookupState::Failed {
                     reason: "no container runtime configured".into(),
@@ -441,34 +453,13 @@ impl ContainerTable {
             attempts: u32::from(self.lookups_enabled),
         };
         if self.lookups_enabled {
-            self.requests.push(LookupRequest {
-                id: id.clone(),
-                cgroup_id: entry.cgroup_id.clone(),
-                kind: entry.kind,
-                namespace: entry.namespace.clone(),
-            });
+            self.requests.push(entry.request());
             self.stats.lookups += 1;
         }
         self.make_room();
         self.entries.insert(id.clone(), entry);
         self.stats.added += 1;
         Some(id)
-    }
-
-    /// Asks again for a container whose lookup failed, at most every `retry_after`.
-    fn retry(&mut self, id: &Arc<str>, now: Instant) {
-        let Some(e) = self.entries.get_mut(id) else {
-            return;
-        };
-        e.lookup = LookupState::Pending { since: now };
-        e.attempts += 1;
-        self.requests.push(LookupRequest {
-            id: id.clone(),
-            cgroup_id: e.cgroup_id.clone(),
-            kind: e.kind,
-            namespace: e.namespace.clone(),
-        });
-        self.stats.lookups += 1;
     }
 
     fn make_room(&mut self) {

@@ -80,23 +80,6 @@ fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
-fn http_get_ip(ip: &str, port: u16, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(
-        &format!("{ip}:{port}").parse().ok()?,
-        Duration::from_secs(2),
-    )
-    .ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, body.to_string()))
-}
-
 #[test]
 fn production_daemonset_runs_detects_on_host_and_in_pods_and_stops_within_grace() {
     if !bpf_available() || !runtimes_available() {
@@ -186,7 +169,7 @@ fn production_daemonset_runs_detects_on_host_and_in_pods_and_stops_within_grace(
     let ip = cri.pod_ip(&pod);
     let log = PathBuf::from(&pod.config.log_directory).join(format!("{}/0.log", agent.name));
     let ready = wait_until(Duration::from_secs(90), || {
-        http_get_ip(&ip, 8765, "/readyz").is_some_and(|(s, _)| s == 200)
+        http_get_at(&ip, 8765, "/readyz").is_ok_and(|(s, _)| s == 200)
     });
     let cold_start = started.elapsed();
     let (_, lines) = log_alerts(&log);
@@ -218,8 +201,8 @@ fn production_daemonset_runs_detects_on_host_and_in_pods_and_stops_within_grace(
     // Metrics are published once a second: poll until they count events.
     let mut metrics = String::new();
     let served = wait_until(Duration::from_secs(10), || {
-        match http_get_ip(&ip, 8765, "/metrics") {
-            Some((200, body)) => {
+        match http_get_at(&ip, 8765, "/metrics") {
+            Ok((200, body)) => {
                 metrics = body;
                 metrics.contains("saker_events_total{")
             }

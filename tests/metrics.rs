@@ -43,10 +43,6 @@ fn find_tool(name: &str) -> Option<PathBuf> {
     found
 }
 
-fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    http_get(port, path)
-}
-
 /// Polls `f` until it gives a value; panics with `what` after PATIENCE.
 fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + PATIENCE;
@@ -130,7 +126,7 @@ impl Agent {
             {
                 panic!("saker exited with {st}:\n{}", agent.log());
             }
-            matches!(get(agent.port, "/readyz"), Ok((200, _))).then_some(())
+            matches!(http_get(agent.port, "/readyz"), Ok((200, _))).then_some(())
         });
         agent
     }
@@ -145,7 +141,7 @@ impl Agent {
     }
 
     fn scrape(&self) -> String {
-        let (status, body) = get(self.port, "/metrics").expect("scrape /metrics");
+        let (status, body) = http_get(self.port, "/metrics").expect("scrape /metrics");
         assert_eq!(status, 200, "{body}");
         body
     }
@@ -218,7 +214,7 @@ impl Prometheus {
             if let Ok(Some(st)) = p.child.try_wait() {
                 panic!("prometheus exited with {st}:\n{}", p.log());
             }
-            matches!(get(p.port, "/-/ready"), Ok((200, _))).then_some(())
+            matches!(http_get(p.port, "/-/ready"), Ok((200, _))).then_some(())
         });
         p
     }
@@ -228,7 +224,7 @@ impl Prometheus {
     }
 
     fn api(&self, path: &str) -> Value {
-        let (status, body) = get(self.port, path).expect("Prometheus API");
+        let (status, body) = http_get(self.port, path).expect("Prometheus API");
         let v: Value =
             serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"));
         assert!(
@@ -590,8 +586,8 @@ fn dashboard_and_alert_rules_use_only_metrics_of_a_real_scrape() {
     }
     let rules = falco_rules_path();
     let agent = Agent::start(&["-r", rules.to_str().unwrap()]);
-    assert_eq!(get(agent.port, "/healthz").expect("healthz").0, 200);
-    assert_eq!(get(agent.port, "/readyz").expect("readyz").0, 200);
+    assert_eq!(http_get(agent.port, "/healthz").expect("healthz").0, 200);
+    assert_eq!(http_get(agent.port, "/readyz").expect("readyz").0, 200);
 
     // A rule match, so that saker_rule_matches_total has a sample.
     run_quiet(Command::new("cat").arg("/etc/shadow"));

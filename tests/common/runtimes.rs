@@ -1284,17 +1284,7 @@ impl Cri {
             }),
             ..Default::default()
         };
-        let id = self
-            .runtime
-            .create_container(cri::CreateContainerRequest {
-                pod_sandbox_id: pod.id.clone(),
-                config: Some(config),
-                sandbox_config: Some(pod.config.clone()),
-            })
-            .await?
-            .into_inner()
-            .container_id;
-        Ok(id)
+        self.create_container_config(pod, config).await
     }
 
     pub async fn start_container(&mut self, id: &str) -> Result<(), tonic::Status> {

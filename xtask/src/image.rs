@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::Value;
 
-use crate::{cargo, status, workspace_root};
+use crate::{build_release, status, workspace_root};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -59,11 +59,7 @@ pub fn default_archive() -> PathBuf {
 
 pub fn run(args: &ImageArgs) -> Result<()> {
     let root = workspace_root();
-    status(
-        cargo()
-            .current_dir(&root)
-            .args(["build", "--release", "-p", "saker"]),
-    )?;
+    build_release()?;
     let labels = Labels::from_workspace(&root)?;
     if let Some(dir) = &args.context_only {
         let files = stage_context(&root, dir)?;

@@ -165,14 +165,19 @@ fn test(extra: &[String]) -> Result<()> {
     )
 }
 
+/// `cargo build --release -p saker` (what `run` starts and `image` ships).
+fn build_release() -> Result<()> {
+    status(
+        cargo()
+            .current_dir(workspace_root())
+            .args(["build", "--release", "-p", "saker"]),
+    )
+}
+
 fn run(args: &[String]) -> Result<()> {
     setup()?;
     let root = workspace_root();
-    status(
-        cargo()
-            .current_dir(&root)
-            .args(["build", "--release", "-p", "saker"]),
-    )?;
+    build_release()?;
     let args: Vec<String> = if args.is_empty() {
         vec!["run".into()]
     } else {

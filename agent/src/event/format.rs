@@ -24,9 +24,13 @@ fn sockaddr(a: &SockAddr) -> String {
 }
 
 /// `lip:lport->rip:rport` (Falco's fd.name for connected sockets), or the unix path.
+///
+/// As Falco's `event.cpp` renders a socket tuple: an IPv6 tuple whose ends
+/// are IPv4-mapped is printed as IPv4, and IPv6 addresses are not bracketed
+/// (`::1:40000->::1:80`).
 pub fn tuple_text(t: &SockTuple) -> String {
+    let t = t.unmapped();
     let end = |e: &Option<(std::net::IpAddr, u16)>| match e {
-        Some((ip, port)) if ip.is_ipv6() => format!("[{ip}]:{port}"),
         Some((ip, port)) => format!("{ip}:{port}"),
         None => String::new(),
     };

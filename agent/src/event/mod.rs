@@ -326,7 +326,48 @@ pub struct SockTuple {
     pub unix_path: Option<String>,
 }
 
+/// The IPv4 address an address stands for, as Falco sees it: an IPv4
+/// address, an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`), or the all-zero
+/// IPv6 address, which Falco also takes for IPv4 (`0.0.0.0`)
+/// (`sinsp_utils::is_ipv4_mapped_ipv6`, falcosecurity/libs
+/// `userspace/libsinsp/utils.cpp`). `None` for any other IPv6 address.
+pub fn falco_ipv4(ip: IpAddr) -> Option<Ipv4Addr> {
+    match ip {
+        IpAddr::V4(v4) => Some(v4),
+        IpAddr::V6(v6) => {
+            let o = v6.octets();
+            let mapped = o[..10].iter().all(|b| *b == 0)
+                && ((o[10] == 0xff && o[11] == 0xff) || o[10..].iter().all(|b| *b == 0));
+            mapped.then(|| Ipv4Addr::new(o[12], o[13], o[14], o[15]))
+        }
+    }
+}
+
 impl SockTuple {
+    /// The tuple as Falco reads it: an AF_INET6 socket whose two ends are
+    /// both IPv4-mapped (or all-zero) is an IPv4 socket with the IPv4
+    /// addresses (falcosecurity/libs `userspace/libsinsp/parsers.cpp`,
+    /// `set_ipv4_mapped_ipv6_addresses_and_ports`, and `event.cpp`, which
+    /// renders such a tuple as IPv4).
+    pub fn unmapped(&self) -> std::borrow::Cow<'_, SockTuple> {
+        use std::borrow::Cow;
+        if self.family != flags::AF_INET6 {
+            return Cow::Borrowed(self);
+        }
+        let (Some((lip, lport)), Some((rip, rport))) = (self.local, self.remote) else {
+            return Cow::Borrowed(self);
+        };
+        match (falco_ipv4(lip), falco_ipv4(rip)) {
+            (Some(l), Some(r)) => Cow::Owned(SockTuple {
+                family: flags::AF_INET,
+                local: Some((IpAddr::V4(l), lport)),
+                remote: Some((IpAddr::V4(r), rport)),
+                ..self.clone()
+            }),
+            _ => Cow::Borrowed(self),
+        }
+    }
+
     pub(crate) fn from_abi(t: &saker_ebpf::abi::SockTuple, unix_path: Option<String>) -> Self {
         let ip = |b: &[u8; 16]| -> Option<IpAddr> {
             match t.family {
@@ -397,4 +438,57 @@ pub(crate) fn exec_info_fixture(
         tty: 34816,
         pidns_level: 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// `sinsp_utils::is_ipv4_mapped_ipv6` (libs userspace/libsinsp/utils.cpp):
+    /// `::ffff:a.b.c.d` and the all-zero address are IPv4, nothing else.
+    #[test]
+    fn falco_ipv4_follows_is_ipv4_mapped_ipv6() {
+        assert_eq!(
+            falco_ipv4(ip("::ffff:127.0.0.1")),
+            Some(Ipv4Addr::LOCALHOST)
+        );
+        assert_eq!(
+            falco_ipv4(ip("::ffff:10.1.2.3")),
+            Some(Ipv4Addr::new(10, 1, 2, 3))
+        );
+        assert_eq!(falco_ipv4(ip("::")), Some(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(falco_ipv4(ip("10.1.2.3")), Some(Ipv4Addr::new(10, 1, 2, 3)));
+        assert_eq!(falco_ipv4(ip("::1")), None);
+        // IPv4-compatible (::a.b.c.d, deprecated) is not mapped.
+        assert_eq!(falco_ipv4(ip("::7f00:1")), None);
+        assert_eq!(falco_ipv4(ip("2001:db8::ffff:7f00:1")), None);
+    }
+
+    /// Falco's event.cpp renders an IPv6 tuple with mapped ends as IPv4, and
+    /// other IPv6 tuples as `sip:sport->dip:dport` without brackets.
+    #[test]
+    fn tuple_text_renders_mapped_tuples_as_ipv4() {
+        let t = |l: &str, r: &str| SockTuple {
+            family: flags::AF_INET6,
+            sock_type: 1,
+            protocol: 6,
+            state: 1,
+            local: Some((ip(l), 40000)),
+            remote: Some((ip(r), 80)),
+            unix_path: None,
+        };
+        let mapped = t("::ffff:127.0.0.1", "::ffff:10.0.0.1");
+        assert_eq!(tuple_text(&mapped), "127.0.0.1:40000->10.0.0.1:80");
+        assert_eq!(mapped.unmapped().family, flags::AF_INET);
+        assert_eq!(tuple_text(&t("::1", "::1")), "::1:40000->::1:80");
+        // One mapped end is not enough: Falco checks both.
+        assert_eq!(
+            tuple_text(&t("::ffff:127.0.0.1", "2001:db8::1")),
+            "::ffff:127.0.0.1:40000->2001:db8::1:80"
+        );
+    }
 }

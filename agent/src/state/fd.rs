@@ -152,10 +152,51 @@ impl FdInfo {
         })
     }
 
-    /// Sets the socket name from its endpoints as Falco does: `lip:lport->rip:rport`.
+    /// Applies Falco's IPv4-mapped rule to an inet socket: when every known
+    /// endpoint is IPv4, IPv4-mapped IPv6 (`::ffff:a.b.c.d`) or all-zero, the
+    /// socket is IPv4 and its endpoints are the IPv4 addresses; otherwise it
+    /// is IPv6. So an IPv6 socket talking to an IPv4 peer has `fd.type=ipv4`
+    /// and `fd.sip=127.0.0.1`, and IPv4 loopback and network checks hold for
+    /// it (falcosecurity/libs `userspace/libsinsp/parsers.cpp`: every tuple,
+    /// bind and sockaddr is checked with `sinsp_utils::is_ipv4_mapped_ipv6`;
+    /// `threadinfo.cpp` does the same for sockets read from /proc). A socket
+    /// with no endpoint yet keeps the family it was created with.
+    pub fn apply_ipv4_mapping(&mut self) {
+        if !self.kind.is_inet() || (self.local.is_none() && self.remote.is_none()) {
+            return;
+        }
+        let v4 = |e: Option<Endpoint>| e.map(|(ip, port)| (crate::event::falco_ipv4(ip), port));
+        let (local, remote) = (v4(self.local), v4(self.remote));
+        let all_v4 = [local, remote].iter().flatten().all(|(ip, _)| ip.is_some());
+        if all_v4 {
+            self.kind = FdKind::Ipv4;
+            let back = |e: Option<(Option<std::net::Ipv4Addr>, u16)>| {
+                e.and_then(|(ip, port)| ip.map(|ip| (IpAddr::V4(ip), port)))
+            };
+            self.local = back(local);
+            self.remote = back(remote);
+        } else {
+            // A real IPv6 peer: any IPv4 endpoint learnt earlier is written
+            // in its mapped form, so both ends have one family.
+            self.kind = FdKind::Ipv6;
+            let v6 = |e: Option<Endpoint>| {
+                e.map(|(ip, port)| match ip {
+                    IpAddr::V4(v4) => (IpAddr::V6(v4.to_ipv6_mapped()), port),
+                    v6 => (v6, port),
+                })
+            };
+            self.local = v6(self.local);
+            self.remote = v6(self.remote);
+        }
+    }
+
+    /// Sets the socket name from its endpoints as Falco does:
+    /// `lip:lport->rip:rport` (IPv6 addresses unbracketed, as
+    /// `sinsp_utils::sockinfo_to_str` prints them), after
+    /// [`FdInfo::apply_ipv4_mapping`].
     pub fn set_inet_name(&mut self) {
+        self.apply_ipv4_mapping();
         let fmt = |e: Option<Endpoint>| match e {
-            Some((ip @ IpAddr::V6(_), port)) => format!("{ip}:{port}"),
             Some((ip, port)) => format!("{ip}:{port}"),
             None => String::new(),
         };

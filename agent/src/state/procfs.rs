@@ -429,6 +429,25 @@ mod tests {
         assert_eq!(cgroup_path("0::/\n4:memory:/\n"), "/");
     }
 
+    /// A tcp6 socket connected to an IPv4 peer (`::ffff:127.0.0.1` on both
+    /// ends) is seeded as IPv4, as Falco's threadinfo.cpp converts it.
+    #[test]
+    fn mapped_tcp6_sockets_are_seeded_as_ipv4() {
+        let dir = tempfile::tempdir().unwrap();
+        let mapped = "0000000000000000FFFF00000100007F";
+        std::fs::write(
+            dir.path().join("tcp6"),
+            format!(
+                "  sl  local_address remote_address st tx_queue rx_queue tr tm->when retrnsmt uid timeout inode\n   0: {mapped}:9C40 {mapped}:1F90 01 00000000:00000000 00:00000000 00000000 0 0 4242 1\n"
+            ),
+        )
+        .unwrap();
+        let t = read_socket_tables(dir.path());
+        let f = &t[&4242];
+        assert_eq!(f.kind, FdKind::Ipv4);
+        assert_eq!(f.name, "127.0.0.1:40000->127.0.0.1:8080");
+    }
+
     #[test]
     fn reads_this_process_from_proc() {
         let procfs = ProcFs::new(PathBuf::from("/proc"), 0, Arc::from("host"));

@@ -238,6 +238,97 @@ fn sockets_get_endpoints_from_connect_and_accept() {
     assert_eq!(f.name, "1.2.3.4:4444->10.0.0.5:40000", "client first");
 }
 
+/// An AF_INET6 socket talking to an IPv4 peer (`::ffff:a.b.c.d` on both
+/// ends) is an IPv4 socket with IPv4 addresses, as Falco's parser makes it
+/// (parsers.cpp, `set_ipv4_mapped_ipv6_addresses_and_ports`); a real IPv6
+/// peer keeps it IPv6.
+#[test]
+fn ipv4_mapped_ipv6_sockets_are_ipv4_as_in_falco() {
+    use crate::event::SockTuple;
+    let mut s = state();
+    s.insert_seed(Process::minimal(10, 1, "curl", &Arc::from("host")));
+    let socket6 = |fd: i64| {
+        ev(
+            10,
+            10,
+            "socket",
+            fd,
+            Detail::Socket {
+                domain: 10,
+                sock_type: 1,
+                protocol: 0,
+            },
+        )
+    };
+    let connect = |fd: i64, local: &str, remote: &str| {
+        let ip = |a: &str| a.parse::<std::net::IpAddr>().unwrap();
+        ev(
+            10,
+            10,
+            "connect",
+            0,
+            Detail::SocketIo {
+                fd,
+                addr: Some(SockAddr::Inet {
+                    ip: ip(remote),
+                    port: 8080,
+                }),
+                tuple: Some(SockTuple {
+                    family: 10,
+                    sock_type: 1,
+                    protocol: 6,
+                    state: 1,
+                    local: Some((ip(local), 40000)),
+                    remote: Some((ip(remote), 8080)),
+                    unix_path: None,
+                }),
+                size: 0,
+                flags: 0,
+            },
+        )
+    };
+    s.apply(&socket6(3));
+    // Before any address is known the socket is what socket() made it.
+    assert_eq!(s.procs.get(10).unwrap().fds[&3].kind, FdKind::Ipv6);
+    s.apply(&connect(3, "::ffff:127.0.0.1", "::ffff:127.0.0.1"));
+    let f = &s.procs.get(10).unwrap().fds[&3];
+    assert_eq!(f.kind, FdKind::Ipv4);
+    assert_eq!((f.kind.name(), f.kind.typechar()), ("ipv4", '4'));
+    assert_eq!(f.name, "127.0.0.1:40000->127.0.0.1:8080");
+    let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    assert_eq!(f.server_client(), (Some((lo, 8080)), Some((lo, 40000))));
+
+    // A real IPv6 peer stays IPv6; Falco prints IPv6 tuples unbracketed.
+    s.apply(&socket6(4));
+    s.apply(&connect(4, "::1", "::1"));
+    let f = &s.procs.get(10).unwrap().fds[&4];
+    assert_eq!(f.kind, FdKind::Ipv6);
+    assert_eq!(f.name, "::1:40000->::1:8080");
+
+    // bind of an IPv6 socket to `::` (all-zero): Falco's bind parser takes
+    // it for IPv4 (0.0.0.0), like is_ipv4_mapped_ipv6 says.
+    s.apply(&socket6(5));
+    s.apply(&ev(
+        10,
+        10,
+        "bind",
+        0,
+        Detail::SocketIo {
+            fd: 5,
+            addr: Some(SockAddr::Inet {
+                ip: "::".parse().unwrap(),
+                port: 9000,
+            }),
+            tuple: None,
+            size: 0,
+            flags: 0,
+        },
+    ));
+    let f = &s.procs.get(10).unwrap().fds[&5];
+    assert_eq!(f.kind, FdKind::Ipv4);
+    assert_eq!(f.local, Some(("0.0.0.0".parse().unwrap(), 9000)));
+}
+
 #[test]
 fn threads_and_exits_keep_the_table_bounded() {
     let mut s = state();

@@ -33,6 +33,7 @@
 #define NR_bind 49
 #define NR_listen 50
 #define NR_execve 59
+#define NR_fcntl 72
 #define NR_chdir 80
 #define NR_fchdir 81
 #define NR_rename 82
@@ -72,6 +73,8 @@
 #define NR_openat2 437
 #define NR_fchmodat2 452
 
+#define FMODE_CREATED_ 0x100000 /* include/linux/fs.h: (__force fmode_t)(1 << 20) */
+
 #define O_WRONLY_ 01
 #define O_CREAT_ 0100
 #define O_TRUNC_ 01000
@@ -90,11 +93,15 @@ static __always_inline void set_args(struct ev *e, __u64 a0, __u64 a1, __u64 a2,
 	h->args[3] = a3;
 }
 
-/* Open family: path, dirfd, flags, mode (openat2 reads struct open_how). */
-static __noinline void fill_open(struct ev *e, __s32 nr, struct sys_args *sa)
+/* Open family: path, dirfd, flags, mode (openat2 reads struct open_how),
+ * and whether the call created the file: the new file's FMODE_CREATED, as
+ * Falco's probes report it (PPM_O_F_CREATED, modern_bpf
+ * extract__fmode_created_from_fd). */
+static __noinline void fill_open(struct ev *e, __s32 nr, __s64 ret, struct sys_args *sa)
 {
 	__u64 dirfd = (__u64)(__s64)AT_FDCWD_, flags = 0, mode = 0, resolve = 0;
 	const void *path = 0;
+	struct saker_event_header *h = ev_hdr(e);
 
 	switch (nr) {
 	case NR_open:
@@ -130,6 +137,12 @@ static __noinline void fill_open(struct ev *e, __s32 nr, struct sys_args *sa)
 	}
 	}
 	set_args(e, dirfd, flags, mode, resolve);
+	if (ret >= 0) {
+		struct file *f = fd_to_file(bpf_get_current_task_btf(), ret);
+
+		if (f && (BPF_CORE_READ(f, f_mode) & FMODE_CREATED_))
+			h->args[4] = SAKER_OPEN_CREATED;
+	}
 	push_user_str(e, path, SAKER_MAX_PATH);
 }
 
@@ -326,7 +339,7 @@ int BPF_PROG(saker_sys_exit, struct pt_regs *regs, long ret)
 	case NR_openat:
 	case NR_openat2:
 	case NR_creat:
-		fill_open(&e, nr, &sa);
+		fill_open(&e, nr, ret, &sa);
 		break;
 	case NR_connect:
 	case NR_bind:
@@ -375,6 +388,7 @@ int BPF_PROG(saker_sys_exit, struct pt_regs *regs, long ret)
 		break;
 	case NR_dup2:
 	case NR_dup3:
+	case NR_fcntl:
 	case NR_socket:
 	case NR_setresuid:
 	case NR_setresgid:

@@ -18,7 +18,7 @@
 #ifndef SAKER_ABI_H
 #define SAKER_ABI_H
 
-#define SAKER_ABI_VERSION 1
+#define SAKER_ABI_VERSION 2
 
 /* Bounds of what one record may carry. */
 #define SAKER_MAX_PATH 4096          /* one user or kernel path string      */
@@ -90,6 +90,10 @@ struct saker_event_header {
 };
 _Static_assert(sizeof(struct saker_event_header) == 136, "header size");
 
+/* Result flags of the open family (args[4] of open, openat, openat2, creat). */
+#define SAKER_OPEN_CREATED 0x1     /* the call created the file (FMODE_CREATED on
+                                    * the new file; Falco's PPM_O_F_CREATED)      */
+
 /* Exe flags in saker_proc_info.exe_flags (Falco's PPM_EXE_* meanings). */
 #define SAKER_EXE_WRITABLE 0x1     /* the exe is writable by the process's euid */
 #define SAKER_EXE_UPPER_LAYER 0x2  /* the exe is in an overlayfs upper layer    */
@@ -140,11 +144,13 @@ _Static_assert(sizeof(struct saker_sock_tuple) == 48, "sock tuple size");
  * (the new socket for accept; family 0 if the fd is not a socket); UNIX is the
  * AF_UNIX path of the socket (own address, else peer's; empty otherwise).
  *
- *   open, openat, creat  args: dirfd, flags, mode              params: path
- *   openat2              args: dirfd, flags, mode, resolve     params: path
+ *   open, openat, creat  args: dirfd, flags, mode, 0, oflags   params: path
+ *   openat2              args: dirfd, flags, mode, resolve, oflags params: path
+ *                        (oflags: SAKER_OPEN_* result flags, 0 when the call failed)
  *   close                args: fd
  *   dup                  args: oldfd
  *   dup2, dup3           args: oldfd, newfd, flags
+ *   fcntl                args: fd, cmd, arg
  *   socket               args: domain, type, protocol
  *   connect, bind        args: fd, addrlen                     params: SOCKADDR, TUPLE, UNIX
  *   accept, accept4      args: fd, 0, 0, flags                 params: TUPLE, UNIX  (of the new fd = ret)

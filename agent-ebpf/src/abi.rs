@@ -3,7 +3,7 @@
 
 use core::mem::{offset_of, size_of};
 
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 pub const MAX_PATH: usize = 4096;
 pub const MAX_ARGS: usize = 4096;
@@ -26,6 +26,9 @@ pub const EV_EXIT: u16 = 4;
 
 pub const F_TRUNCATED: u16 = 0x1;
 pub const F_READ_FAILED: u16 = 0x2;
+
+/// Result flags of the open family (`args[4]`).
+pub const OPEN_CREATED: u64 = 0x1;
 
 pub const EXE_WRITABLE: u32 = 0x1;
 pub const EXE_UPPER_LAYER: u32 = 0x2;
@@ -243,6 +246,7 @@ mod tests {
             ("INTEREST_SLOTS", INTEREST_SLOTS.into()),
             ("F_TRUNCATED", F_TRUNCATED.into()),
             ("F_READ_FAILED", F_READ_FAILED.into()),
+            ("OPEN_CREATED", OPEN_CREATED),
             ("EXE_WRITABLE", EXE_WRITABLE.into()),
             ("EXE_UPPER_LAYER", EXE_UPPER_LAYER.into()),
             ("EXE_FROM_MEMFD", EXE_FROM_MEMFD.into()),

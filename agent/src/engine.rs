@@ -34,6 +34,7 @@ pub const STATE_EVENT_TYPES: &[&str] = &[
     "dup",
     "dup2",
     "dup3",
+    "fcntl",
     "socket",
     "connect",
     "accept",
@@ -526,6 +527,22 @@ mod tests {
                 x.old_tid = tgid;
                 x
             }),
+        }
+    }
+
+    /// Whatever the rules ask, the kernel sends what the fd table needs:
+    /// fcntl among it (F_DUPFD copies, F_SETFD close-on-exec), as Falco's
+    /// state set includes every EF_MODIFIES_STATE event.
+    #[test]
+    fn state_tracking_always_gets_fd_copies() {
+        let out = load_sources(&[RuleSource {
+            name: "t.yaml".into(),
+            text: "- rule: r\n  desc: t\n  condition: evt.type=ptrace\n  output: x\n  priority: WARNING\n".into(),
+        }]);
+        let set = interest_for(&out.ruleset, &[]);
+        for name in ["fcntl", "dup", "dup2", "dup3", "ptrace"] {
+            let nr = EventType::from_name(name).unwrap().syscall_nr().unwrap();
+            assert!(set.contains_syscall(nr), "{name}");
         }
     }
 

@@ -196,6 +196,7 @@ mod nr {
     pub const FORK: i32 = 57;
     pub const VFORK: i32 = 58;
     pub const EXECVE: i32 = 59;
+    pub const FCNTL: i32 = 72;
     pub const CHDIR: i32 = 80;
     pub const FCHDIR: i32 = 81;
     pub const RENAME: i32 = 82;
@@ -247,6 +248,7 @@ pub const DECODED_SYSCALLS: &[&str] = &[
     "dup",
     "dup2",
     "dup3",
+    "fcntl",
     "socket",
     "connect",
     "accept",
@@ -356,7 +358,13 @@ fn decode_syscall(h: &EventHeader, p: &Params<'_>) -> Result<(EventType, Detail)
         nr::OPEN | nr::OPENAT | nr::OPENAT2 | nr::CREAT => Detail::Open {
             dirfd: fd(a[0]),
             path: p.string(0),
-            flags: a[1],
+            // Kernel open flags are a C int: the result bit goes above them.
+            flags: (a[1] & u64::from(u32::MAX))
+                | if a[4] & abi::OPEN_CREATED != 0 {
+                    super::OPEN_F_CREATED
+                } else {
+                    0
+                },
             mode: a[2] as u32,
             resolve: a[3],
         },
@@ -370,6 +378,11 @@ fn decode_syscall(h: &EventHeader, p: &Params<'_>) -> Result<(EventType, Detail)
             oldfd: fd(a[0]),
             newfd: Some(fd(a[1])),
             flags: if n == nr::DUP3 { a[2] } else { 0 },
+        },
+        nr::FCNTL => Detail::Fcntl {
+            fd: fd(a[0]),
+            cmd: a[1],
+            arg: a[2],
         },
         nr::SOCKET => Detail::Socket {
             domain: a[0],
@@ -682,6 +695,42 @@ mod tests {
                 resolve: 0
             }
         );
+    }
+
+    /// The kernel's FMODE_CREATED result (abi.h open oflags) becomes
+    /// OPEN_F_CREATED in the flags, above the 32 kernel flag bits.
+    #[test]
+    fn open_reports_whether_it_created_the_file() {
+        let mut h = header(abi::EV_SYSCALL, nr::OPENAT);
+        h.args = [(-100i64) as u64, 0o101, 0o644, 0, abi::OPEN_CREATED, 0];
+        h.ret = 3;
+        let ev = decode(&record(h, &[b"/tmp/new"])).unwrap();
+        let Detail::Open { flags, .. } = ev.detail else {
+            panic!("not open")
+        };
+        assert_eq!(flags, 0o101 | crate::event::OPEN_F_CREATED);
+        h.args[4] = 0;
+        let ev = decode(&record(h, &[b"/tmp/new"])).unwrap();
+        assert!(matches!(ev.detail, Detail::Open { flags: 0o101, .. }));
+    }
+
+    /// abi.h: fcntl args are fd, cmd, arg; the new fd of F_DUPFD is `ret`.
+    #[test]
+    fn fcntl_decodes_fd_cmd_and_arg() {
+        let mut h = header(abi::EV_SYSCALL, nr::FCNTL);
+        h.args = [3, crate::event::fcntl::F_DUPFD, 10, 0, 0, 0];
+        h.ret = 10;
+        let ev = decode(&record(h, &[])).unwrap();
+        assert_eq!(ev.etype.name(), "fcntl");
+        assert_eq!(
+            ev.detail,
+            Detail::Fcntl {
+                fd: 3,
+                cmd: 0,
+                arg: 10
+            }
+        );
+        assert!(DECODED_SYSCALLS.contains(&"fcntl"));
     }
 
     #[test]

@@ -82,6 +82,16 @@ impl fmt::Display for Event {
                     let _ = write!(a, " newfd={n} flags={fl}");
                 }
             }
+            Detail::Fcntl { fd, cmd, arg } => {
+                let _ = write!(a, " fd={fd} cmd=");
+                match super::fcntl::name(*cmd) {
+                    Some(n) => a.push_str(n),
+                    None => {
+                        let _ = write!(a, "{cmd}");
+                    }
+                }
+                let _ = write!(a, " arg={arg:#x}");
+            }
             Detail::Socket {
                 domain,
                 sock_type,

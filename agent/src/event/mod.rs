@@ -21,6 +21,56 @@ pub use types::EventType;
 /// `AT_FDCWD`: "relative to the working directory" in *at() calls.
 pub const AT_FDCWD: i64 = -100;
 
+/// Set by the decoder in [`Detail::Open`]`.flags` when the call created the
+/// file (the kernel's FMODE_CREATED on the new file). Kernel open flags are
+/// 32 bits, so this bit never collides with one. Falco's probes put the same
+/// fact in the open flags (`PPM_O_F_CREATED`, printed `O_F_CREATED`), and
+/// `evt.is_open_create` reads it.
+pub const OPEN_F_CREATED: u64 = 1 << 32;
+
+/// fcntl commands whose effect on the fd table state tracking follows
+/// (x86_64 `include/uapi/asm-generic/fcntl.h`, `linux/fcntl.h`).
+pub mod fcntl {
+    pub const F_DUPFD: u64 = 0;
+    pub const F_SETFD: u64 = 2;
+    pub const F_GETFL: u64 = 3;
+    pub const F_DUPFD_CLOEXEC: u64 = 1030;
+    /// `F_SETFD`'s close-on-exec bit.
+    pub const FD_CLOEXEC: u64 = 1;
+
+    /// The command's name as Falco's `fcntl_commands` table spells it
+    /// (driver/flags_table.c), from the x86_64 kernel number.
+    pub fn name(cmd: u64) -> Option<&'static str> {
+        Some(match cmd {
+            0 => "F_DUPFD",
+            1 => "F_GETFD",
+            2 => "F_SETFD",
+            3 => "F_GETFL",
+            4 => "F_SETFL",
+            5 => "F_GETLK",
+            6 => "F_SETLK",
+            7 => "F_SETLKW",
+            8 => "F_SETOWN",
+            9 => "F_GETOWN",
+            10 => "F_SETSIG",
+            11 => "F_GETSIG",
+            15 => "F_SETOWN_EX",
+            16 => "F_GETOWN_EX",
+            36 => "F_OFD_GETLK",
+            37 => "F_OFD_SETLK",
+            38 => "F_OFD_SETLKW",
+            1024 => "F_SETLEASE",
+            1025 => "F_GETLEASE",
+            1026 => "F_NOTIFY",
+            1029 => "F_CANCELLK",
+            1030 => "F_DUPFD_CLOEXEC",
+            1031 => "F_SETPIPE_SZ",
+            1032 => "F_GETPIPE_SZ",
+            _ => return None,
+        })
+    }
+}
+
 /// A task's comm (at most 15 bytes), stored inline: no allocation per event.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Comm {
@@ -151,6 +201,13 @@ pub enum Detail {
         /// For dup2/dup3; for dup the new fd is the return value.
         newfd: Option<i64>,
         flags: u64,
+    },
+    /// fcntl: `cmd` and `arg` as the kernel got them; for F_DUPFD and
+    /// F_DUPFD_CLOEXEC the new fd is the return value.
+    Fcntl {
+        fd: i64,
+        cmd: u64,
+        arg: u64,
     },
     Socket {
         domain: u64,

@@ -57,6 +57,7 @@ fn event_fd(ev: &Event) -> Option<i64> {
         Detail::Close { fd } | Detail::Listen { fd, .. } | Detail::Fchmod { fd, .. } => Some(*fd),
         Detail::Setns { fd, .. } => Some(*fd),
         Detail::Dup { oldfd, .. } => Some(*oldfd),
+        Detail::Fcntl { fd, .. } => Some(*fd),
         Detail::SocketIo { fd, .. } => {
             if matches!(ev.etype.name(), "accept" | "accept4") {
                 Some(ev.ret)
@@ -401,6 +402,15 @@ impl<'a> EventContext<'a> {
                         }
                     }
                 }
+            }
+            // Falco's PPME_SYSCALL_FCNTL_X: res, fd, cmd, arg (driver/event_table.c).
+            Detail::Fcntl { fd, cmd, arg } => {
+                out.push(res());
+                out.push(p_num("fd", *fd));
+                let text = crate::event::fcntl::name(*cmd)
+                    .map_or_else(|| cmd.to_string(), str::to_string);
+                out.push(p_flags("cmd", text, *cmd));
+                out.push(p_unum("arg", *arg));
             }
             Detail::Socket {
                 domain,
@@ -1408,6 +1418,8 @@ fn category(ev: &Event) -> &'static str {
         | Detail::Fchmod { .. }
         | Detail::MemfdCreate { .. }
         | Detail::Chdir { .. } => "file",
+        // EC_IO_OTHER: Falco names it by the fd's kind; files are the common case.
+        Detail::Fcntl { .. } => "file",
         Detail::Socket { .. } | Detail::SocketIo { .. } | Detail::Listen { .. } => "net",
         Detail::Exec(_)
         | Detail::ExecFailed { .. }

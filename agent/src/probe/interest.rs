@@ -156,6 +156,7 @@ mod tests {
             "memfd_create",
             "renameat2",
             "fchdir",
+            "fcntl",
         ] {
             let nr = EventType::from_name(name).unwrap().syscall_nr().unwrap();
             assert!(s.contains_syscall(nr), "{name}");

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::event::flags::{AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, O_CLOEXEC_BIT, O_DIRECTORY};
-use crate::event::{AT_FDCWD, Detail, Event, ExecInfo, SockAddr, SockTuple};
+use crate::event::{AT_FDCWD, Detail, Event, ExecInfo, SockAddr, SockTuple, fcntl};
 use container::ContainerTable;
 use fd::{FdInfo, FdKind, Role};
 use process::{MAX_ENV_ENTRIES, Process, ProcessTable};
@@ -429,6 +429,25 @@ fn sockaddr_endpoint(a: &Option<SockAddr>) -> Option<fd::Endpoint> {
     }
 }
 
+/// Makes `newfd` a copy of `oldfd` (dup family, fcntl F_DUPFD): same name,
+/// kind and endpoints; close-on-exec only when `cloexec`. An unknown `oldfd`
+/// leaves `newfd` unknown too (whatever it was before was closed).
+fn copy_fd(p: &mut Process, oldfd: i64, newfd: i64, cloexec: bool) {
+    match p.fds.get(&oldfd).cloned() {
+        Some(mut f) => {
+            f.flags &= !O_CLOEXEC_BIT;
+            if cloexec {
+                f.flags |= O_CLOEXEC_BIT;
+            }
+            f.name_changed = false;
+            p.fds.insert(newfd, f);
+        }
+        None => {
+            p.fds.remove(&newfd);
+        }
+    }
+}
+
 fn apply_fd_event(p: &mut Process, ev: &Event, _host: &Arc<str>) {
     let ok = ev.ret >= 0;
     match &ev.detail {
@@ -445,16 +464,35 @@ fn apply_fd_event(p: &mut Process, ev: &Event, _host: &Arc<str>) {
             f.flags = *flags;
             p.fds.insert(ev.ret, f);
         }
-        Detail::Dup { oldfd, .. } if ok => {
-            if let Some(f) = p.fds.get(oldfd).cloned() {
-                let mut f = f;
-                // dup'd descriptors never keep close-on-exec (dup3 may set it again).
-                f.flags &= !O_CLOEXEC_BIT;
-                p.fds.insert(ev.ret, f);
-            } else {
-                p.fds.remove(&ev.ret);
-            }
+        Detail::Dup {
+            oldfd,
+            flags: dflags,
+            ..
+        } if ok => {
+            // As Falco's parse_dup_exit: the copy drops close-on-exec, which
+            // dup3(O_CLOEXEC) sets again.
+            let cloexec = ev.etype.name() == "dup3" && dflags & O_CLOEXEC_BIT != 0;
+            copy_fd(p, *oldfd, ev.ret, cloexec);
         }
+        Detail::Fcntl { fd, cmd, arg } if ok => match *cmd {
+            // fcntl(F_DUPFD[_CLOEXEC]) is a dup to the lowest free fd >= arg
+            // (Python's os.dup uses it); F_SETFD sets or clears close-on-exec
+            // (Falco's parse_fcntl_exit; F_SETFL cannot change O_CLOEXEC and
+            // Falco does not track it either).
+            fcntl::F_DUPFD | fcntl::F_DUPFD_CLOEXEC => {
+                copy_fd(p, *fd, ev.ret, *cmd == fcntl::F_DUPFD_CLOEXEC);
+            }
+            fcntl::F_SETFD => {
+                if let Some(f) = p.fds.get_mut(fd) {
+                    if arg & fcntl::FD_CLOEXEC != 0 {
+                        f.flags |= O_CLOEXEC_BIT;
+                    } else {
+                        f.flags &= !O_CLOEXEC_BIT;
+                    }
+                }
+            }
+            _ => {}
+        },
         Detail::Socket {
             domain,
             sock_type,

@@ -140,6 +140,77 @@ fn fds_follow_open_dup_close_and_resolve_relative_paths() {
     assert!(!s.procs.get(10).unwrap().fds.contains_key(&5));
 }
 
+/// fcntl(F_DUPFD[_CLOEXEC]) copies an fd like dup (Falco's
+/// parse_fcntl_exit): Python's os.dup is fcntl(fd, F_DUPFD_CLOEXEC, 0).
+/// F_SETFD sets and clears close-on-exec; exec then closes what has it.
+#[test]
+fn fcntl_dupfd_copies_and_setfd_sets_close_on_exec() {
+    use crate::event::fcntl::{F_DUPFD, F_DUPFD_CLOEXEC, F_GETFL, F_SETFD};
+    let mut s = state();
+    s.insert_seed(Process::minimal(10, 1, "python3", &Arc::from("host")));
+    s.apply(&open(10, AT_FDCWD, "/etc/shadow", 0, 3));
+    let fcntl = |fd: i64, cmd: u64, arg: u64, ret: i64| {
+        ev(10, 10, "fcntl", ret, Detail::Fcntl { fd, cmd, arg })
+    };
+    s.apply(&fcntl(3, F_DUPFD, 10, 10));
+    s.apply(&fcntl(3, F_DUPFD_CLOEXEC, 0, 4));
+    // A failed dup and an unrelated command change nothing.
+    s.apply(&fcntl(3, F_DUPFD, 20, -24));
+    s.apply(&fcntl(3, F_GETFL, 0, 0));
+    let fds = &s.procs.get(10).unwrap().fds;
+    assert_eq!(fds[&10].name, "/etc/shadow");
+    assert_eq!(fds[&10].kind, FdKind::File);
+    assert_eq!(fds[&10].flags & O_CLOEXEC_BIT, 0);
+    assert_ne!(fds[&4].flags & O_CLOEXEC_BIT, 0);
+    assert!(!fds.contains_key(&20));
+    assert_eq!(fds.len(), 3);
+
+    s.apply(&fcntl(10, F_SETFD, crate::event::fcntl::FD_CLOEXEC, 0));
+    s.apply(&fcntl(4, F_SETFD, 0, 0));
+    let mut exec = ev(
+        10,
+        10,
+        "execve",
+        0,
+        Detail::Exec(exec_info(&["true"], "/bin/true", "/", "/")),
+    );
+    if let Detail::Exec(x) = &mut exec.detail {
+        x.old_tid = 10;
+    }
+    s.apply(&exec);
+    let fds = &s.procs.get(10).unwrap().fds;
+    assert!(!fds.contains_key(&10), "F_SETFD FD_CLOEXEC: closed by exec");
+    assert!(fds.contains_key(&4), "F_SETFD 0 cleared close-on-exec");
+    assert!(fds.contains_key(&3));
+}
+
+/// dup3(O_CLOEXEC) gives the copy close-on-exec; dup2 never does.
+#[test]
+fn dup3_with_cloexec_marks_the_copy() {
+    let mut s = state();
+    s.insert_seed(Process::minimal(10, 1, "sh", &Arc::from("host")));
+    s.apply(&open(10, AT_FDCWD, "/etc/hostname", O_CLOEXEC_BIT, 3));
+    let dup = |etype: &str, newfd: i64, flags: u64| {
+        ev(
+            10,
+            10,
+            etype,
+            newfd,
+            Detail::Dup {
+                oldfd: 3,
+                newfd: Some(newfd),
+                flags,
+            },
+        )
+    };
+    s.apply(&dup("dup3", 10, O_CLOEXEC_BIT));
+    s.apply(&dup("dup2", 11, 0));
+    let fds = &s.procs.get(10).unwrap().fds;
+    assert_ne!(fds[&10].flags & O_CLOEXEC_BIT, 0);
+    assert_eq!(fds[&11].flags & O_CLOEXEC_BIT, 0);
+    assert_eq!(fds[&11].name, "/etc/hostname");
+}
+
 #[test]
 fn exec_drops_cloexec_fds_and_detects_containers() {
     let mut s = state();

@@ -540,8 +540,9 @@ pub struct SakerConfig {
     pub ring_buffer_bytes: Option<u32>,
     /// Milliseconds between ring-buffer drains when the kernel has not woken the reader.
     pub drain_interval_ms: u64,
-    /// Syscall records per CPU that share one kernel clock reading (1: exact
-    /// time on every record).
+    /// Syscall records per CPU that share one kernel clock reading (1, the
+    /// default: exact time on every record; more is an opt-in approximation,
+    /// early by at most one scheduler tick).
     pub timestamp_every: u32,
     /// BPF statistics are on for one second in this many (1: always).
     pub bpf_stats_every: u32,
@@ -1172,6 +1173,10 @@ mod tests {
         assert_eq!(c.ring_bytes, 8 << 20);
         assert!(c.drops.actions.log && c.drops.actions.alert && !c.drops.actions.exit);
         assert!(c.outputs.stdout.is_some());
+        // Exact event times, as Falco: every syscall record reads the clock.
+        assert_eq!(c.timestamp_every, 1);
+        let c = load_str("saker:\n  timestamp_every: 16\n", &[]).unwrap();
+        assert_eq!(c.timestamp_every, 16);
     }
 
     #[test]

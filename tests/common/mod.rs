@@ -76,6 +76,15 @@ impl LiveCapture {
     /// Loads and attaches the probe with `interest`; returns once capturing.
     /// With `read = false` the ring is not read until `stop` (to fill it).
     pub fn start(interest: InterestSet, ring_bytes: u32, read: bool) -> LiveCapture {
+        let opts = ProbeOptions {
+            ring_bytes,
+            ..ProbeOptions::default()
+        };
+        LiveCapture::start_with(opts, interest, read)
+    }
+
+    /// [`LiveCapture::start`] with every probe option chosen by the caller.
+    pub fn start_with(opts: ProbeOptions, interest: InterestSet, read: bool) -> LiveCapture {
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
@@ -85,10 +94,6 @@ impl LiveCapture {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let opts = ProbeOptions {
-                    ring_bytes,
-                    ..ProbeOptions::default()
-                };
                 let mut probe = match Probe::load(&opts) {
                     Ok(p) => p,
                     Err(e) => {

@@ -34,8 +34,10 @@ pub struct CaptureArgs {
     /// Milliseconds between ring-buffer drains when the kernel has not woken the reader.
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_DRAIN_INTERVAL.as_millis() as u64)]
     drain_ms: u64,
-    /// Syscall events per CPU that share one kernel clock reading (at most
-    /// one scheduler tick apart); 1 gives every event its exact time.
+    /// Syscall events per CPU that share one kernel clock reading; 1 (the
+    /// default) gives every event its exact time. Larger values save a clock
+    /// read per event, and an event's time may then be early by up to one
+    /// scheduler tick (1/CONFIG_HZ: 1-10 ms).
     #[arg(long, value_name = "N", default_value_t = saker::probe::DEFAULT_TIMESTAMP_EVERY,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     timestamp_every: u32,

@@ -23,9 +23,15 @@ pub use ring::{RingMap, RingReader};
 pub const DEFAULT_RING_BYTES: u32 = 8 * 1024 * 1024;
 /// Wake the reader when this much data waits (a quarter of the default ring... capped).
 pub const DEFAULT_WAKEUP_BYTES: u64 = 256 * 1024;
-/// Read the kernel clock for one syscall record in this many per CPU (and at
-/// least once per scheduler tick); see `saker.timestamp_every`.
-pub const DEFAULT_TIMESTAMP_EVERY: u32 = 16;
+/// Syscall records per CPU that share one kernel clock reading. 1: every
+/// record reads the clock, so `evt.time` is exact, as in Falco (its modern
+/// probe reads `bpf_ktime_get_boot_ns()` for every event header:
+/// falcosecurity/libs driver/modern_bpf/helpers/store/ringbuf_store_params.h).
+/// Sharing a reading is an
+/// opt-in approximation (`saker.timestamp_every`): a shared reading is at most
+/// one scheduler tick old (`record_time()` in agent-ebpf/bpf/lib/common.h
+/// reuses it only within the same jiffy).
+pub const DEFAULT_TIMESTAMP_EVERY: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {

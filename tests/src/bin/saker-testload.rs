@@ -202,6 +202,35 @@ fn run(args: &[String]) -> Result<(), String> {
                 }
             }
         }
+        // open-timed PATH N GAP_US: N opens of PATH (read-only), GAP_US
+        // microseconds apart; prints CLOCK_BOOTTIME (ns) read just before each
+        // open, so a test can compare the events' times with when they happened.
+        "open-timed" => {
+            let p = cstr(arg(1));
+            let n: u64 = arg(2).parse().map_err(|e| format!("count: {e}"))?;
+            let gap: u64 = arg(3).parse().map_err(|e| format!("gap: {e}"))?;
+            let mut before = Vec::new();
+            for i in 0..n {
+                if i > 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(gap));
+                }
+                let mut ts = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                // SAFETY: clock_gettime writes into a valid timespec.
+                unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+                before.push(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+                // SAFETY: valid path; close only a returned fd.
+                let fd = check(
+                    "open",
+                    unsafe { libc::open(p.as_ptr(), libc::O_RDONLY) }.into(),
+                )?;
+                unsafe { libc::close(fd as i32) };
+            }
+            let text: Vec<String> = before.iter().map(u64::to_string).collect();
+            println!("{}", text.join(" "));
+        }
         // read PATH: open PATH read-only (relative paths resolve against the cwd) and read it.
         "read" => {
             let p = cstr(arg(1));

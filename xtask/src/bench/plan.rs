@@ -27,8 +27,18 @@ pub enum SakerLaunch {
 
 /// `saker run` keeps its webserver (/metrics, /healthz), as deployed, but
 /// on an ephemeral port, so that a bench run does not fail when another
-/// agent on the machine holds the default 8765.
-const RUN_OPTIONS: [&str; 2] = ["-o", "webserver.listen_port=0"];
+/// agent on the machine holds the default 8765. The clock setting is spelled
+/// out, so every report states it: exact event times (one clock read per
+/// record, the default since issue 13) rather than the opt-in shared reading.
+const RUN_OPTIONS: [&str; 4] = [
+    "-o",
+    "webserver.listen_port=0",
+    "-o",
+    TIMESTAMP_EVERY_OPTION,
+];
+
+/// `saker.timestamp_every` of every saker configuration (see [`RUN_OPTIONS`]).
+const TIMESTAMP_EVERY_OPTION: &str = "saker.timestamp_every=1";
 
 /// The Falco rules file of the saker-stable and falco configurations,
 /// relative to the workspace root.
@@ -72,7 +82,13 @@ impl Config {
 fn saker_command(saker: &Path, rules: Option<&Path>) -> Vec<String> {
     let bin = saker.display().to_string();
     match (SAKER_LAUNCH, rules) {
-        (SakerLaunch::CaptureStandIn, _) => vec![bin, "capture".into(), "-q".into()],
+        (SakerLaunch::CaptureStandIn, _) => vec![
+            bin,
+            "capture".into(),
+            "-q".into(),
+            "--timestamp-every".into(),
+            "1".into(),
+        ],
         (SakerLaunch::Run, rules) => {
             let mut c = vec![bin, "run".into()];
             if let Some(r) = rules {
@@ -128,7 +144,13 @@ pub fn all_configs(root: &Path, saker: &Path, falco: Option<PathBuf>) -> Vec<Con
             name: "saker-capture",
             description: "saker capture only: probe, ring buffer, decoder; no state, no rules"
                 .into(),
-            command: vec![saker.display().to_string(), "capture".into(), "-q".into()],
+            command: vec![
+                saker.display().to_string(),
+                "capture".into(),
+                "-q".into(),
+                "--timestamp-every".into(),
+                "1".into(),
+            ],
             stand_in: false,
             default_on: false,
         },

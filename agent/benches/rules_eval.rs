@@ -12,10 +12,12 @@ use std::borrow::Cow;
 use std::hint::black_box;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, Throughput, criterion_group};
 use saker::event::EventType;
+use saker::fields::extract::{EventContext, RunInfo};
 use saker::fields::{FieldArg, FieldId, FieldProvider, FieldRef, Value};
 use saker::rules::{RuleMatching, RuleSet, load_paths};
 
@@ -401,10 +403,264 @@ fn bench_wall(c: &mut Criterion) {
     run(c, "falco_stable_ruleset_wall");
 }
 
+/// Falco's stable and incubating rules on real [`EventContext`]s: events
+/// decoded from the syscalls Saker captures, over a live-like process and fd
+/// state. Unlike the mixed stream above, every field (`evt.arg.*`, `fd.*`,
+/// `user.*`) goes through the agent's own extractors, so this is the figure
+/// that moves when argument rendering changes. `with_output` also renders the
+/// alert of every match (output fields such as `%evt.args`).
+fn bench_live(c: &mut Criterion<ThreadCpuTime>) {
+    let (state, events) = live::scenario();
+    let run = RunInfo {
+        hostname: Arc::from("node-1"),
+        start_ns: 1_700_000_000_000_000_000,
+    };
+    let paths = [
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/falco/falco_rules.yaml"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/falco/falco-incubating_rules.yaml"),
+    ];
+    let out = load_paths(&paths);
+    assert!(!out.has_errors(), "rules do not load: {:?}", out.diagnostics);
+    let rules = out.ruleset;
+    let hostname = Arc::clone(&run.hostname);
+    let mut warm = 0;
+    for (i, e) in events.iter().enumerate() {
+        let ctx = EventContext::new(e, &state, i as u64, 0, &run);
+        warm += rules.evaluate(&ctx, |_| {});
+    }
+    eprintln!("live context: {warm} matches in {} events", events.len());
+    let mut group = c.benchmark_group("falco_rules_live_context");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("eval", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for (i, e) in events.iter().enumerate() {
+                let ctx = EventContext::new(black_box(e), &state, i as u64, 0, &run);
+                n += rules.evaluate(&ctx, |_| {});
+            }
+            black_box(n)
+        })
+    });
+    group.bench_function("eval_with_output", |b| {
+        b.iter(|| {
+            let mut bytes = 0usize;
+            for (i, e) in events.iter().enumerate() {
+                let ctx = EventContext::new(black_box(e), &state, i as u64, 0, &run);
+                rules.evaluate(&ctx, |r| bytes += r.alert(&ctx, &hostname).output.len());
+            }
+            black_box(bytes)
+        })
+    });
+    group.finish();
+}
+
+mod live {
+    use std::sync::Arc;
+
+    use saker::event::{AT_FDCWD, Detail, Event, EventType, SockAddr, SockTuple};
+    use saker::state::State;
+    use saker::state::process::Process;
+    use saker::state::users::UserDb;
+
+    fn proc(tgid: u32, ppid: u32, comm: &str, args: &[&str], cwd: &str, uid: u32) -> Process {
+        let mut p = Process::minimal(tgid, ppid, comm, &Arc::from("host"));
+        p.exe = comm.to_string();
+        p.exepath = format!("/usr/bin/{comm}");
+        p.args = args.iter().map(|s| s.to_string()).collect();
+        p.cwd = cwd.to_string();
+        p.uid = uid;
+        p.gid = uid;
+        p.tty = 34816;
+        p.start_ns = 1_700_000_000_000_000_000;
+        p
+    }
+
+    fn ev(tgid: u32, etype: &str, ret: i64, uid: u32, detail: Detail) -> Event {
+        Event {
+            etype: EventType::from_name(etype).expect("known event type"),
+            ts_boot_ns: 10_000_000_000,
+            ts_wall_ns: 1_700_000_010_000_000_000,
+            tgid,
+            tid: tgid,
+            ppid: 20,
+            uid,
+            gid: uid,
+            loginuid: 1000,
+            cgroup_id: 0,
+            cpu: 1,
+            comm: "x".into(),
+            ret,
+            truncated: false,
+            read_failed: false,
+            detail,
+        }
+    }
+
+    /// A shell session's worth of the syscalls Saker decodes, each applied to
+    /// the state as the engine does before rules see it.
+    pub fn scenario() -> (State, Vec<Event>) {
+        let mut state = State::detached(UserDb::from_text(
+            "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/:/sbin/nologin\n\
+             admin:x:1000:1000::/home/admin:/bin/bash\n",
+            "root:x:0:\nnobody:x:65534:\nadmin:x:1000:\n",
+        ));
+        state.insert_seed(proc(1, 0, "systemd", &[], "/", 0));
+        state.insert_seed(proc(10, 1, "sshd", &[], "/", 0));
+        state.insert_seed(proc(20, 10, "bash", &["-l"], "/home/admin", 1000));
+        state.insert_seed(proc(30, 20, "cat", &["/etc/hostname"], "/home/admin", 1000));
+        state.insert_seed(proc(31, 20, "chmod", &["u+s", "tool"], "/tmp", 0));
+        state.insert_seed(proc(32, 20, "ln", &["../etc/shadow", "x"], "/tmp", 0));
+        state.insert_seed(proc(33, 20, "python3", &["srv.py"], "/srv", 1000));
+        state.insert_seed(proc(34, 20, "worker", &[], "/var/lib/w", 0));
+        let tuple = SockTuple {
+            family: 2,
+            sock_type: 1,
+            protocol: 6,
+            state: 1,
+            local: Some(("10.0.0.5".parse().expect("ip"), 51000)),
+            remote: Some(("93.184.216.34".parse().expect("ip"), 443)),
+            unix_path: None,
+        };
+        let open = |tgid, path: &str, flags, ret| {
+            ev(
+                tgid,
+                "openat",
+                ret,
+                1000,
+                Detail::Open {
+                    dirfd: AT_FDCWD,
+                    path: path.into(),
+                    flags,
+                    mode: 0,
+                    resolve: 0,
+                },
+            )
+        };
+        let mut events = vec![
+            open(30, "/etc/hostname", 0o2000000, 3),
+            open(30, "../../etc/passwd", 0, 4),
+            open(30, "/var/log/app.log", 0o1101, 5),
+            open(30, "missing.txt", 0, -2),
+            ev(
+                33,
+                "socket",
+                3,
+                1000,
+                Detail::Socket {
+                    domain: 2,
+                    sock_type: 1 | 0o2000000,
+                    protocol: 0,
+                },
+            ),
+            ev(
+                33,
+                "connect",
+                0,
+                1000,
+                Detail::SocketIo {
+                    fd: 3,
+                    addr: Some(SockAddr::Inet {
+                        ip: "93.184.216.34".parse().expect("ip"),
+                        port: 443,
+                    }),
+                    tuple: Some(tuple),
+                    size: 0,
+                    flags: 0,
+                },
+            ),
+            ev(
+                33,
+                "dup3",
+                10,
+                1000,
+                Detail::Dup {
+                    oldfd: 3,
+                    newfd: Some(10),
+                    flags: 0o2000000,
+                },
+            ),
+            ev(
+                31,
+                "fchmodat",
+                0,
+                0,
+                Detail::PathOp {
+                    dirfd: AT_FDCWD,
+                    path: "tool".into(),
+                    mode: 0o4755,
+                    flags: 0,
+                },
+            ),
+            ev(
+                31,
+                "chmod",
+                0,
+                0,
+                Detail::PathOp {
+                    dirfd: AT_FDCWD,
+                    path: "/tmp/tool".into(),
+                    mode: 0o644,
+                    flags: 0,
+                },
+            ),
+            ev(
+                32,
+                "linkat",
+                -18,
+                0,
+                Detail::TwoPaths {
+                    olddirfd: AT_FDCWD,
+                    oldpath: "../etc/shadow".into(),
+                    newdirfd: AT_FDCWD,
+                    newpath: "x".into(),
+                    flags: 0,
+                },
+            ),
+            ev(34, "setuid", 0, 65534, Detail::SetId { ids: vec![65534] }),
+            ev(34, "setuid", 0, 1000, Detail::SetId { ids: vec![1000] }),
+            ev(
+                34,
+                "unlinkat",
+                0,
+                0,
+                Detail::PathOp {
+                    dirfd: AT_FDCWD,
+                    path: "old.log".into(),
+                    mode: 0,
+                    flags: 0,
+                },
+            ),
+            ev(
+                34,
+                "ptrace",
+                0,
+                0,
+                Detail::Ptrace {
+                    request: 16,
+                    pid: 30,
+                    addr: 0,
+                    data: 0,
+                },
+            ),
+            ev(30, "close", 0, 1000, Detail::Close { fd: 5 }),
+        ];
+        // Several passes over the session, as a busy node repeats its work.
+        let one = events.clone();
+        for _ in 0..15 {
+            events.extend(one.iter().cloned());
+        }
+        for e in &events {
+            state.apply(e);
+        }
+        (state, events)
+    }
+}
+
 criterion_group! {
     name = cpu;
     config = Criterion::default().with_measurement(ThreadCpuTime);
-    targets = bench_cpu
+    targets = bench_cpu, bench_live
 }
 criterion_group!(wall, bench_wall);
 

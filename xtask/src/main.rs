@@ -7,6 +7,7 @@
 //! - `monitoring`: regenerates the PrometheusRule from the plain rules file.
 //! - `bench [--quick]`: overhead benchmark (docs/benchmarks.md).
 //! - `image [--out PATH] [--context-only DIR]`: the container image as an OCI archive (docs/image.md).
+//! - `e2e [-r RULES]... [SPEC]...`: Falco's end-to-end rule tests against `saker run` (docs/rules.md).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -15,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod e2e;
 mod image;
 mod supply;
 
@@ -50,6 +52,8 @@ enum Task {
     Image(image::ImageArgs),
     /// Supply chain: license/ban/source policy (deny.toml, cargo-deny) and the CycloneDX SBOM.
     SupplyChain,
+    /// Falco's end-to-end rule tests (event-generator's format) against `saker run` (root).
+    E2e(e2e::E2eArgs),
 }
 
 /// Packages the build and the tests need, and a file that proves each is
@@ -144,8 +148,12 @@ fn install(packages: &[(&str, &str)]) -> Result<()> {
     Ok(())
 }
 
+fn cargo_path() -> PathBuf {
+    std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
+}
+
 fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    Command::new(cargo_path())
 }
 
 fn test(extra: &[String]) -> Result<()> {
@@ -339,6 +347,7 @@ fn main() -> ExitCode {
         Task::Bench(a) => bench::run(a),
         Task::Image(a) => image::run(a),
         Task::SupplyChain => supply::run(),
+        Task::E2e(a) => e2e::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -426,8 +426,15 @@ fn start_fileless(
     let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
     envp_p.push(std::ptr::null());
     let empty = c"";
-    // SAFETY: fork, then in the child only async-signal-safe calls (dup2,
-    // execveat, _exit) on memory prepared before the fork.
+    // The child reports a failed execveat through a close-on-exec pipe:
+    // end of file means the exec succeeded.
+    let mut report = [0i32; 2];
+    // SAFETY: pipe2 into a two-int array.
+    if unsafe { libc::pipe2(report.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(last_err("pipe2"));
+    }
+    // SAFETY: fork, then in the child only async-signal-safe calls (open,
+    // dup2, execveat, write, _exit) on memory prepared before the fork.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(last_err("fork"));
@@ -446,8 +453,26 @@ fn start_fileless(
                 envp_p.as_ptr(),
                 libc::AT_EMPTY_PATH,
             );
+            let errno = *libc::__errno_location();
+            libc::write(report[1], (&errno as *const i32).cast(), 4);
             libc::_exit(127);
         }
+    }
+    // SAFETY: closing our copy of the write end, then reading 4 bytes.
+    let mut errno = 0i32;
+    let n = unsafe {
+        libc::close(report[1]);
+        let n = libc::read(report[0], (&mut errno as *mut i32).cast(), 4);
+        libc::close(report[0]);
+        n
+    };
+    if n == 4 {
+        // SAFETY: reap the child that failed to exec.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        return Err(format!(
+            "execveat of the memfd: {}",
+            std::io::Error::from_raw_os_error(errno)
+        ));
     }
     let proc = Started::adopt(pid);
     let mut fields = Fields::new();

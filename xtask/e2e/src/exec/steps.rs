@@ -130,7 +130,16 @@ impl<'a> Args<'a> {
                 if let Some(b) = self.binding(s)? {
                     return Ok(b);
                 }
-                if let Ok(n) = s.trim().parse::<i64>() {
+                let t = s.trim();
+                // `mode: 0644` is octal to event-generator's YAML reader
+                // (YAML 1.1 style); serde_yaml keeps it as the string "0644".
+                if t.len() > 1
+                    && t.starts_with('0')
+                    && t.bytes().all(|b| (b'0'..=b'7').contains(&b))
+                {
+                    return i64::from_str_radix(t, 8).map_err(|e| format!("`{name}`: {e}"));
+                }
+                if let Ok(n) = t.parse::<i64>() {
                     return Ok(n);
                 }
                 s.split('|').try_fold(0i64, |acc, part| {
@@ -179,6 +188,37 @@ fn check(ret: i64, what: &str) -> Result<i64, String> {
         return Err(format!("{what}: {}", std::io::Error::last_os_error()));
     }
     Ok(ret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_names_octal_and_bindings() {
+        let step: Step = serde_json::from_value(serde_json::json!({
+            "type": "syscall", "name": "s", "syscall": "openat",
+            "args": {"flags": "O_WRONLY|O_CREAT|O_TRUNC", "mode": "0644", "dirFd": "${d.fd}", "n": 7}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let bound: BTreeMap<String, Fields> =
+            [("d".to_string(), [("fd".to_string(), 5)].into())].into();
+        let a = Args::new(&step, &bound);
+        assert_eq!(a.int("flags", consts::OPEN_FLAGS, None), Ok(0o1101));
+        assert_eq!(
+            a.int("mode", consts::MODES, None),
+            Ok(0o644),
+            "YAML 1.1 octal"
+        );
+        assert_eq!(
+            a.int("dirfd", consts::DIRFD, None),
+            Ok(5),
+            "binding, name without case"
+        );
+        assert_eq!(a.int("n", &[], None), Ok(7));
+        assert!(a.int("flags", consts::MODES, None).is_err(), "unknown name");
+        assert_eq!(a.int("missing", &[], Some(-100)), Ok(-100));
+    }
 }
 
 /// Runs one step.

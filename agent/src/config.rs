@@ -528,6 +528,38 @@ impl Default for ContainersConfig {
     }
 }
 
+/// `saker.hostnames`: host names of socket addresses (`fd.*ip.name`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostNamesConfig {
+    /// Look up the reverse name of addresses that alerts print.
+    pub reverse_lookups: bool,
+    /// Reverse answers kept at most (least recently used evicted first).
+    pub max_entries: usize,
+    /// Seconds a reverse answer is used before it is asked again.
+    pub ttl_s: u64,
+    /// The same for addresses without a name.
+    pub failed_ttl_s: u64,
+    /// Resolver threads.
+    pub resolvers: usize,
+    /// Lookups waiting for a resolver at most; beyond, they are dropped.
+    pub max_pending: usize,
+}
+
+impl Default for HostNamesConfig {
+    fn default() -> Self {
+        let d = crate::state::hostnames::HostNameLimits::default();
+        HostNamesConfig {
+            reverse_lookups: d.reverse_lookups,
+            max_entries: d.max_entries,
+            ttl_s: d.ttl.as_secs(),
+            failed_ttl_s: d.failed_ttl.as_secs(),
+            resolvers: d.resolvers,
+            max_pending: d.max_pending,
+        }
+    }
+}
+
 /// Saker's own settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -552,6 +584,8 @@ pub struct SakerConfig {
     pub overhead_budget: f64,
     /// The container table and alert holding.
     pub containers: ContainersConfig,
+    /// Host names of socket addresses (`fd.*ip.name`).
+    pub hostnames: HostNamesConfig,
 }
 
 impl Default for SakerConfig {
@@ -566,6 +600,7 @@ impl Default for SakerConfig {
             shutdown_timeout_ms: 5_000,
             overhead_budget: 0.05,
             containers: ContainersConfig::default(),
+            hostnames: HostNamesConfig::default(),
         }
     }
 }
@@ -639,6 +674,8 @@ pub struct Config {
     pub containers: crate::state::container::ContainerLimits,
     /// How alerts wait for container metadata.
     pub hold: crate::engine::HoldPolicy,
+    /// The host name cache (`saker.hostnames`).
+    pub hostnames: crate::state::hostnames::HostNameLimits,
     /// Falco keys that were present but are not implemented.
     pub ignored_keys: Vec<String>,
 }
@@ -1009,6 +1046,24 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
         max_wait: Duration::from_millis(c.hold_max_wait_ms),
         max_alerts: c.hold_max_alerts,
     };
+    let h = &f.saker.hostnames;
+    if h.max_entries == 0 || h.resolvers == 0 || h.max_pending == 0 {
+        return Err(invalid(
+            "saker.hostnames",
+            "max_entries, resolvers and max_pending must be at least 1",
+        ));
+    }
+    if h.resolvers > 64 {
+        return Err(invalid("saker.hostnames.resolvers", "must be at most 64"));
+    }
+    let hostnames = crate::state::hostnames::HostNameLimits {
+        reverse_lookups: h.reverse_lookups,
+        max_entries: h.max_entries,
+        ttl: Duration::from_secs(h.ttl_s),
+        failed_ttl: Duration::from_secs(h.failed_ttl_s),
+        resolvers: h.resolvers,
+        max_pending: h.max_pending,
+    };
     Ok(Config {
         rules_files: f.rules_files,
         rule_selection,
@@ -1035,6 +1090,7 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
         runtime,
         containers,
         hold,
+        hostnames,
         ignored_keys: Vec::new(),
     })
 }
@@ -1177,6 +1233,27 @@ mod tests {
         assert_eq!(c.timestamp_every, 1);
         let c = load_str("saker:\n  timestamp_every: 16\n", &[]).unwrap();
         assert_eq!(c.timestamp_every, 16);
+    }
+
+    #[test]
+    fn hostnames_settings_are_validated() {
+        let c = load(None, &[]).unwrap();
+        assert_eq!(
+            c.hostnames,
+            crate::state::hostnames::HostNameLimits::default()
+        );
+        assert!(c.hostnames.reverse_lookups);
+        let c = load_str(
+            "saker:\n  hostnames:\n    reverse_lookups: false\n    max_entries: 10\n    ttl_s: 5\n",
+            &[],
+        )
+        .unwrap();
+        assert!(!c.hostnames.reverse_lookups);
+        assert_eq!(c.hostnames.max_entries, 10);
+        assert_eq!(c.hostnames.ttl, Duration::from_secs(5));
+        let e = load_str("saker:\n  hostnames:\n    resolvers: 0\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("saker.hostnames"), "{e}");
+        assert!(load_str("saker:\n  hostnames:\n    ttl: 5\n", &[]).is_err());
     }
 
     #[test]

@@ -421,7 +421,11 @@ impl Engine {
                             on_alert,
                         );
                     }
-                    let alert = rule.pending_alert(&ctx, &self.run.hostname, is_container_metadata);
+                    let alert = rule.pending_alert(
+                        &ctx.for_output(),
+                        &self.run.hostname,
+                        is_container_metadata,
+                    );
                     held.queue.push_back(Held {
                         container: p.container_id.clone(),
                         since: Instant::now(),
@@ -431,7 +435,7 @@ impl Engine {
                     stats.hold.held += 1;
                     stats.hold.waiting = held.queue.len() as u64;
                 }
-                None => on_alert(rule.alert(&ctx, &self.run.hostname)),
+                None => on_alert(rule.alert(&ctx.for_output(), &self.run.hostname)),
             }
         });
         drop(ctx);

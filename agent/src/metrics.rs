@@ -217,6 +217,8 @@ pub struct Snapshot {
     pub runtime: Vec<(crate::runtime::EngineKind, crate::runtime::EngineStats)>,
     /// Lookups refused because the runtime queue was full.
     pub runtime_queue_full: u64,
+    /// The host name cache (`fd.*ip.name`).
+    pub hostnames: crate::state::hostnames::HostNameStats,
     pub kernel: KernelCounters,
     pub programs: Vec<ProgramStats>,
     pub ring_fill_ratio: f64,
@@ -655,6 +657,59 @@ impl Collector for Metrics {
             "How long held alerts waited for their container's metadata.",
             &crate::engine::HOLD_BUCKETS_S,
             &[(Vec::new(), &hold.wait_buckets, hold.wait_sum_s)],
+        )?;
+        let hn = &s.hostnames;
+        e.counter(
+            "hostname_cache_hits",
+            "Reverse host name look-ups answered from the cache (fd.*ip.name in alert outputs).",
+            &one(hn.hits),
+        )?;
+        e.counter(
+            "hostname_cache_misses",
+            "Reverse host name look-ups not (yet) in the cache; the field was missing and a lookup was asked for.",
+            &one(hn.misses),
+        )?;
+        e.counter(
+            "hostname_cache_evictions",
+            "Reverse host name entries evicted because the cache was full (saker.hostnames.max_entries).",
+            &one(hn.evictions),
+        )?;
+        e.counter(
+            "hostname_lookups",
+            "Host name lookups done by the resolver threads, by kind (reverse: address to name for outputs; forward: rule-named host to addresses) and outcome (found, not_found).",
+            &[
+                (
+                    labels(&[("kind", "reverse"), ("outcome", "found")]),
+                    hn.reverse_found,
+                ),
+                (
+                    labels(&[("kind", "reverse"), ("outcome", "not_found")]),
+                    hn.reverse_not_found,
+                ),
+                (
+                    labels(&[("kind", "forward"), ("outcome", "found")]),
+                    hn.forward_found,
+                ),
+                (
+                    labels(&[("kind", "forward"), ("outcome", "not_found")]),
+                    hn.forward_not_found,
+                ),
+            ],
+        )?;
+        e.counter(
+            "hostname_lookups_dropped",
+            "Host name lookups not done because saker.hostnames.max_pending were already waiting.",
+            &one(hn.dropped),
+        )?;
+        e.gauge(
+            "hostname_cache_entries",
+            "Reverse host name entries in the cache.",
+            &one(clamp_i64(hn.entries)),
+        )?;
+        e.gauge(
+            "hostnames_watched",
+            "Host names that rules compare fd.*ip.name with, resolved and refreshed in the background.",
+            &one(clamp_i64(hn.watched)),
         )?;
         e.counter(
             "proc_lookups",

@@ -18,6 +18,7 @@ use saker::rules::{self, RuleSet};
 use saker::runtime::{Answer, RuntimeService};
 use saker::state::State;
 use saker::state::container::{ContainerTable, LookupResult};
+use saker::state::hostnames::{self, HostNames, SystemResolver};
 use saker::state::process::Process;
 use saker::state::users::UserDb;
 use tokio::signal::unix::{SignalKind, signal};
@@ -309,6 +310,7 @@ impl MetricsSampler {
             container_stats: engine.state.containers.stats.clone(),
             runtime: Vec::new(),
             runtime_queue_full: 0,
+            hostnames: engine.state.hostnames.stats(),
             kernel,
             programs,
             ring_fill_ratio: reader.fill_ratio(),
@@ -328,14 +330,31 @@ fn start_outputs(cfg: &Config) -> Result<Arc<Outputs>> {
     Ok(Arc::new(outputs))
 }
 
+/// The host name cache (`fd.*ip.name`), with the host names the enabled
+/// rules compare with resolving in the background.
+fn start_hostnames(cfg: &Config, ruleset: &RuleSet) -> HostNames {
+    let names = HostNames::start(cfg.hostnames.clone(), Arc::new(SystemResolver));
+    let watched = hostnames::names_in_rules(ruleset);
+    if !watched.is_empty() {
+        log::info!(
+            "resolving {} host names that rules compare fd.*ip.name with",
+            watched.len()
+        );
+    }
+    names.watch(watched);
+    names
+}
+
 async fn replay(cfg: &Config, ruleset: RuleSet, path: &Path) -> Result<ExitCode> {
     let mut reader = RecordingReader::open(path)?;
     let users = UserDb::load(&cfg.host_root);
-    let mut engine = Engine::new(
-        State::detached(users),
-        ruleset,
-        Arc::from(cfg.hostname.as_str()),
-    );
+    let mut state = State::detached(users);
+    state.hostnames = start_hostnames(cfg, &ruleset);
+    // A replay runs far faster than the events happened: resolve the rules'
+    // host names before the first event, so its alerts do not depend on the
+    // resolver's speed.
+    state.hostnames.resolve_watched_now();
+    let mut engine = Engine::new(state, ruleset, Arc::from(cfg.hostname.as_str()));
     let outputs = start_outputs(cfg)?;
     let started = Instant::now();
     let mut totals = Totals::default();
@@ -421,11 +440,12 @@ async fn live(
     });
     let runtime_stats = runtime.as_ref().map(|r| r.stats.clone());
     let containers = ContainerTable::new(cfg.containers.clone(), runtime.is_some());
-    let state = State::live(
+    let mut state = State::live(
         &cfg.host_root,
         saker::probe::boot_to_wall_offset_ns(),
         containers,
     );
+    state.hostnames = start_hostnames(cfg, &ruleset);
     log::info!(
         "watching {} event types; {} processes, {} threads, {} fds seeded from {}",
         interest.names().len(),

@@ -180,10 +180,10 @@ fields! {
     FdRnet: "fd.rnet", IpNet, None, Single, true, "Matches the remote IP network of the FD.";
     FdConnected: "fd.connected", Bool, None, Single, true, "For TCP/UDP FDs, true if the socket is connected.";
     FdNameChanged: "fd.name_changed", Bool, None, Single, true, "True when an event changes the name of an FD used by this event (e.g. connect).";
-    FdCipName: "fd.cip.name", String, None, Single, false, "Domain name associated with the client IP address.";
-    FdSipName: "fd.sip.name", String, None, Single, false, "Domain name associated with the server IP address.";
-    FdLipName: "fd.lip.name", String, None, Single, false, "Domain name associated with the local IP address.";
-    FdRipName: "fd.rip.name", String, None, Single, false, "Domain name associated with the remote IP address.";
+    FdCipName: "fd.cip.name", String, None, Single, true, "Domain name associated with the client IP address.";
+    FdSipName: "fd.sip.name", String, None, Single, true, "Domain name associated with the server IP address.";
+    FdLipName: "fd.lip.name", String, None, Single, true, "Domain name associated with the local IP address.";
+    FdRipName: "fd.rip.name", String, None, Single, true, "Domain name associated with the remote IP address.";
     FdDev: "fd.dev", UInt, None, Single, false, "Device number (major/minor) containing the referenced file.";
     FdDevMajor: "fd.dev.major", UInt, None, Single, false, "Major device number containing the referenced file.";
     FdDevMinor: "fd.dev.minor", UInt, None, Single, false, "Minor device number containing the referenced file.";

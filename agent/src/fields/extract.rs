@@ -67,9 +67,49 @@ fn event_fd(ev: &Event) -> Option<i64> {
         }
         Detail::Module { fd, .. } => *fd,
         Detail::Chdir { fd, .. } => *fd,
+        // Calls captured with their raw registers whose first argument is
+        // the fd Falco's event table gives them (EF_USES_FD): a read on a
+        // copy made by fcntl(F_DUPFD) names the copied file.
+        Detail::Other { args } if FD_FIRST_ARG.contains(&ev.etype.name()) => {
+            Some(i64::from(args[0] as u32 as i32))
+        }
         _ => None,
     }
 }
+
+/// Syscalls without decoded arguments that Falco's event table marks
+/// EF_USES_FD with the fd (or dirfd) in the first argument of the system call
+/// (falcosecurity/libs driver/event_table.c).
+const FD_FIRST_ARG: &[&str] = &[
+    "read",
+    "write",
+    "pread",
+    "pwrite",
+    "readv",
+    "writev",
+    "preadv",
+    "pwritev",
+    "sendmmsg",
+    "recvmmsg",
+    "shutdown",
+    "setsockopt",
+    "getsockopt",
+    "fstat",
+    "lseek",
+    "ioctl",
+    "getdents",
+    "getdents64",
+    "flock",
+    "fchown",
+    "splice",
+    "sendfile",
+    "io_uring_enter",
+    "io_uring_register",
+    "fsconfig",
+    "fchownat",
+    "mknodat",
+    "newfstatat",
+];
 
 impl<'a> EventContext<'a> {
     pub fn new(
@@ -898,8 +938,47 @@ impl<'a> EventContext<'a> {
             }
             FieldId::FdConnected if inet || f.kind == FdKind::Unix => Value::Bool(f.connected),
             FieldId::FdNameChanged => Value::Bool(f.name_changed),
+            // Conditions see Falco's names: the rule-named hosts that
+            // resolve to the address (several: any may match). None of them:
+            // an empty name, which no host name equals and every one differs
+            // from, as Falco's compare_domain answers `=`, `!=` and `in` for
+            // an address no cached name resolves to. Outputs add the reverse
+            // name ([`OutputFields`]).
+            FieldId::FdCipName | FieldId::FdSipName | FieldId::FdLipName | FieldId::FdRipName
+                if inet =>
+            {
+                let mut names = self.state.hostnames.forward_names(self.name_field_ip(id)?);
+                match names.len() {
+                    0 => s(""),
+                    1 => owned(names.remove(0).to_string()),
+                    _ => Value::List(names.iter().map(|n| owned(n.to_string())).collect()),
+                }
+            }
             _ => return None,
         })
+    }
+
+    /// The address an `fd.*ip.name` field names: client, server, local or
+    /// remote end of the event's inet socket.
+    fn name_field_ip(&self, id: FieldId) -> Option<IpAddr> {
+        let f = self.fd()?;
+        if !f.kind.is_inet() {
+            return None;
+        }
+        let (server, client) = f.server_client();
+        let end = match id {
+            FieldId::FdCipName => client,
+            FieldId::FdSipName => server,
+            FieldId::FdLipName => f.local,
+            FieldId::FdRipName => f.remote,
+            _ => None,
+        };
+        end.map(|(ip, _)| ip)
+    }
+
+    /// The event as an alert's output reads it ([`OutputFields`]).
+    pub fn for_output(&self) -> OutputFields<'_, 'a> {
+        OutputFields(self)
     }
 
     fn user_field(&self, id: FieldId) -> Option<Value<'_>> {
@@ -945,11 +1024,6 @@ impl<'a> EventContext<'a> {
         let ev = self.ev;
         let t = ev.ts_wall_ns;
         let name = ev.etype.name();
-        let is_open = matches!(ev.detail, Detail::Open { .. });
-        let open_flags = match ev.detail {
-            Detail::Open { flags, .. } => flags,
-            _ => 0,
-        };
         Some(match f.id {
             FieldId::EvtNum => Value::UInt(self.num),
             FieldId::EvtTime => owned(format_clock_nanos(t)),
@@ -1005,28 +1079,10 @@ impl<'a> EventContext<'a> {
                 };
                 owned(self.abspath(key)?)
             }
-            FieldId::EvtIsOpenRead => Value::Bool(
-                is_open
-                    && matches!(
-                        open_flags & flags::O_ACCMODE,
-                        flags::O_RDONLY | flags::O_RDWR
-                    ),
-            ),
-            FieldId::EvtIsOpenWrite => Value::Bool(
-                is_open
-                    && matches!(
-                        open_flags & flags::O_ACCMODE,
-                        flags::O_WRONLY | flags::O_RDWR
-                    ),
-            ),
-            FieldId::EvtIsOpenExec => {
-                let mode = match ev.detail {
-                    Detail::Open { mode, .. } => mode,
-                    _ => 0,
-                };
-                Value::Bool(is_open && open_flags & flags::O_CREAT != 0 && mode & 0o111 != 0)
-            }
-            FieldId::EvtIsOpenCreate => Value::Bool(is_open && open_flags & flags::O_CREAT != 0),
+            FieldId::EvtIsOpenRead
+            | FieldId::EvtIsOpenWrite
+            | FieldId::EvtIsOpenExec
+            | FieldId::EvtIsOpenCreate => Value::Bool(self.is_open(f.id)),
             FieldId::EvtHostname => s(&self.run.hostname),
             FieldId::EvtSource => s("syscall"),
             FieldId::EvtIsAsync => Value::Bool(false),
@@ -1475,6 +1531,39 @@ impl FieldProvider for EventContext<'_> {
     }
 }
 
+/// An event as an alert's output reads it: like [`EventContext`], except
+/// that `fd.*ip.name` falls back to the address's reverse name (asked for on
+/// first use, from the cache after), where Falco prints `<NA>` unless a rule
+/// named a host that resolves to the address. Conditions never see reverse
+/// names, so rules behave as in Falco and evaluating them sends no lookups.
+#[derive(Debug)]
+pub struct OutputFields<'c, 'a>(&'c EventContext<'a>);
+
+impl FieldProvider for OutputFields<'_, '_> {
+    fn event_type(&self) -> EventType {
+        self.0.event_type()
+    }
+
+    fn timestamp_ns(&self) -> i64 {
+        self.0.timestamp_ns()
+    }
+
+    fn extract(&self, field: &FieldRef) -> Option<Value<'_>> {
+        use FieldId as F;
+        let v = self.0.extract(field)?;
+        if !matches!(
+            field.id,
+            F::FdCipName | F::FdSipName | F::FdLipName | F::FdRipName
+        ) || !matches!(&v, Value::Str(n) if n.is_empty())
+        {
+            return Some(v);
+        }
+        let ip = self.0.name_field_ip(field.id)?;
+        let name = self.0.state.hostnames.reverse_name(ip)?;
+        Some(owned(name.to_string()))
+    }
+}
+
 /// Whether live capture supplies a field (drives `saker fields` and the
 /// catalog's `live` column, which a test keeps equal to this).
 pub fn is_live(id: FieldId) -> bool {
@@ -1490,10 +1579,6 @@ pub fn is_live(id: FieldId) -> bool {
             | F::ProcPidnsInit
             | F::ProcVmsize
             | F::ProcVmrss
-            | F::FdCipName
-            | F::FdSipName
-            | F::FdLipName
-            | F::FdRipName
             | F::FdProto
             | F::FdCproto
             | F::FdSproto
@@ -1525,3 +1610,6 @@ pub fn not_live_reason(id: FieldId) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fd_tests;

@@ -182,7 +182,10 @@ impl fmt::Display for FieldRef {
             FieldArg::None => f.write_str(name),
             FieldArg::Index(i) => write!(f, "{name}[{i}]"),
             FieldArg::Key(k) => {
-                if matches!(self.id, FieldId::EvtArg | FieldId::EvtRawArg) {
+                if matches!(
+                    self.id,
+                    FieldId::EvtArg | FieldId::EvtRawArg | FieldId::EvtAbspath
+                ) {
                     write!(f, "{name}.{k}")
                 } else {
                     write!(f, "{name}[{k}]")
@@ -257,6 +260,11 @@ pub fn lookup(name: &str) -> Option<(&'static FieldInfo, Option<&str>)> {
             return Some((info, Some(key)));
         }
     }
+    // Falco's evt.abspath.src / evt.abspath.dst (sinsp_filtercheck_event.cpp
+    // parses exactly these two suffixes).
+    if let Some(key @ ("src" | "dst")) = name.strip_prefix("evt.abspath.") {
+        return Some((catalog::by_name("evt.abspath")?, Some(key)));
+    }
     None
 }
 
@@ -297,6 +305,11 @@ pub fn resolve(name: &str, bracket: Option<&str>) -> Result<FieldRef, FieldError
         (ArgKind::Key | ArgKind::OptionalKey, Some(s)) => {
             if s.is_empty() {
                 return Err(bad("the argument must not be empty"));
+            }
+            if info.id == FieldId::EvtAbspath && !matches!(s, "src" | "dst") {
+                return Err(bad(
+                    "Falco has evt.abspath, evt.abspath.src and evt.abspath.dst only",
+                ));
             }
             FieldArg::Key(s.into())
         }
@@ -360,6 +373,16 @@ mod tests {
             Err(FieldError::BadArgument { .. })
         ));
         assert!(resolve("evt.arg", None).is_err());
+        // evt.abspath takes Falco's two suffixes and nothing else.
+        let f = resolve("evt.abspath.dst", None).unwrap();
+        assert_eq!(
+            (f.id, &f.arg),
+            (FieldId::EvtAbspath, &FieldArg::Key("dst".into()))
+        );
+        assert_eq!(f.to_string(), "evt.abspath.dst");
+        assert_eq!(resolve("evt.abspath", None).unwrap().arg, FieldArg::None);
+        assert!(resolve("evt.abspath.newpath", None).is_err());
+        assert!(resolve("evt.abspath", Some("x")).is_err());
     }
 
     #[test]

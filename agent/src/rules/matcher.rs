@@ -82,6 +82,11 @@ impl StrSet {
     pub fn contains(&self, s: &str) -> bool {
         s.len() >= self.min && s.len() <= self.max && self.set.contains(s)
     }
+
+    /// The strings, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.set.iter().map(|s| &**s)
+    }
 }
 
 /// Path prefixes for `pmatch`: a value matches when it is one of the paths or

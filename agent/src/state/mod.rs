@@ -8,6 +8,7 @@
 
 pub mod container;
 pub mod fd;
+pub mod hostnames;
 pub mod path;
 pub mod process;
 pub mod procfs;
@@ -44,6 +45,8 @@ pub struct State {
     pub users: UserDb,
     /// Containers of the processes (ids from cgroups, runtime metadata).
     pub containers: ContainerTable,
+    /// Host names of socket addresses (`fd.*ip.name`); disabled unless started.
+    pub hostnames: hostnames::HostNames,
     procfs: Option<ProcFs>,
     host: Arc<str>,
     pub stats: StateStats,
@@ -87,6 +90,7 @@ impl State {
             procs: ProcessTable::default(),
             users: UserDb::load(host_root),
             containers,
+            hostnames: hostnames::HostNames::disabled(),
             procfs: Some(procfs),
             host,
             stats: StateStats::default(),
@@ -106,6 +110,7 @@ impl State {
             procs: ProcessTable::default(),
             users,
             containers: ContainerTable::default(),
+            hostnames: hostnames::HostNames::disabled(),
             procfs: None,
             host: Arc::from(container::HOST),
             stats: StateStats::default(),

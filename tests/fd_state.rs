@@ -176,8 +176,8 @@ fn fd_and_network_state_on_the_real_kernel() {
     let out = helper_run("fcntl-dup");
     let copy: i64 = out
         .lines()
-        .find_map(|l| l.strip_prefix("FD_STATE_COPY="))
-        .and_then(|v| v.trim().parse().ok())
+        .find_map(|l| l.split("FD_STATE_COPY=").nth(1))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or_else(|| panic!("no copy fd in helper output: {out}"));
     helper_run(&format!("connect4 {names_port} 8 250"));
 

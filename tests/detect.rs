@@ -50,11 +50,13 @@ fn falco_stable_rules_detect_real_attacks_live_and_in_replay() {
     if !bpf_available() {
         return;
     }
+    let Some(rules) = falco_stable_rules() else {
+        return;
+    };
     let _serial = serial();
     let dir = unique_dir();
     let d = dir.path();
     let rec = d.join("live.sakerrec");
-    let rules = falco_rules_path();
     let run = SakerRun::start(&[
         "run",
         "-r",

@@ -1,7 +1,7 @@
-//! Falco's own end-to-end rule tests (../shared/falco/e2e, event-generator's
-//! format) against `saker run` with Falco's stable rules, through the runner
-//! of `cargo xtask e2e` (xtask/e2e). The report is printed as part of the
-//! test output.
+//! Falco's own end-to-end rule tests (event-generator's format, `e2e/` beside
+//! Falco's rules, found by `saker_upstream`'s lookup) against `saker run`
+//! with Falco's stable rules, through the runner of `cargo xtask e2e`
+//! (xtask/e2e). The report is printed as part of the test output.
 //!
 //! Two canary specs run with the suite and must fail, so that a runner that
 //! passes everything cannot go unnoticed: one expects a rule its steps never
@@ -49,20 +49,12 @@ fn falco_e2e_suite_passes() {
     if !common::bpf_available() {
         return;
     }
-    let shared = common::workspace().join("../shared/falco");
-    let suite = shared.join("e2e");
-    let rules = shared.join("falco_rules.yaml");
-    if !suite.is_dir() || !rules.is_file() {
-        let why = format!(
-            "Falco's rules and e2e specs are not at {} (see README: Falco's rules)",
-            shared.display()
-        );
-        if std::env::var("SAKER_REQUIRE_BPF").is_ok_and(|v| v == "1") {
-            panic!("{why}; SAKER_REQUIRE_BPF=1 makes this a failure");
-        }
-        eprintln!("not run: {why}");
+    let Some(upstream) = common::falco_rules_dir(&[saker_upstream::STABLE, saker_upstream::E2E])
+    else {
         return;
-    }
+    };
+    let suite = upstream.join(saker_upstream::E2E);
+    let rules = upstream.join(saker_upstream::STABLE);
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e");
     let canary_dir = work.join("canary");
     std::fs::create_dir_all(&canary_dir).expect("canary dir");

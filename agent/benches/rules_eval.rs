@@ -1,5 +1,6 @@
 //! Events per second per core evaluating Falco's whole stable ruleset
-//! (`../shared/falco/falco_rules.yaml`) on a synthetic mixed stream of execs,
+//! (`falco_rules.yaml`, found as README.md says: `$SAKER_FALCO_RULES`,
+//! `/etc/falco`, `../shared/falco`) on a synthetic mixed stream of execs,
 //! opens and connects with realistic values.
 //!
 //! `cargo bench -p saker --bench rules_eval`; criterion prints the throughput
@@ -353,9 +354,15 @@ impl Measurement for ThreadCpuTime {
     }
 }
 
+/// The directory of Falco's rules holding `needs` (`saker_upstream`'s
+/// lookup: $SAKER_FALCO_RULES, /etc/falco, ../shared/falco).
+#[expect(clippy::panic, reason = "a benchmark without its input cannot run")]
+fn upstream(needs: &[&str]) -> PathBuf {
+    saker_upstream::find(needs).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn stable_rules() -> RuleSet {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/falco/falco_rules.yaml");
+    let path = upstream(&[saker_upstream::STABLE]).join(saker_upstream::STABLE);
     let out = load_paths(std::slice::from_ref(&path));
     assert!(
         !out.has_errors(),
@@ -415,13 +422,15 @@ fn bench_live(c: &mut Criterion<ThreadCpuTime>) {
         hostname: Arc::from("node-1"),
         start_ns: 1_700_000_000_000_000_000,
     };
-    let paths = [
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/falco/falco_rules.yaml"),
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/falco/falco-incubating_rules.yaml"),
-    ];
+    let (stable, incubating) = (saker_upstream::STABLE, saker_upstream::INCUBATING);
+    let dir = upstream(&[stable, incubating]);
+    let paths = [dir.join(stable), dir.join(incubating)];
     let out = load_paths(&paths);
-    assert!(!out.has_errors(), "rules do not load: {:?}", out.diagnostics);
+    assert!(
+        !out.has_errors(),
+        "rules do not load: {:?}",
+        out.diagnostics
+    );
     let rules = out.ruleset;
     let hostname = Arc::clone(&run.hostname);
     let mut warm = 0;
@@ -455,6 +464,10 @@ fn bench_live(c: &mut Criterion<ThreadCpuTime>) {
     group.finish();
 }
 
+#[expect(
+    clippy::expect_used,
+    reason = "fixture literals: a bad one is a bug in the benchmark"
+)]
 mod live {
     use std::sync::Arc;
 

@@ -1,6 +1,5 @@
 //! The `saker rules` and `saker fields` commands as a user runs them.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 #[expect(
@@ -17,17 +16,19 @@ fn saker(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
-fn upstream(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/falco")
-        .join(name)
-        .display()
-        .to_string()
+/// Falco's stable rules file, or `None` (the test is skipped, or fails
+/// under CI) when it is not on this machine (`saker_upstream`'s lookup).
+fn upstream_stable() -> Option<String> {
+    let dir = saker_upstream::for_test(&[saker_upstream::STABLE])?;
+    Some(dir.join(saker_upstream::STABLE).display().to_string())
 }
 
 #[test]
 fn validate_accepts_the_upstream_stable_ruleset() {
-    let (code, out) = saker(&["rules", "validate", "-r", &upstream("falco_rules.yaml")]);
+    let Some(stable) = upstream_stable() else {
+        return;
+    };
+    let (code, out) = saker(&["rules", "validate", "-r", &stable]);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("OK: 25 rules compiled (25 enabled), 0 errors"),
@@ -72,7 +73,10 @@ fn validate_fails_with_located_diagnostics() {
 
 #[test]
 fn list_shows_priority_state_types_and_tags() {
-    let (code, out) = saker(&["rules", "list", "-r", &upstream("falco_rules.yaml")]);
+    let Some(stable) = upstream_stable() else {
+        return;
+    };
+    let (code, out) = saker(&["rules", "list", "-r", &stable]);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.lines().any(|l| l

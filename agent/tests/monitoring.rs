@@ -40,7 +40,8 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// `promtool`, from the Debian `prometheus` package (`cargo xtask setup`).
+/// `promtool`, from the Debian `prometheus` package (`cargo xtask test`
+/// installs it).
 /// Missing, the test is not run, unless SAKER_REQUIRE_BPF=1 (CI), where that
 /// is a failure: CI must run the alert unit tests.
 fn promtool() -> Option<PathBuf> {
@@ -50,7 +51,7 @@ fn promtool() -> Option<PathBuf> {
             .find(|p| p.is_file())
     });
     if found.is_none() {
-        let why = "promtool is not installed (apt-get install prometheus, or cargo xtask setup)";
+        let why = "promtool is not installed (cargo xtask test installs the prometheus package)";
         if std::env::var("SAKER_REQUIRE_BPF").is_ok_and(|v| v == "1") {
             panic!("{why}; SAKER_REQUIRE_BPF=1 makes this a failure");
         }

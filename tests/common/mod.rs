@@ -186,9 +186,18 @@ pub fn saker_bin() -> PathBuf {
     bin
 }
 
-/// The upstream Falco rules (../shared/falco from the workspace root).
-pub fn falco_rules_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/falco/falco_rules.yaml")
+/// The directory of Falco's upstream rules holding every file of `needs`,
+/// found by the one lookup of `saker_upstream` ($SAKER_FALCO_RULES, then
+/// /etc/falco, then ../shared/falco beside the checkout). `None` when they
+/// are missing, after one "skipped" line saying how to get them; under CI
+/// (SAKER_REQUIRE_BPF=1) that is a failure instead.
+pub fn falco_rules_dir(needs: &[&str]) -> Option<PathBuf> {
+    saker_upstream::for_test(needs)
+}
+
+/// Falco's stable rules file (see [`falco_rules_dir`]).
+pub fn falco_stable_rules() -> Option<PathBuf> {
+    falco_rules_dir(&[saker_upstream::STABLE]).map(|d| d.join(saker_upstream::STABLE))
 }
 
 /// A `saker run` process started by a test, stopped with SIGINT.

@@ -12,10 +12,12 @@ use crate::{build_release, cargo_path, workspace_root};
 #[derive(Debug, clap::Args)]
 pub struct E2eArgs {
     /// Rules file given to `saker run -r` (repeatable). Default: Falco's
-    /// stable rules, ../shared/falco/falco_rules.yaml.
+    /// stable rules, falco_rules.yaml in $SAKER_FALCO_RULES, /etc/falco or
+    /// ../shared/falco.
     #[arg(short = 'r', long = "rules")]
     rules: Vec<PathBuf>,
-    /// Spec files or directories of them. Default: ../shared/falco/e2e.
+    /// Spec files or directories of them. Default: e2e/ beside Falco's rules
+    /// ($SAKER_FALCO_RULES, /etc/falco or ../shared/falco).
     paths: Vec<PathBuf>,
     /// Run only the tests whose name contains this.
     #[arg(long)]
@@ -35,16 +37,26 @@ pub fn run(args: &E2eArgs) -> Result<()> {
     crate::setup()?;
     crate::install(crate::TEST_PACKAGES)?;
     let root = workspace_root();
-    let shared = root.join("../shared/falco");
-    let rules = if args.rules.is_empty() {
-        vec![shared.join("falco_rules.yaml")]
+    // Falco's files are looked up only for what the arguments leave out.
+    let mut needs = Vec::new();
+    if args.rules.is_empty() {
+        needs.push(saker_upstream::STABLE);
+    }
+    if args.paths.is_empty() {
+        needs.push(saker_upstream::E2E);
+    }
+    let upstream = if needs.is_empty() {
+        None
     } else {
-        args.rules.clone()
+        Some(saker_upstream::find(&needs)?)
     };
-    let specs = if args.paths.is_empty() {
-        vec![shared.join("e2e")]
-    } else {
-        args.paths.clone()
+    let rules = match &upstream {
+        Some(dir) if args.rules.is_empty() => vec![dir.join(saker_upstream::STABLE)],
+        _ => args.rules.clone(),
+    };
+    let specs = match &upstream {
+        Some(dir) if args.paths.is_empty() => vec![dir.join(saker_upstream::E2E)],
+        _ => args.paths.clone(),
     };
     let saker = match &args.saker {
         Some(s) => s.clone(),

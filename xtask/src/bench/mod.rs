@@ -244,7 +244,24 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 
     let quick = args.quick;
     let rounds = args.rounds.unwrap_or(if quick { 4 } else { 10 }).max(1);
-    let all_configs = plan::all_configs(&root, &bins.saker, plan::find_on_path("falco"));
+    // saker-stable and falco-stable run Falco's stable rules, which Saker
+    // does not ship: without them those two are left out, saying why.
+    let stable_rules = match saker_upstream::find(&[saker_upstream::STABLE]) {
+        Ok(dir) => Some(dir.join(saker_upstream::STABLE)),
+        Err(e) => {
+            let wanted = |c: &str| args.configs.iter().any(|w| w == c);
+            if wanted("saker-stable") || wanted("falco-stable") {
+                bail!("saker-stable and falco-stable run Falco's rules: {e}");
+            }
+            eprintln!("xtask bench: saker-stable and falco-stable left out: {e}");
+            None
+        }
+    };
+    let all_configs = plan::all_configs(
+        &bins.saker,
+        stable_rules.as_deref(),
+        plan::find_on_path("falco"),
+    );
     let mut wanted_configs = args.configs.clone();
     if !wanted_configs.is_empty() && !wanted_configs.iter().any(|c| c == "none") {
         wanted_configs.insert(0, "none".into());

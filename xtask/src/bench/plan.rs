@@ -40,10 +40,6 @@ const RUN_OPTIONS: [&str; 4] = [
 /// `saker.timestamp_every` of every saker configuration (see [`RUN_OPTIONS`]).
 const TIMESTAMP_EVERY_OPTION: &str = "saker.timestamp_every=1";
 
-/// The Falco rules file of the saker-stable and falco configurations,
-/// relative to the workspace root.
-pub const STABLE_RULES: &str = "../shared/falco/falco_rules.yaml";
-
 /// What is attached while a workload runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
@@ -100,9 +96,14 @@ fn saker_command(saker: &Path, rules: Option<&Path>) -> Vec<String> {
     }
 }
 
-/// Every configuration this machine can run, baseline first.
-pub fn all_configs(root: &Path, saker: &Path, falco: Option<PathBuf>) -> Vec<Config> {
-    let rules = root.join(STABLE_RULES);
+/// Every configuration this machine can run, baseline first. saker-stable
+/// and falco-stable need Falco's stable rules file (`stable_rules`, found by
+/// `saker_upstream`'s lookup).
+pub fn all_configs(
+    saker: &Path,
+    stable_rules: Option<&Path>,
+    falco: Option<PathBuf>,
+) -> Vec<Config> {
     let stand_in = matches!(SAKER_LAUNCH, SakerLaunch::CaptureStandIn);
     let note = if stand_in {
         " (stand-in: `saker capture -q`, rules not evaluated)"
@@ -131,13 +132,6 @@ pub fn all_configs(root: &Path, saker: &Path, falco: Option<PathBuf>) -> Vec<Con
             stand_in,
             default_on: true,
         },
-        Config {
-            name: "saker-stable",
-            description: format!("saker with {STABLE_RULES}{note}"),
-            command: saker_command(saker, Some(&rules)),
-            stand_in,
-            default_on: true,
-        },
         // Opt-in (`--configs saker-capture,...`): kernel capture and decoding
         // without state and rules, to split Saker's cost between the two.
         Config {
@@ -155,20 +149,32 @@ pub fn all_configs(root: &Path, saker: &Path, falco: Option<PathBuf>) -> Vec<Con
             default_on: false,
         },
     ];
-    if let Some(falco) = falco {
-        configs.push(Config {
-            name: "falco-stable",
-            description: format!("Falco (modern eBPF) with {STABLE_RULES}"),
-            command: vec![
-                falco.display().to_string(),
-                "-r".into(),
-                rules.display().to_string(),
-                "-o".into(),
-                "engine.kind=modern_ebpf".into(),
-            ],
-            stand_in: false,
-            default_on: true,
-        });
+    if let Some(rules) = stable_rules {
+        configs.insert(
+            3,
+            Config {
+                name: "saker-stable",
+                description: format!("saker with {}{note}", rules.display()),
+                command: saker_command(saker, Some(rules)),
+                stand_in,
+                default_on: true,
+            },
+        );
+        if let Some(falco) = falco {
+            configs.push(Config {
+                name: "falco-stable",
+                description: format!("Falco (modern eBPF) with {}", rules.display()),
+                command: vec![
+                    falco.display().to_string(),
+                    "-r".into(),
+                    rules.display().to_string(),
+                    "-o".into(),
+                    "engine.kind=modern_ebpf".into(),
+                ],
+                stand_in: false,
+                default_on: true,
+            });
+        }
     }
     configs
 }

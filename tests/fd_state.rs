@@ -55,6 +55,19 @@ fn helper() {
                 s.write_all(b"x").unwrap();
             }
         }
+        // open(PATH, O_WRONLY|O_CREAT, 0755) twice: the first creates it.
+        ["create-twice", path] => {
+            for _ in 0..2 {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .mode(0o755)
+                    .open(path)
+                    .expect("open O_CREAT");
+            }
+        }
         // open /etc/shadow, fcntl(fd, F_DUPFD, 10), read the copy; print it.
         ["fcntl-dup"] => {
             let path = c"/etc/shadow";
@@ -137,6 +150,8 @@ fn fd_and_network_state_on_the_real_kernel() {
 
     let dir = unique_dir();
     let rules = dir.path().join("fd_state.yaml");
+    let created = dir.path().join("created.sh");
+    let created = created.to_str().unwrap();
     std::fs::write(
         &rules,
         format!(
@@ -161,6 +176,16 @@ fn fd_and_network_state_on_the_real_kernel() {
   condition: evt.type = read and helper and fd.num >= 10 and fd.name = /etc/shadow
   output: "copy %fd.num %fd.name %fd.typechar"
   priority: WARNING
+- rule: Open that created the file
+  desc: evt.is_open_create from the kernel's FMODE_CREATED
+  condition: evt.type in (open, openat) and helper and fd.name = "{created}" and evt.is_open_create = true
+  output: "created %fd.name %evt.is_open_write %evt.is_open_exec"
+  priority: WARNING
+- rule: Open of the existing file
+  desc: O_CREAT on an existing file creates nothing
+  condition: evt.type in (open, openat) and helper and fd.name = "{created}" and evt.is_open_create = false
+  output: "existing %fd.name %evt.is_open_exec"
+  priority: WARNING
 - rule: Connect naming the peer
   desc: outputs name the peer once its reverse lookup is answered
   condition: evt.type = connect and helper and fd.sport = {names_port}
@@ -180,6 +205,7 @@ fn fd_and_network_state_on_the_real_kernel() {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or_else(|| panic!("no copy fd in helper output: {out}"));
     helper_run(&format!("connect4 {names_port} 8 250"));
+    helper_run(&format!("create-twice {created}"));
 
     let (stdout, stderr) = run.stop();
     let alerts = parse_alerts(&stdout);
@@ -223,7 +249,18 @@ fn fd_and_network_state_on_the_real_kernel() {
         report()
     );
 
-    // 3. Reverse names, for outputs: the first alert may see the lookup
+    // 3. evt.is_open_create: the first O_CREAT open created the file (the
+    // kernel's FMODE_CREATED), the second found it; both ask for an
+    // executable mode with O_CREAT, so both are is_open_exec (Falco's test
+    // is on the flags and mode, not on the creation).
+    let made = alerts_of(&alerts, "Open that created the file");
+    let found = alerts_of(&alerts, "Open of the existing file");
+    assert_eq!((made.len(), found.len()), (1, 1), "{}", report());
+    assert_eq!(field(made[0], "evt.is_open_write"), true, "{}", report());
+    assert_eq!(field(made[0], "evt.is_open_exec"), true, "{}", report());
+    assert_eq!(field(found[0], "evt.is_open_exec"), true, "{}", report());
+
+    // 4. Reverse names, for outputs: the first alert may see the lookup
     // pending (null, Falco's <NA>); later ones name the peer from the cache.
     // (No rule names a host here, so no forward name covers 127.0.0.1.)
     let peer = alerts_of(&alerts, "Connect naming the peer");

@@ -190,37 +190,6 @@ fn check(ret: i64, what: &str) -> Result<i64, String> {
     Ok(ret)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn integers_names_octal_and_bindings() {
-        let step: Step = serde_json::from_value(serde_json::json!({
-            "type": "syscall", "name": "s", "syscall": "openat",
-            "args": {"flags": "O_WRONLY|O_CREAT|O_TRUNC", "mode": "0644", "dirFd": "${d.fd}", "n": 7}
-        }))
-        .unwrap_or_else(|e| panic!("{e}"));
-        let bound: BTreeMap<String, Fields> =
-            [("d".to_string(), [("fd".to_string(), 5)].into())].into();
-        let a = Args::new(&step, &bound);
-        assert_eq!(a.int("flags", consts::OPEN_FLAGS, None), Ok(0o1101));
-        assert_eq!(
-            a.int("mode", consts::MODES, None),
-            Ok(0o644),
-            "YAML 1.1 octal"
-        );
-        assert_eq!(
-            a.int("dirfd", consts::DIRFD, None),
-            Ok(5),
-            "binding, name without case"
-        );
-        assert_eq!(a.int("n", &[], None), Ok(7));
-        assert!(a.int("flags", consts::MODES, None).is_err(), "unknown name");
-        assert_eq!(a.int("missing", &[], Some(-100)), Ok(-100));
-    }
-}
-
 /// Runs one step.
 pub(crate) fn run(step: &Step, bound: &BTreeMap<String, Fields>) -> Result<Done, String> {
     let a = Args::new(step, bound);
@@ -522,4 +491,35 @@ pub(crate) fn run(step: &Step, bound: &BTreeMap<String, Fields>) -> Result<Done,
     }
     fields.insert("ret".into(), ret);
     Ok(Done { fields, undo })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_names_octal_and_bindings() {
+        let step: Step = serde_json::from_value(serde_json::json!({
+            "type": "syscall", "name": "s", "syscall": "openat",
+            "args": {"flags": "O_WRONLY|O_CREAT|O_TRUNC", "mode": "0644", "dirFd": "${d.fd}", "n": 7}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let bound: BTreeMap<String, Fields> =
+            [("d".to_string(), [("fd".to_string(), 5)].into())].into();
+        let a = Args::new(&step, &bound);
+        assert_eq!(a.int("flags", consts::OPEN_FLAGS, None), Ok(0o1101));
+        assert_eq!(
+            a.int("mode", consts::MODES, None),
+            Ok(0o644),
+            "YAML 1.1 octal"
+        );
+        assert_eq!(
+            a.int("dirfd", consts::DIRFD, None),
+            Ok(5),
+            "binding, name without case"
+        );
+        assert_eq!(a.int("n", &[], None), Ok(7));
+        assert!(a.int("flags", consts::MODES, None).is_err(), "unknown name");
+        assert_eq!(a.int("missing", &[], Some(-100)), Ok(-100));
+    }
 }

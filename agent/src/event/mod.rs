@@ -7,6 +7,7 @@
 pub mod decode;
 pub mod flags;
 mod format;
+pub mod params;
 mod syscalls_x86_64;
 pub mod types;
 

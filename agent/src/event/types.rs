@@ -21,20 +21,33 @@ const META_NAMES: [&str; 9] = [
     "container",
     "switch",
     "signaldeliver",
-    "pagefault",
+    "page_fault",
     "drop",
     "notification",
     "asyncevent",
     "pluginevent",
 ];
 
-/// Falco's names for system calls whose kernel name differs (Falco's event table
-/// names them without the `64` suffix, or by their older names).
-const ALIASES: [(&str, &str); 4] = [
+/// System calls whose `evt.type` is not their kernel name: Falco names an
+/// event after its event-table entry (falcosecurity/libs
+/// `driver/syscall_table.c` maps `__NR_pread64` to `PPME_SYSCALL_PREAD_*`,
+/// named "pread" in `driver/event_table.c`). (kernel name, Falco name), for
+/// x86_64.
+const FALCO_NAMES: [(&str, &str); 3] = [
+    ("pread64", "pread"),
+    ("pwrite64", "pwrite"),
+    ("prlimit64", "prlimit"),
+];
+
+/// Other names rules may use for an event type: kernel spellings and older
+/// names (`evt.type=pread64` and `evt.type=pread` name the same events).
+const ALIASES: [(&str, &str); 6] = [
     ("pread", "pread64"),
     ("pwrite", "pwrite64"),
+    ("prlimit", "prlimit64"),
     ("fstatat", "newfstatat"),
     ("stat64", "stat"),
+    ("pagefault", "page_fault"),
 ];
 
 impl EventType {
@@ -75,8 +88,21 @@ impl EventType {
         }
     }
 
-    /// The `evt.type` spelling.
+    /// The `evt.type` spelling (Falco's: `pread`, not `pread64`).
     pub fn name(self) -> &'static str {
+        if self.0 < Self::META_BASE {
+            let kernel = self.kernel_name();
+            FALCO_NAMES
+                .iter()
+                .find(|(k, _)| *k == kernel)
+                .map_or(kernel, |(_, falco)| falco)
+        } else {
+            self.kernel_name()
+        }
+    }
+
+    /// The system call's kernel name (`pread64`); for other events, their name.
+    pub fn kernel_name(self) -> &'static str {
         if self.0 < Self::META_BASE {
             SYSCALL_NAMES_X86_64
                 .get(usize::from(self.0))
@@ -92,13 +118,13 @@ impl EventType {
 
     /// Looks up an `evt.type` name (kernel syscall names, Falco's aliases and meta events).
     pub fn from_name(name: &str) -> Option<Self> {
-        if let Some(i) = META_NAMES.iter().position(|n| *n == name) {
-            return Some(EventType(Self::META_BASE + i as u16));
-        }
         let name = ALIASES
             .iter()
             .find(|(alias, _)| *alias == name)
             .map_or(name, |(_, real)| *real);
+        if let Some(i) = META_NAMES.iter().position(|n| *n == name) {
+            return Some(EventType(Self::META_BASE + i as u16));
+        }
         SYSCALL_NAMES_X86_64
             .iter()
             .position(|n| !n.is_empty() && *n == name)
@@ -156,6 +182,19 @@ mod tests {
         assert_eq!(
             EventType::from_name("pread"),
             EventType::from_name("pread64")
+        );
+        // evt.type is Falco's name (driver/event_table.c PPME_SYSCALL_PREAD_X,
+        // PPME_SYSCALL_PRLIMIT_X, PPME_PAGE_FAULT_E).
+        assert_eq!(EventType::from_name("pread64").unwrap().name(), "pread");
+        assert_eq!(EventType::from_name("pwrite64").unwrap().name(), "pwrite");
+        assert_eq!(EventType::from_name("prlimit64").unwrap().name(), "prlimit");
+        assert_eq!(
+            EventType::from_name("prlimit").unwrap().kernel_name(),
+            "prlimit64"
+        );
+        assert_eq!(
+            EventType::from_name("pagefault").unwrap().name(),
+            "page_fault"
         );
         assert_eq!(EventType::from_name("no_such_call"), None);
         assert_eq!(EventType::from_syscall(400), None);

@@ -267,550 +267,102 @@ pub fn cap_names(mask: u64) -> String {
     out
 }
 
-/// Falco's exe flags string (`PPM_EXE_*` names).
-fn exe_flags_text(p: &Process) -> String {
-    let mut parts = Vec::new();
-    if p.exe_writable {
-        parts.push("EXE_WRITABLE");
-    }
-    if p.exe_upper_layer {
-        parts.push("EXE_UPPER_LAYER");
-    }
-    if p.exe_from_memfd {
-        parts.push("EXE_FROM_MEMFD");
-    }
-    if p.exe_lower_layer {
-        parts.push("EXE_LOWER_LAYER");
-    }
-    if parts.is_empty() {
-        "0".to_string()
-    } else {
-        parts.join("|")
-    }
-}
-
-const BPF_CMDS: [&str; 37] = [
-    "BPF_MAP_CREATE",
-    "BPF_MAP_LOOKUP_ELEM",
-    "BPF_MAP_UPDATE_ELEM",
-    "BPF_MAP_DELETE_ELEM",
-    "BPF_MAP_GET_NEXT_KEY",
-    "BPF_PROG_LOAD",
-    "BPF_OBJ_PIN",
-    "BPF_OBJ_GET",
-    "BPF_PROG_ATTACH",
-    "BPF_PROG_DETACH",
-    "BPF_PROG_TEST_RUN",
-    "BPF_PROG_GET_NEXT_ID",
-    "BPF_MAP_GET_NEXT_ID",
-    "BPF_PROG_GET_FD_BY_ID",
-    "BPF_MAP_GET_FD_BY_ID",
-    "BPF_OBJ_GET_INFO_BY_FD",
-    "BPF_PROG_QUERY",
-    "BPF_RAW_TRACEPOINT_OPEN",
-    "BPF_BTF_LOAD",
-    "BPF_BTF_GET_FD_BY_ID",
-    "BPF_TASK_FD_QUERY",
-    "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
-    "BPF_MAP_FREEZE",
-    "BPF_BTF_GET_NEXT_ID",
-    "BPF_MAP_LOOKUP_BATCH",
-    "BPF_MAP_LOOKUP_AND_DELETE_BATCH",
-    "BPF_MAP_UPDATE_BATCH",
-    "BPF_MAP_DELETE_BATCH",
-    "BPF_LINK_CREATE",
-    "BPF_LINK_UPDATE",
-    "BPF_LINK_GET_FD_BY_ID",
-    "BPF_LINK_GET_NEXT_ID",
-    "BPF_ENABLE_STATS",
-    "BPF_ITER_CREATE",
-    "BPF_LINK_DETACH",
-    "BPF_PROG_BIND_MAP",
-    "BPF_TOKEN_CREATE",
-];
-
-fn mode_text(mode: u32) -> String {
-    format!("0{mode:o}")
-}
-
-/// One event parameter: its Falco name, its display text and its raw value.
-struct Param<'a> {
-    name: &'static str,
-    text: Cow<'a, str>,
-    raw: Value<'a>,
-}
-
-fn p_num<'a>(name: &'static str, v: i64) -> Param<'a> {
-    Param {
-        name,
-        text: Cow::Owned(v.to_string()),
-        raw: Value::Int(v),
-    }
-}
-
-fn p_unum<'a>(name: &'static str, v: u64) -> Param<'a> {
-    Param {
-        name,
-        text: Cow::Owned(v.to_string()),
-        raw: Value::UInt(v),
-    }
-}
-
-fn p_str<'a>(name: &'static str, v: &'a str) -> Param<'a> {
-    Param {
-        name,
-        text: Cow::Borrowed(v),
-        raw: Value::Str(Cow::Borrowed(v)),
-    }
-}
-
-fn p_flags<'a>(name: &'static str, text: String, raw: u64) -> Param<'a> {
-    Param {
-        name,
-        text: Cow::Owned(text),
-        raw: Value::UInt(raw),
-    }
-}
-
-fn p_fd<'a>(name: &'static str, fd: i64) -> Param<'a> {
-    if fd == AT_FDCWD {
-        return Param {
-            name,
-            text: Cow::Borrowed("AT_FDCWD"),
-            raw: Value::Int(fd),
-        };
-    }
-    p_num(name, fd)
-}
-
 impl<'a> EventContext<'a> {
-    /// The event's parameters with Falco's names (exit events carry all of them).
-    fn params(&self) -> Vec<Param<'a>> {
-        let ev = self.ev;
-        let res = || {
-            let r = ev.ret;
-            Param {
-                name: "res",
-                text: Cow::Owned(if r < 0 {
-                    flags::result_name(r)
-                } else {
-                    r.to_string()
-                }),
-                raw: Value::Int(r),
-            }
-        };
-        let name = ev.etype.name();
-        let mut out = Vec::with_capacity(6);
-        match &ev.detail {
-            Detail::Open {
-                dirfd,
-                path,
-                flags: f,
-                mode,
-                resolve,
-            } => {
-                out.push(p_num("fd", ev.ret));
-                if name != "open" && name != "creat" {
-                    out.push(p_fd("dirfd", *dirfd));
-                }
-                out.push(p_str("name", path));
-                if name != "creat" {
-                    out.push(p_flags("flags", flags::open_flags(*f), *f));
-                }
-                out.push(p_flags("mode", mode_text(*mode), u64::from(*mode)));
-                if name == "openat2" {
-                    out.push(p_unum("resolve", *resolve));
-                }
-            }
-            Detail::Close { fd } => {
-                out.push(res());
-                out.push(p_num("fd", *fd));
-            }
-            Detail::Dup {
-                oldfd,
-                newfd,
-                flags: f,
-            } => {
-                out.push(res());
-                match newfd {
-                    None => out.push(p_num("fd", *oldfd)),
-                    Some(n) => {
-                        out.push(p_num("oldfd", *oldfd));
-                        out.push(p_num("newfd", *n));
-                        if name == "dup3" {
-                            out.push(p_flags("flags", flags::open_flags(*f), *f));
-                        }
-                    }
-                }
-            }
-            // Falco's PPME_SYSCALL_FCNTL_X: res, fd, cmd, arg (driver/event_table.c).
-            Detail::Fcntl { fd, cmd, arg } => {
-                out.push(res());
-                out.push(p_num("fd", *fd));
-                let text = crate::event::fcntl::name(*cmd)
-                    .map_or_else(|| cmd.to_string(), str::to_string);
-                out.push(p_flags("cmd", text, *cmd));
-                out.push(p_unum("arg", *arg));
-            }
-            Detail::Socket {
-                domain,
-                sock_type,
-                protocol,
-            } => {
-                out.push(p_num("fd", ev.ret));
-                out.push(p_flags("domain", flags::socket_family(*domain), *domain));
-                out.push(p_flags("type", flags::socket_type(*sock_type), *sock_type));
-                out.push(p_unum("proto", *protocol));
-            }
-            Detail::SocketIo {
-                fd,
-                tuple,
-                size,
-                flags: f,
-                ..
-            } => {
-                let tuple_text = self
-                    .fd()
-                    .filter(|x| x.kind.is_inet())
-                    .map(|x| x.name.clone())
-                    .or_else(|| tuple.as_ref().map(crate::event::tuple_text))
-                    .unwrap_or_default();
-                let tuple_p = Param {
-                    name: "tuple",
-                    text: Cow::Owned(tuple_text.clone()),
-                    raw: owned(tuple_text),
-                };
-                match name {
-                    "accept" | "accept4" => {
-                        out.push(p_num("fd", ev.ret));
-                        out.push(tuple_p);
-                        if name == "accept4" {
-                            out.push(p_unum("flags", *f));
-                        }
-                    }
-                    "connect" | "bind" => {
-                        out.push(res());
-                        out.push(tuple_p);
-                        out.push(p_num("fd", *fd));
-                    }
-                    _ => {
-                        out.push(res());
-                        out.push(p_num("fd", *fd));
-                        out.push(p_unum("size", *size));
-                        out.push(tuple_p);
-                    }
-                }
-            }
-            Detail::Listen { fd, backlog } => {
-                out.push(res());
-                out.push(p_num("fd", *fd));
-                out.push(p_num("backlog", *backlog));
-            }
-            Detail::Ptrace {
-                request,
-                pid,
-                addr,
-                data,
-            } => {
-                out.push(res());
-                out.push(p_unum("addr", *addr));
-                out.push(p_unum("data", *data));
-                out.push(p_flags(
-                    "request",
-                    flags::ptrace_request(*request),
-                    *request,
-                ));
-                out.push(p_num("pid", *pid));
-            }
-            Detail::Module {
-                fd,
-                len,
-                uargs,
-                flags: f,
-            } => {
-                out.push(res());
-                match fd {
-                    Some(fd) => {
-                        out.push(p_num("fd", *fd));
-                        out.push(p_str("uargs", uargs));
-                        out.push(p_unum("flags", *f));
-                    }
-                    None => {
-                        out.push(p_unum("length", *len));
-                        out.push(p_str("uargs", uargs));
-                    }
-                }
-            }
-            Detail::TwoPaths {
-                olddirfd,
-                oldpath,
-                newdirfd,
-                newpath,
-                flags: f,
-            } => {
-                out.push(res());
-                let at = name.ends_with("at") || name == "renameat2";
-                if at {
-                    out.push(p_fd(
-                        if name.starts_with("link") {
-                            "olddir"
-                        } else {
-                            "olddirfd"
-                        },
-                        *olddirfd,
-                    ));
-                }
-                out.push(p_str("oldpath", oldpath));
-                if at {
-                    out.push(p_fd(
-                        if name.starts_with("link") {
-                            "newdir"
-                        } else {
-                            "newdirfd"
-                        },
-                        *newdirfd,
-                    ));
-                }
-                out.push(p_str("newpath", newpath));
-                if name == "linkat" {
-                    out.push(p_flags("flags", flags::at_flags(*f), *f));
-                } else if name == "renameat2" {
-                    out.push(p_flags("flags", flags::rename_flags(*f), *f));
-                }
-            }
-            Detail::Symlink {
-                target,
-                newdirfd,
-                linkpath,
-            } => {
-                out.push(res());
-                out.push(p_str("target", target));
-                if name == "symlinkat" {
-                    out.push(p_fd("linkdirfd", *newdirfd));
-                }
-                out.push(p_str("linkpath", linkpath));
-            }
-            Detail::PathOp {
-                dirfd,
-                path: pth,
-                mode,
-                flags: f,
-            } => {
-                out.push(res());
-                let at = name.ends_with("at") || name == "fchmodat2";
-                if at {
-                    out.push(p_fd("dirfd", *dirfd));
-                }
-                let pname = match name {
-                    "unlinkat" => "name",
-                    "chmod" | "fchmodat" | "fchmodat2" => "filename",
-                    _ => "path",
-                };
-                out.push(p_str(pname, pth));
-                match name {
-                    "mkdir" | "mkdirat" | "chmod" | "fchmodat" | "fchmodat2" => {
-                        out.push(p_flags("mode", mode_text(*mode), u64::from(*mode)));
-                    }
-                    "unlinkat" => out.push(p_flags("flags", flags::at_flags(*f), *f)),
-                    _ => {}
-                }
-            }
-            Detail::Fchmod { fd, mode } => {
-                out.push(res());
-                out.push(p_num("fd", *fd));
-                out.push(p_flags("mode", mode_text(*mode), u64::from(*mode)));
-            }
-            Detail::SetId { ids } => {
-                out.push(res());
-                let names: &[&'static str] = match name {
-                    "setuid" => &["uid"],
-                    "setgid" => &["gid"],
-                    "setreuid" => &["ruid", "euid"],
-                    "setregid" => &["rgid", "egid"],
-                    "setresuid" => &["ruid", "euid", "suid"],
-                    _ => &["rgid", "egid", "sgid"],
-                };
-                for (n, v) in names.iter().zip(ids) {
-                    out.push(p_unum(n, u64::from(*v)));
-                }
-            }
-            Detail::Setns { fd, nstype } => {
-                out.push(res());
-                out.push(p_num("fd", *fd));
-                out.push(p_flags("nstype", flags::clone_flags(*nstype), *nstype));
-            }
-            Detail::Unshare { flags: f } => {
-                out.push(res());
-                out.push(p_flags("flags", flags::clone_flags(*f), *f));
-            }
-            Detail::Bpf { cmd } => {
-                out.push(res());
-                let text = usize::try_from(*cmd)
-                    .ok()
-                    .and_then(|i| BPF_CMDS.get(i))
-                    .map_or_else(|| cmd.to_string(), |n| (*n).to_string());
-                out.push(p_flags("cmd", text, *cmd));
-            }
-            Detail::MemfdCreate { name: n, flags: f } => {
-                out.push(p_num("fd", ev.ret));
-                out.push(p_str("name", n));
-                out.push(p_flags("flags", flags::memfd_flags(*f), *f));
-            }
-            Detail::Userfaultfd { flags: f } => {
-                out.push(res());
-                out.push(p_unum("flags", *f));
-            }
-            Detail::Chdir { path: pth, fd, .. } => {
-                out.push(res());
-                if let Some(pth) = pth {
-                    out.push(p_str("path", pth));
-                }
-                if let Some(fd) = fd {
-                    out.push(p_num("fd", *fd));
-                }
-            }
-            Detail::ExecFailed { filename, .. } => {
-                out.push(res());
-                out.push(p_str("exe", filename));
-                out.push(p_str("filename", filename));
-            }
-            Detail::Exec(x) => {
-                out.push(res());
-                if let Some(p) = self.proc {
-                    out.push(p_str("exe", &p.exe));
-                    out.push(Param {
-                        name: "args",
-                        text: Cow::Owned(p.args_joined()),
-                        raw: owned(p.args_joined()),
-                    });
-                    out.push(p_num("tid", i64::from(ev.tid)));
-                    out.push(p_num("pid", i64::from(ev.tgid)));
-                    out.push(p_num("ptid", i64::from(p.ppid)));
-                    out.push(p_str("cwd", &p.cwd));
-                    out.push(p_str("comm", &p.comm));
-                    out.push(p_str("cgroups", &p.cgroup));
-                    out.push(p_unum("tty", u64::from(p.tty)));
-                    out.push(p_num("vpgid", i64::from(p.vpgid)));
-                    out.push(p_num("loginuid", i64::from(ev.loginuid as i32)));
-                    out.push(p_flags("flags", exe_flags_text(p), 0));
-                    out.push(p_flags(
-                        "cap_inheritable",
-                        cap_names(p.cap_inheritable),
-                        p.cap_inheritable,
-                    ));
-                    out.push(p_flags(
-                        "cap_permitted",
-                        cap_names(p.cap_permitted),
-                        p.cap_permitted,
-                    ));
-                    out.push(p_flags(
-                        "cap_effective",
-                        cap_names(p.cap_effective),
-                        p.cap_effective,
-                    ));
-                    out.push(p_unum("exe_ino", p.exe_ino));
-                    out.push(p_unum("exe_ino_ctime", p.exe_ctime_ns));
-                    out.push(p_unum("exe_ino_mtime", p.exe_mtime_ns));
-                    out.push(p_unum("uid", u64::from(ev.uid)));
-                    out.push(p_str("trusted_exepath", &p.exepath));
-                    out.push(p_unum("gid", u64::from(ev.gid)));
-                } else {
-                    out.push(p_str("exe", &x.filename));
-                }
-            }
-            Detail::Fork {
-                child_tid,
-                child_tgid,
-                clone_flags,
-                child_vtid,
-                child_vpid,
-                ..
-            } => {
-                out.push(p_num("res", i64::from(*child_tid)));
-                if let Some(p) = self.proc {
-                    out.push(p_str("exe", &p.exe));
-                    out.push(Param {
-                        name: "args",
-                        text: Cow::Owned(p.args_joined()),
-                        raw: owned(p.args_joined()),
-                    });
-                }
-                out.push(p_num("tid", i64::from(ev.tid)));
-                out.push(p_num("pid", i64::from(ev.tgid)));
-                out.push(p_flags(
-                    "flags",
-                    flags::clone_flags(*clone_flags),
-                    *clone_flags,
-                ));
-                out.push(p_num("child_tid", i64::from(*child_tid)));
-                out.push(p_num("child_pid", i64::from(*child_tgid)));
-                out.push(p_num("vtid", i64::from(*child_vtid)));
-                out.push(p_num("vpid", i64::from(*child_vpid)));
-            }
-            Detail::Exit { status, .. } => {
-                let st = *status;
-                out.push(p_unum("status", st));
-                out.push(p_num("ret", ((st >> 8) & 0xff) as i64));
-                out.push(p_unum("sig", st & 0x7f));
-                out.push(p_unum("core", u64::from(st & 0x80 != 0)));
-            }
-            Detail::Other { args } => {
-                for (i, a) in args.iter().enumerate() {
-                    const NAMES: [&str; 6] = ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"];
-                    out.push(p_unum(NAMES[i], *a));
-                }
-                out.insert(0, res());
-            }
-        }
-        out
-    }
-
-    fn param(&self, arg: &FieldArg, raw: bool) -> Option<Value<'a>> {
-        let params = self.params();
-        let p = match arg {
-            FieldArg::Index(i) => params.into_iter().nth(*i as usize)?,
-            FieldArg::Key(k) => {
-                // `evt.arg.res_or_fd`: Falco's alias for whichever the event has.
-                if &**k == "res_or_fd" {
-                    params
-                        .into_iter()
-                        .find(|p| p.name == "res" || p.name == "fd")?
-                } else {
-                    params.into_iter().find(|p| p.name == &**k)?
-                }
-            }
-            FieldArg::None => return None,
-        };
-        Some(if raw { p.raw } else { Value::Str(p.text) })
-    }
-
-    /// `evt.abspath`: the absolute path of a path-taking event.
+    /// `evt.abspath`, `evt.abspath.src` (`key` "src") and `evt.abspath.dst`
+    /// ("dst"), as Falco's `sinsp_filter_check_event::extract_abspath`
+    /// (falcosecurity/libs userspace/libsinsp/sinsp_filtercheck_event.cpp):
+    /// only the *at() calls that take a dirfd have it, and it is their dirfd
+    /// and path joined: openat, openat2 (dirfd, name), unlinkat (dirfd,
+    /// name), mkdirat (dirfd, path), fchmodat (dirfd, filename), symlinkat
+    /// (linkdirfd, linkpath, for all three fields), renameat, renameat2 and
+    /// linkat (the old path for `evt.abspath` and `.src`, the new one for
+    /// `.dst`). Calls without a dirfd (open, rename, mkdir, ...) have none.
     fn abspath(&self, key: Option<&str>) -> Option<String> {
         let p = self.proc?;
-        match &self.ev.detail {
-            Detail::Open { dirfd, path, .. } | Detail::PathOp { dirfd, path, .. } => {
-                Some(State::resolve_path(p, *dirfd, path))
+        let name = self.ev.etype.name();
+        let (dirfd, path) = match (&self.ev.detail, name) {
+            (Detail::Open { dirfd, path, .. }, "openat" | "openat2") => (*dirfd, path),
+            (Detail::PathOp { dirfd, path, .. }, "unlinkat" | "mkdirat" | "fchmodat") => {
+                (*dirfd, path)
             }
-            Detail::TwoPaths {
-                olddirfd,
-                oldpath,
-                newdirfd,
-                newpath,
-                ..
-            } => match key {
-                Some("dst") | Some("newpath") => Some(State::resolve_path(p, *newdirfd, newpath)),
-                _ => Some(State::resolve_path(p, *olddirfd, oldpath)),
+            (
+                Detail::Symlink {
+                    newdirfd, linkpath, ..
+                },
+                "symlinkat",
+            ) => (*newdirfd, linkpath),
+            (
+                Detail::TwoPaths {
+                    olddirfd,
+                    oldpath,
+                    newdirfd,
+                    newpath,
+                    ..
+                },
+                "renameat" | "renameat2" | "linkat",
+            ) => match key {
+                Some("dst") => (*newdirfd, newpath),
+                _ => (*olddirfd, oldpath),
             },
-            Detail::Symlink {
-                target,
-                newdirfd,
-                linkpath,
-            } => match key {
-                Some("src") | Some("target") => Some(target.clone()),
-                _ => Some(State::resolve_path(p, *newdirfd, linkpath)),
-            },
-            Detail::Chdir { cwd, .. } => Some(cwd.clone()),
-            _ => None,
+            _ => return None,
+        };
+        // An empty parameter gives no value.
+        if path.is_empty() {
+            return None;
+        }
+        if path.starts_with('/') {
+            return Some(path::normalize(path));
+        }
+        match State::dir_of(p, dirfd) {
+            Some(base) if !base.is_empty() => Some(path::resolve(base, path)),
+            // An unknown dirfd: Falco joins the path to "<UNKNOWN>/".
+            Some(_) | None if dirfd != AT_FDCWD => {
+                Some(path::resolve("/", path).replacen('/', "<UNKNOWN>/", 1))
+            }
+            _ => Some(path.clone()),
+        }
+    }
+
+    /// `evt.is_open_read`, `evt.is_open_write`, `evt.is_open_exec`,
+    /// `evt.is_open_create`, as Falco's `TYPE_ISOPEN_*`
+    /// (sinsp_filtercheck_event.cpp, on the flags Falco's probes report,
+    /// driver/ppm_flag_helpers.h `open_flags_to_scap`):
+    /// - only open, openat and openat2 have them (creat only `is_open_exec`);
+    ///   every other event is false;
+    /// - read: access mode O_RDONLY or O_RDWR (the invalid mode 3 counts as
+    ///   O_RDONLY); write: O_WRONLY or O_RDWR; failed calls included;
+    /// - create: the call created the file (FMODE_CREATED), or O_TMPFILE and
+    ///   the call succeeded; O_CREAT alone on an existing file is not a creation;
+    /// - exec: O_CREAT or O_TMPFILE and a mode with an execute bit; creat:
+    ///   a mode with an execute bit.
+    ///
+    /// The driver tests O_TMPFILE as `flags & O_TMPFILE`, where O_TMPFILE is
+    /// `__O_TMPFILE | O_DIRECTORY`: an O_DIRECTORY open counts as O_TMPFILE
+    /// there, and so it does here.
+    fn is_open(&self, id: FieldId) -> bool {
+        const O_TMPFILE: u64 = 0o20_200_000;
+        const S_IXUGO: u32 = 0o111;
+        let Detail::Open { flags: f, mode, .. } = self.ev.detail else {
+            return false;
+        };
+        let (tmpfile, creat) = (f & O_TMPFILE != 0, f & flags::O_CREAT != 0);
+        match self.ev.etype.name() {
+            "creat" => id == FieldId::EvtIsOpenExec && mode & S_IXUGO != 0,
+            "open" | "openat" | "openat2" => {
+                let mode_bits = f & flags::O_ACCMODE;
+                match id {
+                    FieldId::EvtIsOpenRead => mode_bits != flags::O_WRONLY,
+                    FieldId::EvtIsOpenWrite => {
+                        mode_bits == flags::O_WRONLY || mode_bits == flags::O_RDWR
+                    }
+                    FieldId::EvtIsOpenCreate => {
+                        f & crate::event::OPEN_F_CREATED != 0 || (tmpfile && self.ev.ret >= 0)
+                    }
+                    FieldId::EvtIsOpenExec => (tmpfile || creat) && mode & S_IXUGO != 0,
+                    _ => false,
+                }
+            }
+            _ => false,
         }
     }
 
@@ -1050,14 +602,7 @@ impl<'a> EventContext<'a> {
             }
             FieldId::EvtCategory => s(category(ev)),
             FieldId::EvtCpu => Value::UInt(u64::from(ev.cpu)),
-            FieldId::EvtArgs | FieldId::EvtInfo => {
-                let parts: Vec<String> = self
-                    .params()
-                    .into_iter()
-                    .map(|p| format!("{}={}", p.name, p.text))
-                    .collect();
-                owned(parts.join(" "))
-            }
+            FieldId::EvtArgs | FieldId::EvtInfo => owned(self.args_text()),
             FieldId::EvtArg => return self.param(&f.arg, false),
             FieldId::EvtRawArg => return self.param(&f.arg, true),
             FieldId::EvtRes => owned(flags::result_name(ev.ret)),
@@ -1454,10 +999,8 @@ const SHELLS: [&str; 8] = ["ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "da
 
 fn io_dir(name: &str) -> Option<char> {
     match name {
-        "sendto" | "sendmsg" | "write" | "writev" | "pwrite64" | "pwritev" | "sendmmsg" => {
-            Some('w')
-        }
-        "recvfrom" | "recvmsg" | "read" | "readv" | "pread64" | "preadv" | "recvmmsg" => Some('r'),
+        "sendto" | "sendmsg" | "write" | "writev" | "pwrite" | "pwritev" | "sendmmsg" => Some('w'),
+        "recvfrom" | "recvmsg" | "read" | "readv" | "pread" | "preadv" | "recvmmsg" => Some('r'),
         _ => None,
     }
 }
@@ -1608,6 +1151,7 @@ pub fn not_live_reason(id: FieldId) -> Option<&'static str> {
     }
 }
 
+mod args;
 #[cfg(test)]
 mod tests;
 

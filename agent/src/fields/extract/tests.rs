@@ -145,15 +145,23 @@ fn open_fields_for_success_and_failure() {
         get(&c, "evt.arg.flags").as_deref(),
         Some("O_RDONLY|O_CLOEXEC")
     );
-    assert_eq!(get(&c, "evt.arg.name").as_deref(), Some("../etc/./shadow"));
-    assert_eq!(get(&c, "evt.arg[0]").as_deref(), Some("3"));
-    assert_eq!(get(&c, "evt.rawarg.flags").as_deref(), Some("524288"));
+    // FSRELPATH: evt.arg is the path joined to the cwd (/root), rawarg as given.
+    assert_eq!(get(&c, "evt.arg.name").as_deref(), Some("/etc/shadow"));
+    assert_eq!(
+        get(&c, "evt.rawarg.name").as_deref(),
+        Some("../etc/./shadow")
+    );
+    // PT_FD: the fd's type and name.
+    assert_eq!(get(&c, "evt.arg[0]").as_deref(), Some("<f>/etc/shadow"));
+    assert_eq!(get(&c, "evt.rawarg.fd").as_deref(), Some("3"));
+    // PPM_O_RDONLY | PPM_O_CLOEXEC, not the kernel's O_CLOEXEC bit.
+    assert_eq!(get(&c, "evt.rawarg.flags").as_deref(), Some("4097"));
     assert_eq!(get(&c, "evt.res").as_deref(), Some("SUCCESS"));
     assert_eq!(get(&c, "evt.abspath").as_deref(), Some("/etc/shadow"));
     assert!(
         get(&c, "evt.args")
             .unwrap()
-            .contains("name=../etc/./shadow")
+            .contains("name=../etc/./shadow(/etc/shadow) flags=4097(O_RDONLY|O_CLOEXEC)")
     );
 
     let failed = open(30, "/etc/nope", flags::O_WRONLY | flags::O_TRUNC, -2);

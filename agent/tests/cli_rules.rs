@@ -80,7 +80,7 @@ fn list_shows_priority_state_types_and_tags() {
     assert_eq!(code, 0, "{out}");
     assert!(
         out.lines().any(|l| l
-            == "PTRACE attached to process\tWarning\tenabled\t[ptrace]\t[maturity_stable,host,container,process,mitre_privilege_escalation,T1055.008]"),
+            == "PTRACE attached to process\tWarning\tenabled\t[ptrace]\t[T1055.008,container,host,maturity_stable,mitre_privilege_escalation,process]"),
         "{out}"
     );
 }

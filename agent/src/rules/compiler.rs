@@ -10,20 +10,51 @@ use crate::alert::Priority;
 use crate::event::EventType;
 use crate::fields::{self, FieldId, FieldType};
 
-use super::ast::{Check, Expr, Literal, Offset, Operand, Operator, Rhs, Transformer};
+use super::ast::{Check, Expr, ListModifier, Literal, Offset, Operand, Operator, Rhs, Transformer};
 use super::cond::{COperand, CompiledCheck, Cond, FieldComparison, Mode, NO_SLOT};
 use super::diag::{DiagCode, Diagnostic, ItemRef, Location, Severity};
 use super::evttype::EventTypeSet;
 use super::format::OutputFormat;
-use super::loader::{Collection, ExceptionFields, ExceptionValue, ListItem, RuleDef};
+use super::loader::{
+    Collection, ExceptionFields, ExceptionRow, ExceptionScalar, ExceptionValue, ListItem, RuleDef,
+};
 use super::matcher::Matcher;
 use super::parser::{self, ParseError};
 
 /// Most macro levels one condition may nest.
 const MAX_MACRO_DEPTH: usize = 64;
 
-/// Falco warns when a rule's event types are empty or more than this many.
+/// Falco warns when a rule matches more than this many event types (an
+/// empty set is a never-true rule, not warned about:
+/// `rule_loader_compiler.cpp` `compile_rule_infos`).
 const EVTTYPE_WARN_THRESHOLD: usize = 100;
+
+/// Fields Falco reports as deprecated (`falco_load_result.cpp`
+/// `deprecated_fields`) and why (`deprecated_field_descs`).
+const DEPRECATED_FIELDS: [(&str, &str); 6] = [
+    (
+        "evt.dir",
+        "due to the drop of enter events, 'evt.dir = <' always evaluates to true, and 'evt.dir = >' always evaluates to false. The rule expression can be simplified by removing the condition on 'evt.dir'",
+    ),
+    ("evt.latency", LATENCY_DEPRECATED),
+    ("evt.latency.s", LATENCY_DEPRECATED),
+    ("evt.latency.ns", LATENCY_DEPRECATED),
+    ("evt.latency.human", LATENCY_DEPRECATED),
+    ("evt.wait_latency", LATENCY_DEPRECATED),
+];
+const LATENCY_DEPRECATED: &str = "field is not available due to the drop of enter events.";
+
+/// `%container.info` in an output: Falco warns and removes it
+/// (`rule_loader_compiler.cpp` `compile_rule_infos`).
+const CONTAINER_INFO: &str = "%container.info";
+const CONTAINER_INFO_DEPRECATED: &str = "%container.info is deprecated and no more useful, and will be dropped by Falco 1.0.0. The container plugin will automatically add required fields to the output message.";
+
+/// libsinsp's field transformers, `val` included (`filter/parser.cpp`
+/// `supported_field_transformers(true)`): a value spelled like one of them
+/// is warned about.
+const TRANSFORMER_NAMES: [&str; 9] = [
+    "val", "tolower", "toupper", "b64", "basename", "len", "join", "concat", "getopt",
+];
 
 /// A rule ready to evaluate.
 #[derive(Debug, Clone)]
@@ -65,6 +96,10 @@ struct Compiler<'a> {
     used_lists: HashSet<String>,
     stack: Vec<usize>,
     warnings: Vec<(Origin, usize, DiagCode, String)>,
+    /// Warnings of the current rule placed by YAML location (exception values).
+    located: Vec<Diagnostic>,
+    /// Deprecated fields already warned about in the current rule.
+    deprecated_seen: HashSet<&'static str>,
     slots: HashMap<String, u32>,
 }
 
@@ -79,6 +114,8 @@ pub fn compile(coll: &Collection, diags: &mut Vec<Diagnostic>) -> (Vec<CompiledR
         used_lists: HashSet::new(),
         stack: Vec::new(),
         warnings: Vec::new(),
+        located: Vec::new(),
+        deprecated_seen: HashSet::new(),
         slots: HashMap::new(),
     };
     // Lists may include lists defined before them.
@@ -118,6 +155,23 @@ pub fn compile(coll: &Collection, diags: &mut Vec<Diagnostic>) -> (Vec<CompiledR
         };
         c.macros.insert(m.name.as_str(), (i, parsed));
     }
+    // Falco marks a macro or list used when any macro's condition refers to
+    // it, used or not (`compile_macros_infos` resolves every macro), and
+    // when a rule's does (marked below as rules compile).
+    let mut names = HashSet::new();
+    for (_, parsed) in c.macros.values() {
+        if let Some(e) = parsed {
+            collect_references(e, &mut names);
+        }
+    }
+    for name in names {
+        if let Some((idx, _)) = c.macros.get(name.as_str()) {
+            c.used_macros.insert(*idx);
+        }
+        if c.lists.contains_key(name.as_str()) {
+            c.used_lists.insert(name);
+        }
+    }
     let mut out = Vec::new();
     for rule in &coll.rules {
         if let Some(r) = c.compile_rule(rule, diags) {
@@ -129,7 +183,7 @@ pub fn compile(coll: &Collection, diags: &mut Vec<Diagnostic>) -> (Vec<CompiledR
             diags.push(Diagnostic {
                 severity: Severity::Warning,
                 code: DiagCode::UnusedMacro,
-                message: format!("macro '{}' is not used by any rule or macro", m.name),
+                message: "Macro not referred to by any other rule/macro".into(),
                 location: m.loc.clone(),
                 item: Some(ItemRef {
                     kind: "macro",
@@ -145,7 +199,7 @@ pub fn compile(coll: &Collection, diags: &mut Vec<Diagnostic>) -> (Vec<CompiledR
             diags.push(Diagnostic {
                 severity: Severity::Warning,
                 code: DiagCode::UnusedList,
-                message: format!("list '{}' is not used by any rule, macro or list", l.name),
+                message: "List not referred to by any other rule/macro".into(),
                 location: l.loc.clone(),
                 item: Some(ItemRef {
                     kind: "list",
@@ -268,10 +322,8 @@ impl<'a> Compiler<'a> {
             diags.push(Diagnostic {
                 severity: Severity::Warning,
                 code: DiagCode::UnknownSource,
-                message: format!(
-                    "rule '{}' is for source '{}', which this engine does not evaluate; skipped",
-                    rule.name, rule.source
-                ),
+                // Falco's text; Saker evaluates the syscall source only.
+                message: format!("Unknown source {}, skipping", rule.source),
                 location: rule.loc.clone(),
                 item: Some(Self::rule_item(rule)),
                 position: None,
@@ -293,6 +345,7 @@ impl<'a> Compiler<'a> {
             }
         };
         self.warnings.clear();
+        self.deprecated_seen.clear();
         let compiled =
             self.expr(&ast, Origin::Rule)
                 .and_then(|cond| match self.exceptions(rule)? {
@@ -303,6 +356,7 @@ impl<'a> Compiler<'a> {
         for (origin, offset, code, message) in warnings {
             diags.push(self.diagnostic(rule, origin, offset, Severity::Warning, code, message));
         }
+        diags.append(&mut self.located);
         let condition = match compiled {
             Ok(c) => c,
             Err(e) => {
@@ -319,38 +373,14 @@ impl<'a> Compiler<'a> {
                 return None;
             }
         };
-        // A folded (`output: >`) or literal block keeps a final newline; Falco
-        // trims it (rule_loader_reader.cpp), so one alert stays one line and
-        // `append_output` text follows on the same line. Trimming the end
-        // keeps error offsets valid.
-        let output = match OutputFormat::compile(rule.output.text.trim_end()) {
-            Ok(o) => o,
-            Err(e) => {
-                diags.push(self.coll.text_diagnostic(
-                    Severity::Error,
-                    DiagCode::Output,
-                    e.message,
-                    Self::rule_item(rule),
-                    "output",
-                    &rule.output,
-                    e.offset,
-                ));
-                return None;
-            }
-        };
+        let output = self.output(rule, diags)?;
         let event_types = infer_event_types(&condition, false);
         let condition = drop_implied_type_tests(optimize(condition), &event_types);
-        if rule.warn_evttypes
-            && (event_types.is_empty() || event_types.len() > EVTTYPE_WARN_THRESHOLD)
-        {
+        if rule.warn_evttypes && event_types.len() > EVTTYPE_WARN_THRESHOLD {
             diags.push(Diagnostic {
                 severity: Severity::Warning,
                 code: DiagCode::NoEvttype,
-                message: format!(
-                    "rule '{}' matches too many evt.type values ({}); this has a significant performance penalty",
-                    rule.name,
-                    event_types.len()
-                ),
+                message: "Rule matches too many evt.type values. This has a significant performance penalty.".into(),
                 location: rule.loc.clone(),
                 item: Some(Self::rule_item(rule)),
                 position: None,
@@ -368,6 +398,80 @@ impl<'a> Compiler<'a> {
             condition,
             output,
         })
+    }
+
+    /// The rule's output, compiled. Falco trims it (`rule_loader_reader.cpp`:
+    /// a folded `output: >` or literal block keeps a final newline), so one
+    /// alert stays one line and `append_output` text follows on the same
+    /// line; error offsets are mapped back to the text as written.
+    /// `%container.info` is removed with Falco's deprecation warning; other
+    /// deprecated fields are warned about as Falco's
+    /// `check_deprecated_fields_in_output` does. `None`: the rule is skipped
+    /// (reported).
+    fn output(&self, rule: &RuleDef, diags: &mut Vec<Diagnostic>) -> Option<OutputFormat> {
+        let written = rule.output.text.as_str();
+        let lead = written.len() - written.trim_start().len();
+        let text = written.trim();
+        let at = |offset: usize, severity, code, message: String| {
+            self.coll.text_diagnostic(
+                severity,
+                code,
+                message,
+                Self::rule_item(rule),
+                "output",
+                &rule.output,
+                offset,
+            )
+        };
+        // Where `%container.info` was, in `text`, to map offsets in the
+        // cleaned text back.
+        let removed: Vec<usize> = text.match_indices(CONTAINER_INFO).map(|(i, _)| i).collect();
+        if let Some(&first) = removed.first() {
+            diags.push(at(
+                lead + first,
+                Severity::Warning,
+                DiagCode::Deprecated,
+                CONTAINER_INFO_DEPRECATED.into(),
+            ));
+        }
+        let cleaned = text.replace(CONTAINER_INFO, "");
+        let written_offset = |offset: usize| {
+            let mut o = offset;
+            for &r in &removed {
+                if r <= o {
+                    o += CONTAINER_INFO.len();
+                }
+            }
+            lead + o
+        };
+        match OutputFormat::compile(&cleaned) {
+            Ok(o) => {
+                for (field, _) in DEPRECATED_FIELDS {
+                    if let Some(i) = text.find(field) {
+                        diags.push(at(
+                            lead + i,
+                            Severity::Warning,
+                            DiagCode::Deprecated,
+                            format!("usage of deprecated field '{field}' has been detected in the rule output"),
+                        ));
+                    }
+                }
+                Some(o)
+            }
+            Err(e) => {
+                let (severity, code, message) = if e.unknown_field && rule.skip_if_unknown_filter {
+                    (
+                        Severity::Warning,
+                        DiagCode::UnknownFilterSkipped,
+                        format!("{}; rule skipped (skip-if-unknown-filter)", e.message),
+                    )
+                } else {
+                    (Severity::Error, DiagCode::Output, e.message)
+                };
+                diags.push(at(written_offset(e.offset), severity, code, message));
+                None
+            }
+        }
     }
 
     fn expr(&mut self, e: &Expr, origin: Origin) -> Result<Cond, CompileError> {
@@ -438,6 +542,16 @@ impl<'a> Compiler<'a> {
                     unknown_field: matches!(e, fields::FieldError::Unknown { .. }),
                     message: e.to_string(),
                 })?;
+                if let Some((field, why)) = DEPRECATED_FIELDS.iter().find(|(d, _)| d == name)
+                    && self.deprecated_seen.insert(field)
+                {
+                    self.warnings.push((
+                        origin,
+                        at.0 as usize,
+                        DiagCode::Deprecated,
+                        (*why).to_string(),
+                    ));
+                }
                 let ty = f.info().ty;
                 let mode = if f.is_list() {
                     Mode::ListAll
@@ -475,16 +589,17 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// Values of a list right-hand side, with list names expanded.
-    fn list_values(&mut self, items: &[Literal]) -> Vec<String> {
+    /// Values of a list right-hand side, with list names expanded, each
+    /// with the offset of the item it came from.
+    fn list_values(&mut self, items: &[Literal]) -> Vec<(String, Offset)> {
         let mut out = Vec::new();
         for it in items {
             match self.lists.get(it.text.as_str()) {
                 Some(l) if !it.quoted => {
                     self.used_lists.insert(it.text.clone());
-                    out.extend(l.iter().map(|i| i.text.clone()));
+                    out.extend(l.iter().map(|i| (i.text.clone(), it.at)));
                 }
-                _ => out.push(it.text.clone()),
+                _ => out.push((it.text.clone(), it.at)),
             }
         }
         out
@@ -493,15 +608,15 @@ impl<'a> Compiler<'a> {
     fn check(&mut self, c: &Check, origin: Origin) -> Result<Cond, CompileError> {
         let (lhs, ty, mut mode) = self.operand(&c.lhs, origin)?;
         let lhs_at = c.lhs.offset();
-        let values: Vec<String> = match &c.rhs {
+        let placed: Vec<(String, Offset)> = match &c.rhs {
             Rhs::None => Vec::new(),
-            Rhs::Value(l) => vec![l.text.clone()],
+            Rhs::Value(l) => vec![(l.text.clone(), l.at)],
             Rhs::List(items) => self.list_values(items),
             Rhs::ListName(name, at) => {
                 let Some(l) = self.lists.get(name.as_str()) else {
                     return Err(err(origin, *at, format!("unknown list '{name}'")));
                 };
-                let v = l.iter().map(|i| i.text.clone()).collect();
+                let v = l.iter().map(|i| (i.text.clone(), *at)).collect();
                 self.used_lists.insert(name.clone());
                 v
             }
@@ -524,6 +639,18 @@ impl<'a> Compiler<'a> {
                 })));
             }
         };
+        // libsinsp's compiler warns about every constant value
+        // (`check_value_and_add_warnings`). An exception's values are warned
+        // about where they are written in YAML (`exceptions`).
+        if !matches!(origin, Origin::Exception(_)) {
+            for (v, at) in &placed {
+                for w in value_warnings(c.op, v) {
+                    self.warnings
+                        .push((origin, at.0 as usize, DiagCode::CompileCondition, w));
+                }
+            }
+        }
+        let values: Vec<String> = placed.into_iter().map(|(v, _)| v).collect();
 
         // `evt.type` checks become bit tests, which also drive event-type inference.
         if let Some(f) = lhs.field_ref()
@@ -613,134 +740,141 @@ impl<'a> Compiler<'a> {
         }))
     }
 
-    /// `not (...)` terms for the rule's exceptions, compiled; `None` without any.
+    /// `not (...)` terms for the rule's exceptions, compiled; `None` without
+    /// any. Falco builds them as condition text (`build_rule_exception_infos`)
+    /// after checking fields and comps at load (`validate_exception_info`,
+    /// even for an exception without values); this builds the same AST.
     fn exceptions(&mut self, rule: &RuleDef) -> Result<Option<Cond>, CompileError> {
         let mut terms = Vec::new();
         for (i, ex) in rule.exceptions.iter().enumerate() {
             let origin = Origin::Exception(i);
-            let e0 = |m: String| err(origin, Offset(0), m);
+            let e0 = |m: &str| err(origin, Offset(0), m.to_string());
             let Some(fields) = &ex.fields else {
-                return Err(e0("exception has no 'fields'".into()));
+                return Err(e0(
+                    "Rule exception item must have fields property with a list of fields",
+                ));
             };
-            if ex.values.is_empty() {
-                continue;
-            }
             let parse_field = |f: &str| {
                 parser::parse_operand_text(f).map_err(|pe| {
                     err(
                         origin,
                         Offset(0),
-                        format!("invalid field '{f}': {}", pe.message),
+                        format!("'{f}' is not a supported filter field: {}", pe.message),
                     )
                 })
             };
-            let parse_op = |s: &str| {
-                Operator::parse(s).ok_or_else(|| {
-                    err(
-                        origin,
-                        Offset(0),
-                        format!("'{s}' is not a valid comparison operator"),
-                    )
-                })
-            };
-            let lit = |s: &str| {
-                let (text, quoted) = parser::parse_list_item(s);
-                Literal {
-                    text,
-                    quoted,
-                    at: Offset(0),
-                }
-            };
-            let mk = |lhs: Operand, op: Operator, rhs: Rhs| {
-                Expr::Check(Box::new(Check {
-                    lhs,
-                    op,
-                    modifier: None,
-                    rhs,
-                    at: Offset(0),
-                }))
-            };
-            let expr = match fields {
+            let (operands, comps): (Vec<Operand>, Vec<Comp>) = match fields {
                 ExceptionFields::Single(f) => {
-                    // Single-field form: `field comp (v1, v2, ...)`, comp defaults to `in`.
-                    let op =
-                        match ex.comps.as_deref() {
-                            Some([c]) => parse_op(c)?,
-                            Some(_) => return Err(e0(
-                                "'comps' must be a single operator when 'fields' is a single field"
-                                    .into(),
-                            )),
-                            None => Operator::In,
-                        };
-                    if !op.takes_list() {
-                        return Err(e0(format!(
-                            "comparison '{op}' cannot take the list of values of a single-field exception; use in, intersects or pmatch"
-                        )));
+                    let comp = match ex.comps.as_deref() {
+                        None => Comp {
+                            op: Operator::In,
+                            modifier: None,
+                        },
+                        Some([c]) => parse_comp(c).map_err(|m| e0(&m))?,
+                        Some(_) => return Err(e0("Fields and comps must both be strings")),
+                    };
+                    if !comp.takes_list() {
+                        return Err(e0(
+                            "When fields is a single value, comps must be one of (in, pmatch, intersects) or a modifier operator (e.g. startswith oneof)",
+                        ));
                     }
-                    let mut items = Vec::new();
-                    for row in &ex.values {
-                        for v in row {
-                            match v {
-                                ExceptionValue::Scalar(s) => items.push(lit(s)),
-                                ExceptionValue::List(_) => {
-                                    return Err(e0(
-                                        "expected values array to contain a list of strings".into(),
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                    mk(parse_field(f)?, op, Rhs::List(items))
+                    (vec![parse_field(f)?], vec![comp])
                 }
                 ExceptionFields::Tuple(fs) => {
-                    // Tuple form: one row per value tuple, comps default to `=`.
-                    let ops = match &ex.comps {
+                    let comps = match &ex.comps {
                         Some(cs) => {
                             if cs.len() != fs.len() {
-                                return Err(e0(
-                                    "fields and comps lists must have equal length".into()
-                                ));
+                                return Err(e0("Fields and comps lists must have equal length"));
                             }
                             cs.iter()
-                                .map(|c| parse_op(c))
+                                .map(|c| parse_comp(c).map_err(|m| e0(&m)))
                                 .collect::<Result<Vec<_>, _>>()?
                         }
-                        None => vec![Operator::Eq; fs.len()],
+                        None => vec![
+                            Comp {
+                                op: Operator::Eq,
+                                modifier: None
+                            };
+                            fs.len()
+                        ],
                     };
                     let operands = fs
                         .iter()
                         .map(|f| parse_field(f))
                         .collect::<Result<Vec<_>, _>>()?;
+                    (operands, comps)
+                }
+            };
+            // Falco checks exception fields when it collects the rule, so an
+            // unknown one is an error even with skip-if-unknown-filter.
+            for o in &operands {
+                self.operand(o, origin).map_err(|mut e| {
+                    e.unknown_field = false;
+                    e
+                })?;
+            }
+            if ex.values.is_empty() {
+                continue;
+            }
+            let expr = match fields {
+                ExceptionFields::Single(_) => {
+                    let (Some(lhs), Some(comp)) = (operands.first(), comps.first()) else {
+                        continue;
+                    };
+                    let mut items = Vec::new();
+                    for row in &ex.values {
+                        let ExceptionRow::Scalar(v) = row else {
+                            return Err(e0("Expected values array to contain a list of strings"));
+                        };
+                        self.warn_exception_value(rule, comp.op, v, &v.text);
+                        items.push(literal(&v.text));
+                    }
+                    comp.check(lhs.clone(), Rhs::List(items))
+                }
+                ExceptionFields::Tuple(_) => {
                     let mut rows = Vec::new();
                     for row in &ex.values {
-                        if row.len() != fs.len() {
-                            return Err(
-                                e0("fields and values lists must have equal length".into()),
-                            );
+                        let cells: &[ExceptionValue] = match row {
+                            ExceptionRow::Tuple(cells) => cells,
+                            ExceptionRow::Scalar(_) => &[],
+                        };
+                        if cells.len() != operands.len() {
+                            return Err(e0("Fields and values lists must have equal length"));
                         }
                         let mut terms = Vec::new();
-                        for ((lhs, op), v) in operands.iter().zip(&ops).zip(row) {
-                            let rhs = match v {
+                        for ((lhs, comp), cell) in operands.iter().zip(&comps).zip(cells) {
+                            let rhs = match cell {
                                 ExceptionValue::List(items) => {
-                                    if !op.takes_list() {
-                                        return Err(e0(format!(
-                                            "comparison '{op}' cannot take a list of values"
+                                    if !comp.takes_list() {
+                                        return Err(e0(&format!(
+                                            "comparison '{}' cannot take a list of values",
+                                            comp.op
                                         )));
                                     }
-                                    Rhs::List(items.iter().map(|s| lit(s)).collect())
+                                    for v in items {
+                                        self.warn_exception_value(rule, comp.op, v, &v.text);
+                                    }
+                                    Rhs::List(items.iter().map(|v| literal(&v.text)).collect())
                                 }
-                                // A scalar for a list operator is a one-item list, so
-                                // a list name there expands (Falco's `paren_item`).
-                                ExceptionValue::Scalar(s) if op.takes_list() => {
-                                    Rhs::List(vec![Literal {
-                                        text: s.clone(),
-                                        quoted: false,
-                                        at: Offset(0),
-                                    }])
+                                ExceptionValue::Scalar(v) => {
+                                    let rhs = exception_rhs(&v.text, comp.takes_list());
+                                    match &rhs {
+                                        Rhs::Value(l) => {
+                                            self.warn_exception_value(rule, comp.op, v, &l.text);
+                                        }
+                                        Rhs::List(items) => {
+                                            for l in items {
+                                                self.warn_exception_value(
+                                                    rule, comp.op, v, &l.text,
+                                                );
+                                            }
+                                        }
+                                        Rhs::None | Rhs::ListName(..) | Rhs::Field(_) => {}
+                                    }
+                                    rhs
                                 }
-                                ExceptionValue::Scalar(s) => Rhs::Value(lit(s)),
                             };
-                            terms.push(mk(lhs.clone(), *op, rhs));
+                            terms.push(comp.check(lhs.clone(), rhs));
                         }
                         rows.push(Expr::And(terms));
                     }
@@ -753,6 +887,231 @@ impl<'a> Compiler<'a> {
             0 => None,
             _ => Some(Cond::And(terms.into())),
         })
+    }
+
+    /// libsinsp's value warnings for one exception value, placed where the
+    /// value is written.
+    fn warn_exception_value(
+        &mut self,
+        rule: &RuleDef,
+        op: Operator,
+        at: &ExceptionScalar,
+        value: &str,
+    ) {
+        for message in value_warnings(op, value) {
+            self.located.push(Diagnostic {
+                severity: Severity::Warning,
+                code: DiagCode::CompileCondition,
+                message,
+                location: at.loc.clone(),
+                item: Some(Self::rule_item(rule)),
+                position: None,
+            });
+        }
+    }
+}
+
+/// An exception's comparison: an operator, possibly with a list modifier
+/// (`startswith oneof`, as Falco's `is_str_operator_with_modifier`).
+#[derive(Debug, Clone, Copy)]
+struct Comp {
+    op: Operator,
+    modifier: Option<ListModifier>,
+}
+
+impl Comp {
+    /// Takes a list of values (Falco's `is_operator_for_list`).
+    fn takes_list(self) -> bool {
+        self.op.takes_list() || self.modifier.is_some()
+    }
+
+    fn check(self, lhs: Operand, rhs: Rhs) -> Expr {
+        Expr::Check(Box::new(Check {
+            lhs,
+            op: self.op,
+            modifier: self.modifier,
+            rhs,
+            at: Offset(0),
+        }))
+    }
+}
+
+/// Falco's `normalize_comp` (trim) and operator check: an operator, or a
+/// string operator and a list modifier.
+fn parse_comp(s: &str) -> Result<Comp, String> {
+    let t = s.trim();
+    if let Some(op) = Operator::parse(t) {
+        return Ok(Comp { op, modifier: None });
+    }
+    let mut words = t.split_whitespace();
+    if let (Some(o), Some(m), None) = (words.next(), words.next(), words.next())
+        && let (Some(op), Some(modifier)) = (Operator::parse(o), ListModifier::from_name(m))
+        // libs' `s_binary_str_ops`: only string comparisons take a modifier.
+        && matches!(
+            op,
+            Operator::Eq
+                | Operator::Ne
+                | Operator::Contains
+                | Operator::IContains
+                | Operator::BContains
+                | Operator::StartsWith
+                | Operator::BStartsWith
+                | Operator::EndsWith
+                | Operator::Glob
+                | Operator::IGlob
+                | Operator::Regex
+        )
+    {
+        return Ok(Comp {
+            op,
+            modifier: Some(modifier),
+        });
+    }
+    Err(format!("'{t}' is not a supported comparison operator"))
+}
+
+/// A value of an exception or a list as Falco writes it into condition text:
+/// a quoted string is unquoted, anything else is taken as it is.
+fn literal(s: &str) -> Literal {
+    let (text, quoted) = parser::parse_list_item(s);
+    Literal {
+        text,
+        quoted,
+        at: Offset(0),
+    }
+}
+
+/// One scalar cell of a tuple exception as Falco reads it once written into
+/// the condition: for a list operator `(value)` (a value already in
+/// parentheses is a list as written), else the value, quoted when it holds a
+/// space (`quote_item`), so `toupper(proc.pname)` is a transformer and
+/// `"/a b"` a string. What does not parse is the literal value.
+fn exception_rhs(text: &str, list: bool) -> Rhs {
+    if list {
+        let t = if text.starts_with('(') {
+            text.to_string()
+        } else {
+            format!("({text})")
+        };
+        return parser::parse_rhs_text(&t, true).unwrap_or_else(|_| {
+            Rhs::List(vec![Literal {
+                text: text.to_string(),
+                quoted: false,
+                at: Offset(0),
+            }])
+        });
+    }
+    if text.contains(' ') && !text.starts_with(['"', '\'']) {
+        return Rhs::Value(Literal {
+            text: text.to_string(),
+            quoted: true,
+            at: Offset(0),
+        });
+    }
+    parser::parse_rhs_text(text, false).unwrap_or_else(|_| Rhs::Value(literal(text)))
+}
+
+/// The warnings libsinsp's filter compiler gives for a constant value
+/// (`filter.cpp` `check_value_and_add_warnings`), Falco's
+/// `LOAD_COMPILE_CONDITION`: a regex a simpler operator would do, a field
+/// name or a transformer written as a string.
+fn value_warnings(op: Operator, v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if op == Operator::Regex
+        && let Some(w) = regex_hint(v)
+    {
+        out.push(w);
+    }
+    // libsinsp checks the value with its white space removed (`isspace`).
+    let stripped: String = v
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r'))
+        .collect();
+    if is_field_name(&stripped) {
+        out.push(format!(
+            "'{v}' may be a valid field misused as a const string value"
+        ));
+    }
+    for t in TRANSFORMER_NAMES {
+        if stripped.len() >= t.len() + 2
+            && stripped.starts_with(t)
+            && stripped.as_bytes().get(t.len()) == Some(&b'(')
+            && stripped.ends_with(')')
+        {
+            out.push(format!(
+                "'{v}' may be a valid field transformer misused as a const string value"
+            ));
+        }
+    }
+    out
+}
+
+/// The whole text names a field (with its argument): libsinsp's
+/// `new_filtercheck` with the exact-length check.
+fn is_field_name(s: &str) -> bool {
+    matches!(
+        parser::parse_operand_text(s),
+        Ok(Operand::Field { name, arg, .. }) if fields::resolve(&name, arg.as_deref()).is_ok()
+    )
+}
+
+/// libsinsp's `check_warnings_regex_value`: a regex whose only special
+/// characters are anchors at its ends and `.*`/`.+`/`.?` at its ends could be
+/// `=`, `contains`, `startswith` or `endswith`.
+fn regex_hint(v: &str) -> Option<String> {
+    const SPECIAL: &[u8] = b".+*?^$()[]{}|\\";
+    const OCCURRENCE: &[u8] = b"+*?";
+    let b = v.as_bytes();
+    let len = b.len();
+    let mut i = 0;
+    while i < len {
+        let c = b.get(i).copied().unwrap_or(0);
+        if (i == 0 && c == b'^') || (i + 1 == len && c == b'$') {
+            i += 1;
+            continue;
+        }
+        if ((i == 0 && len > 1) || i + 2 == len)
+            && c == b'.'
+            && b.get(i + 1).is_some_and(|n| OCCURRENCE.contains(n))
+        {
+            i += 2;
+            continue;
+        }
+        if SPECIAL.contains(&c) {
+            return None;
+        }
+        i += 1;
+    }
+    Some(format!(
+        "regex check with '{v}' may be optimized with simpler operators such as '=', 'contains', 'startswith', 'endswith'"
+    ))
+}
+
+/// Macro and list names a condition refers to (macros by name, lists as a
+/// list name or an unquoted item of a value list).
+fn collect_references(e: &Expr, out: &mut HashSet<String>) {
+    match e {
+        Expr::And(items) | Expr::Or(items) => {
+            for i in items {
+                collect_references(i, out);
+            }
+        }
+        Expr::Not(inner, _) => collect_references(inner, out),
+        Expr::Macro(name, _) => {
+            out.insert(name.clone());
+        }
+        Expr::Check(c) => match &c.rhs {
+            Rhs::ListName(name, _) => {
+                out.insert(name.clone());
+            }
+            Rhs::List(items) => {
+                for it in items.iter().filter(|i| !i.quoted) {
+                    out.insert(it.text.clone());
+                }
+            }
+            Rhs::None | Rhs::Value(_) | Rhs::Field(_) => {}
+        },
+        Expr::Const(_) => {}
     }
 }
 

@@ -18,7 +18,12 @@ pub enum Severity {
     Warning,
 }
 
-/// What went wrong, in Falco's load-result vocabulary where one exists.
+/// What went wrong. Saker's codes are finer than Falco's load-result codes
+/// for errors; every warning Falco also emits carries Falco's code (without
+/// the `LOAD_` prefix here, in full in [`DiagCode::falco_code`]) and Falco's
+/// message text (`userspace/engine/falco_load_result.h`, and the texts in
+/// `rule_loader_reader.cpp`, `rule_loader_collector.cpp`,
+/// `rule_loader_compiler.cpp`, `rule_loading_messages.h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DiagCode {
@@ -26,7 +31,7 @@ pub enum DiagCode {
     Io,
     /// Not valid YAML.
     YamlParse,
-    /// Valid YAML, but not a valid rules document (wrong shapes, unknown keys).
+    /// Valid YAML, but not a valid rules document (wrong shapes, missing keys).
     YamlValidate,
     /// Condition syntax error.
     ConditionSyntax,
@@ -40,7 +45,8 @@ pub enum DiagCode {
     PluginVersion,
     /// Override, append or enabled-only item without a target, or with bad keys.
     Override,
-    /// Deprecated syntax (e.g. `append: true`).
+    /// Deprecated syntax or field (`append: true`, a standalone `enabled`,
+    /// `evt.dir`, `%container.info`).
     Deprecated,
     /// A macro that no rule or macro uses.
     UnusedMacro,
@@ -54,6 +60,27 @@ pub enum DiagCode {
     UnknownSource,
     /// A value of `evt.type` that names no event.
     UnknownEventType,
+    /// An item key this loader does not know; ignored.
+    UnknownKey,
+    /// A top-level item that is none of rule, macro, list, required_*; ignored.
+    UnknownItem,
+    /// Two exceptions of one rule item with the same name.
+    ExceptionNameNotUnique,
+    /// A macro name that the condition grammar cannot refer to.
+    InvalidMacroName,
+    /// A list name that the condition grammar cannot refer to.
+    InvalidListName,
+    /// An appended or overriding exception without `values`.
+    AppendNoValues,
+    /// A suspicious condition value: a field name or transformer used as a
+    /// string, or a regex that a simpler operator would do.
+    CompileCondition,
+    /// A key written twice in one mapping; the first is used (Saker only:
+    /// Falco's YAML reader takes the first silently).
+    DuplicateKey,
+    /// A known key that has no effect where it is written (Saker only: Falco
+    /// ignores it silently, e.g. `priority` in an `append: true` item).
+    IgnoredKey,
 }
 
 impl DiagCode {
@@ -75,7 +102,49 @@ impl DiagCode {
             DiagCode::UnknownFilterSkipped => "UNKNOWN_FILTER_SKIPPED",
             DiagCode::UnknownSource => "UNKNOWN_SOURCE",
             DiagCode::UnknownEventType => "UNKNOWN_EVENT_TYPE",
+            DiagCode::UnknownKey => "UNKNOWN_KEY",
+            DiagCode::UnknownItem => "UNKNOWN_ITEM",
+            DiagCode::ExceptionNameNotUnique => "EXCEPTION_NAME_NOT_UNIQUE",
+            DiagCode::InvalidMacroName => "INVALID_MACRO_NAME",
+            DiagCode::InvalidListName => "INVALID_LIST_NAME",
+            DiagCode::AppendNoValues => "APPEND_NO_VALUES",
+            DiagCode::CompileCondition => "COMPILE_CONDITION",
+            DiagCode::DuplicateKey => "DUPLICATE_KEY",
+            DiagCode::IgnoredKey => "IGNORED_KEY",
         }
+    }
+
+    /// Falco's `falco::load_result` code for the same problem, if Falco
+    /// reports it (`falco_load_result.cpp`: `error_codes`, `warning_codes`).
+    /// `None`: Saker reports something Falco does not.
+    pub fn falco_code(self) -> Option<&'static str> {
+        Some(match self {
+            DiagCode::Io => "LOAD_ERR_FILE_READ",
+            DiagCode::YamlParse => "LOAD_ERR_YAML_PARSE",
+            DiagCode::YamlValidate => "LOAD_ERR_YAML_VALIDATE",
+            DiagCode::ConditionSyntax | DiagCode::Compile => "LOAD_ERR_COMPILE_CONDITION",
+            DiagCode::Output => "LOAD_ERR_COMPILE_OUTPUT",
+            DiagCode::EngineVersion | DiagCode::Override => "LOAD_ERR_VALIDATE",
+            DiagCode::Deprecated => "LOAD_DEPRECATED_ITEM",
+            DiagCode::UnusedMacro => "LOAD_UNUSED_MACRO",
+            DiagCode::UnusedList => "LOAD_UNUSED_LIST",
+            DiagCode::NoEvttype => "LOAD_NO_EVTTYPE",
+            DiagCode::UnknownFilterSkipped => "LOAD_UNKNOWN_FILTER",
+            DiagCode::UnknownSource => "LOAD_UNKNOWN_SOURCE",
+            DiagCode::UnknownKey => "LOAD_UNKNOWN_KEY",
+            DiagCode::UnknownItem => "LOAD_UNKNOWN_ITEM",
+            DiagCode::ExceptionNameNotUnique => "LOAD_EXCEPTION_NAME_NOT_UNIQUE",
+            DiagCode::InvalidMacroName => "LOAD_INVALID_MACRO_NAME",
+            DiagCode::InvalidListName => "LOAD_INVALID_LIST_NAME",
+            DiagCode::AppendNoValues => "LOAD_APPEND_NO_VALUES",
+            DiagCode::CompileCondition => "LOAD_COMPILE_CONDITION",
+            // Falco checks plugin requirements outside the rule loader (and
+            // fails to start); an unknown evt.type is a compile error there.
+            DiagCode::PluginVersion
+            | DiagCode::UnknownEventType
+            | DiagCode::DuplicateKey
+            | DiagCode::IgnoredKey => return None,
+        })
     }
 }
 
@@ -125,22 +194,46 @@ pub struct TextPos {
     pub excerpt: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
     pub code: DiagCode,
     pub message: String,
     /// The most precise location known.
     pub location: Location,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub item: Option<ItemRef>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<TextPos>,
 }
 
 impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+}
+
+/// The fields as they are, plus `falco_code` ([`DiagCode::falco_code`]) when
+/// Falco has one.
+impl Serialize for Diagnostic {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Diagnostic", 7)?;
+        st.serialize_field("severity", &self.severity)?;
+        st.serialize_field("code", &self.code)?;
+        match self.code.falco_code() {
+            Some(c) => st.serialize_field("falco_code", c)?,
+            None => st.skip_field("falco_code")?,
+        }
+        st.serialize_field("message", &self.message)?;
+        st.serialize_field("location", &self.location)?;
+        match &self.item {
+            Some(i) => st.serialize_field("item", i)?,
+            None => st.skip_field("item")?,
+        }
+        match &self.position {
+            Some(p) => st.serialize_field("position", p)?,
+            None => st.skip_field("position")?,
+        }
+        st.end()
     }
 }
 

@@ -121,6 +121,9 @@ impl PartialOutput {
 pub struct FormatError {
     pub offset: usize,
     pub message: String,
+    /// The error is an unknown field (which `skip-if-unknown-filter` turns
+    /// into a warning, as Falco's `err_is_unknown_type_or_field`).
+    pub unknown_field: bool,
 }
 
 fn is_field_char(c: u8) -> bool {
@@ -149,6 +152,7 @@ fn read_field(text: &str, start: usize) -> Result<(COperand, String, usize), For
         return Err(FormatError {
             offset: start,
             message: format!("unknown field '{name}' in output"),
+            unknown_field: true,
         });
     }
     let name = text.get(start..name_end).unwrap_or("");
@@ -163,6 +167,7 @@ fn read_field(text: &str, start: usize) -> Result<(COperand, String, usize), For
     }
     let field = fields::resolve(name, bracket).map_err(|e| FormatError {
         offset: start,
+        unknown_field: matches!(e, fields::FieldError::Unknown { .. }),
         message: e.to_string(),
     })?;
     let spelled = text.get(start..after).unwrap_or(name).to_string();
@@ -201,6 +206,7 @@ impl OutputFormat {
                         return Err(FormatError {
                             offset: after,
                             message: format!("expected ')' after '{word}({spelled}'"),
+                            unknown_field: false,
                         });
                     }
                     (
@@ -249,6 +255,7 @@ impl OutputFormat {
             return Err(FormatError {
                 offset: end,
                 message: format!("expected one field name, got {field:?}"),
+                unknown_field: false,
             });
         }
         if !self.extra.iter().any(|(k, _)| &**k == key) {

@@ -1,11 +1,15 @@
 //! Reading rules files and collecting their items, as Falco's
 //! `rule_loader_reader.cpp` and `rule_loader_collector.cpp` do.
 //!
-//! Files are read in order; each item is validated (unknown keys are errors)
-//! and applied to the collection: a new definition, a redefinition (same name:
-//! replaces in place), an `override` (append to or replace individual keys), a
-//! deprecated `append: true`, or an enabled-only item that toggles an existing
-//! rule. Every problem becomes a [`Diagnostic`] and loading continues.
+//! Files are read in order; each item is checked and applied to the
+//! collection: a new definition, a redefinition (same name: replaces in
+//! place), an `override` (append to or replace individual keys), a deprecated
+//! `append: true`, or a deprecated enabled-only item that toggles an existing
+//! rule. What Falco rejects is an error here too, what Falco warns about is a
+//! warning with Falco's text, and what Falco silently ignores is ignored (with
+//! an `IGNORED_KEY`, `DUPLICATE_KEY` or `UNKNOWN_KEY` warning, so nothing is
+//! dropped silently). Every problem becomes a [`Diagnostic`] and loading
+//! continues with the next item (Falco stops at a file's first error).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -117,11 +121,26 @@ pub enum ExceptionFields {
     Tuple(Vec<String>),
 }
 
-/// One entry in a tuple of exception values: a scalar or an inline list.
+/// One exception value as written, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExceptionScalar {
+    pub text: String,
+    pub loc: Location,
+}
+
+/// One cell of a tuple row of exception values: a scalar or an inline list.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExceptionValue {
-    Scalar(String),
-    List(Vec<String>),
+    Scalar(ExceptionScalar),
+    List(Vec<ExceptionScalar>),
+}
+
+/// One entry of an exception's `values`: a scalar (the single-field form) or
+/// a tuple with one cell per field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExceptionRow {
+    Scalar(ExceptionScalar),
+    Tuple(Vec<ExceptionValue>),
 }
 
 #[derive(Debug, Clone)]
@@ -130,8 +149,7 @@ pub struct ExceptionDef {
     pub fields: Option<ExceptionFields>,
     /// One operator per field (tuple form) or one for the single field.
     pub comps: Option<Vec<String>>,
-    /// One tuple per value row (single-field form: one-element tuples).
-    pub values: Vec<Vec<ExceptionValue>>,
+    pub values: Vec<ExceptionRow>,
     pub loc: Location,
 }
 
@@ -143,6 +161,7 @@ pub struct RuleDef {
     pub output: SourceText,
     pub priority: Priority,
     pub enabled: bool,
+    /// Sorted and without duplicates: Falco keeps tags in a `std::set`.
     pub tags: Vec<String>,
     pub source: String,
     pub exceptions: Vec<ExceptionDef>,
@@ -259,43 +278,205 @@ impl Collection {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OverrideMode {
-    Append,
-    Replace,
-}
+/// Falco's message texts (`userspace/engine/rule_loading_messages.h`).
+const WARNING_APPEND: &str = "'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.";
+const WARNING_ENABLED: &str = "The standalone 'enabled' key usage is deprecated. The correct approach requires also a 'replace' entry under the 'override' key (i.e. 'enabled: replace').";
+const ERROR_OVERRIDE_APPEND: &str = "Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.";
+const ERROR_NO_PREVIOUS_MACRO: &str =
+    "Macro uses 'append' or 'override.condition: append' but no macro by that name already exists";
+const ERROR_NO_PREVIOUS_LIST: &str =
+    "List uses 'append' or 'override.items: append' but no list by that name already exists";
+const ERROR_NO_PREVIOUS_RULE_APPEND: &str =
+    "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists";
+const ERROR_NO_PREVIOUS_RULE_REPLACE: &str =
+    "An 'override.<key>: replace' to a rule was requested but no rule by that name already exists";
+/// `rule_loader_collector.cpp` `find_prev_rule`.
+const ERROR_DIFFERENT_SOURCE: &str = "Rule has been re-defined with a different source";
+
+/// Item kinds, in the order Falco's `read_item` tests for them: an item with
+/// several of these keys is of the first kind, the others are unknown keys.
+const ITEM_KINDS: [&str; 5] = [
+    "required_engine_version",
+    "required_plugin_versions",
+    "list",
+    "macro",
+    "rule",
+];
 
 /// Keys of a rule that `override` may append to (Falco: `rule_loader_reader.cpp`).
 const RULE_APPENDABLE: [&str; 5] = ["condition", "output", "desc", "tags", "exceptions"];
 /// Keys of a rule that `override` may replace.
-const RULE_REPLACEABLE: [&str; 9] = [
+const RULE_REPLACEABLE: [&str; 11] = [
     "condition",
     "output",
     "desc",
     "priority",
+    "capture",
+    "capture_duration",
     "tags",
     "exceptions",
     "enabled",
     "warn_evttypes",
     "skip-if-unknown-filter",
 ];
-const RULE_KEYS: [&str; 13] = [
+/// Every key of a rule Falco knows (`expected_rule_keys`).
+const RULE_KEYS: [&str; 15] = [
     "rule",
-    "desc",
     "condition",
     "output",
+    "desc",
     "priority",
-    "enabled",
-    "tags",
     "source",
+    "enabled",
+    "capture",
+    "capture_duration",
+    "warn_evttypes",
+    "skip-if-unknown-filter",
+    "tags",
     "exceptions",
     "override",
     "append",
+];
+/// Keys an `append: true` rule item may hold that Falco does not read
+/// (only `condition` and `exceptions` are appended).
+const RULE_IGNORED_BY_APPEND: [&str; 9] = [
+    "output",
+    "desc",
+    "priority",
+    "tags",
+    "enabled",
+    "capture",
+    "capture_duration",
     "warn_evttypes",
     "skip-if-unknown-filter",
 ];
-const MACRO_KEYS: [&str; 4] = ["macro", "condition", "override", "append"];
-const LIST_KEYS: [&str; 4] = ["list", "items", "override", "append"];
+/// Keys an enabled-only rule item may hold that Falco does not read.
+const RULE_IGNORED_BY_ENABLE: [&str; 7] = [
+    "source",
+    "tags",
+    "exceptions",
+    "capture",
+    "capture_duration",
+    "warn_evttypes",
+    "skip-if-unknown-filter",
+];
+const MACRO_KEYS: [&str; 4] = ["macro", "condition", "append", "override"];
+const LIST_KEYS: [&str; 4] = ["list", "items", "append", "override"];
+const EXCEPTION_KEYS: [&str; 4] = ["name", "fields", "comps", "values"];
+
+/// An item's keys: the first occurrence of each (what yaml-cpp's `node[key]`
+/// returns), in the order written.
+#[derive(Default)]
+struct Keys<'n> {
+    map: HashMap<&'n str, (&'n Node, &'n Node)>,
+    order: Vec<&'n str>,
+}
+
+impl<'n> Keys<'n> {
+    fn has(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
+
+    fn value(&self, key: &str) -> Option<&'n Node> {
+        self.map.get(key).map(|(_, v)| *v)
+    }
+
+    fn key_pos(&self, key: &str) -> Option<Pos> {
+        self.map.get(key).map(|(k, _)| k.pos)
+    }
+}
+
+/// Where a node starts: for a mapping, its first key (the parser places a
+/// block mapping at its first `:`).
+fn start(node: &Node) -> Pos {
+    match &node.kind {
+        NodeKind::Map(pairs) => pairs.first().map_or(node.pos, |(k, _)| k.pos),
+        _ => node.pos,
+    }
+}
+
+/// The first value of `key` in a mapping's pairs.
+fn map_get<'n>(pairs: &'n [(Node, Node)], key: &str) -> Option<&'n Node> {
+    pairs
+        .iter()
+        .find(|(k, _)| k.as_str() == Some(key))
+        .map(|(_, v)| v)
+}
+
+/// The keys under `override:`, by operation, with where each was written.
+#[derive(Default)]
+struct Overrides {
+    append: Vec<(String, Pos)>,
+    replace: Vec<(String, Pos)>,
+}
+
+impl Overrides {
+    fn is_empty(&self) -> bool {
+        self.append.is_empty() && self.replace.is_empty()
+    }
+
+    fn appends(&self, key: &str) -> bool {
+        self.append.iter().any(|(k, _)| k == key)
+    }
+
+    fn replaces(&self, key: &str) -> bool {
+        self.replace.iter().any(|(k, _)| k == key)
+    }
+}
+
+/// The values of a rule item's keys, each present only if written.
+#[derive(Default)]
+struct RuleValues {
+    condition: Option<SourceText>,
+    output: Option<SourceText>,
+    desc: Option<String>,
+    priority: Option<Priority>,
+    tags: Option<Vec<String>>,
+    exceptions: Option<Vec<ExceptionDef>>,
+    enabled: Option<bool>,
+    warn_evttypes: Option<bool>,
+    skip_if_unknown_filter: Option<bool>,
+}
+
+/// yaml-cpp's `convert<bool>` (`y`/`n`, `yes`/`no`, `true`/`false`, `on`/`off`,
+/// each all lower case, all upper case or capitalized), which is what Falco
+/// accepts for `enabled`, `append`, ... (wider than YAML 1.2's core schema).
+fn yaml_cpp_bool(s: &str) -> Option<bool> {
+    let mut chars = s.chars();
+    let first = chars.next()?;
+    let rest = chars.as_str();
+    let flexible = s.chars().all(|c| !c.is_ascii_uppercase())
+        || s.chars().all(|c| !c.is_ascii_lowercase())
+        || (first.is_ascii_uppercase() && rest.chars().all(|c| !c.is_ascii_uppercase()));
+    if !flexible {
+        return None;
+    }
+    match s.to_ascii_lowercase().as_str() {
+        "y" | "yes" | "true" | "on" => Some(true),
+        "n" | "no" | "false" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Falco's macro-name check: the condition grammar's identifier,
+/// `([a-zA-Z]+[a-zA-Z0-9_]*)` (`rule_loader_reader.cpp` `RGX_IDENTIFIER`).
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Falco's list-name check: a bare string, `([^()"'[:space:]=,]+)`
+/// (`RGX_BARESTR`).
+fn is_bare_string(name: &str) -> bool {
+    !name.is_empty()
+        && !name.chars().any(|c| {
+            matches!(
+                c,
+                '(' | ')' | '"' | '\'' | '=' | ',' | ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r'
+            )
+        })
+}
 
 struct ItemReader<'a> {
     file: usize,
@@ -329,348 +510,13 @@ impl ItemReader<'_> {
         });
     }
 
+    fn warn(&mut self, code: DiagCode, message: String, pos: Pos, item: Option<&ItemRef>) {
+        self.report(Severity::Warning, code, message, pos, item);
+    }
+
     fn invalid(&mut self, message: String, pos: Pos, item: Option<&ItemRef>) -> Abandon {
         self.report(Severity::Error, DiagCode::YamlValidate, message, pos, item);
         Abandon
-    }
-
-    fn read_item(&mut self, coll: &mut Collection, node: &Node) {
-        let NodeKind::Map(pairs) = &node.kind else {
-            let _ = self.invalid(
-                format!(
-                    "a rules item must be a mapping, found a {}",
-                    node.kind_name()
-                ),
-                node.pos,
-                None,
-            );
-            return;
-        };
-        let mut keys: HashMap<&str, (&Node, &Node)> = HashMap::new();
-        for (k, v) in pairs {
-            let Some(key) = k.as_str() else {
-                let _ = self.invalid("item keys must be strings".into(), k.pos, None);
-                return;
-            };
-            if keys.insert(key, (k, v)).is_some() {
-                let _ = self.invalid(format!("duplicate key '{key}'"), k.pos, None);
-                return;
-            }
-        }
-        let kinds = [
-            "rule",
-            "macro",
-            "list",
-            "required_engine_version",
-            "required_plugin_versions",
-        ];
-        let present: Vec<&str> = kinds
-            .iter()
-            .copied()
-            .filter(|k| keys.contains_key(k))
-            .collect();
-        let kind = match present.as_slice() {
-            [one] => *one,
-            [] => {
-                let _ = self.invalid(
-                    "unknown item: expected one of 'rule', 'macro', 'list', 'required_engine_version', 'required_plugin_versions'"
-                        .into(),
-                    node.pos,
-                    None,
-                );
-                return;
-            }
-            _ => {
-                let _ = self.invalid(
-                    format!("an item can only be one of {}", present.join(", ")),
-                    node.pos,
-                    None,
-                );
-                return;
-            }
-        };
-        let _ = match kind {
-            "required_engine_version" => self.read_engine_version(&keys, node),
-            "required_plugin_versions" => self.read_plugin_versions(&keys, node),
-            "list" => self.read_list(coll, &keys, node),
-            "macro" => self.read_macro(coll, &keys, node),
-            _ => self.read_rule(coll, &keys, node),
-        };
-    }
-
-    fn check_keys(
-        &mut self,
-        keys: &HashMap<&str, (&Node, &Node)>,
-        allowed: &[&str],
-        item: &ItemRef,
-    ) -> Result<(), Abandon> {
-        let mut unknown: Vec<(&str, Pos)> = keys
-            .iter()
-            .filter(|(k, _)| !allowed.contains(k))
-            .map(|(k, (kn, _))| (*k, kn.pos))
-            .collect();
-        unknown.sort_by_key(|(_, p)| *p);
-        if let Some((k, pos)) = unknown.first() {
-            return Err(self.invalid(
-                format!("unknown key '{k}' in {} '{}'", item.kind, item.name),
-                *pos,
-                Some(item),
-            ));
-        }
-        Ok(())
-    }
-
-    fn string(
-        &mut self,
-        node: &Node,
-        what: &str,
-        item: Option<&ItemRef>,
-    ) -> Result<String, Abandon> {
-        match &node.kind {
-            NodeKind::Scalar(s, _) if !node.is_null() => Ok(s.clone()),
-            _ => Err(self.invalid(
-                format!("'{what}' must be a string, found a {}", node.kind_name()),
-                node.pos,
-                item,
-            )),
-        }
-    }
-
-    fn boolean(&mut self, node: &Node, what: &str, item: &ItemRef) -> Result<bool, Abandon> {
-        node.as_bool().ok_or_else(|| {
-            self.invalid(
-                format!("'{what}' must be true or false"),
-                node.pos,
-                Some(item),
-            )
-        })
-    }
-
-    fn string_list(
-        &mut self,
-        node: &Node,
-        what: &str,
-        item: &ItemRef,
-    ) -> Result<Vec<String>, Abandon> {
-        if node.is_null() {
-            return Ok(Vec::new());
-        }
-        let NodeKind::Seq(items) = &node.kind else {
-            return Err(self.invalid(
-                format!("'{what}' must be a sequence, found a {}", node.kind_name()),
-                node.pos,
-                Some(item),
-            ));
-        };
-        items
-            .iter()
-            .map(|n| self.string(n, what, Some(item)))
-            .collect()
-    }
-
-    fn read_engine_version(
-        &mut self,
-        keys: &HashMap<&str, (&Node, &Node)>,
-        node: &Node,
-    ) -> Result<(), Abandon> {
-        let item = ItemRef {
-            kind: "required_engine_version",
-            name: String::new(),
-            location: self.loc(node.pos),
-        };
-        self.check_keys(keys, &["required_engine_version"], &item)?;
-        let Some((_, v)) = keys.get("required_engine_version") else {
-            return Ok(());
-        };
-        let text = self.string(v, "required_engine_version", Some(&item))?;
-        let Some(required) = parse_engine_version(&text) else {
-            return Err(self.invalid(
-                format!("cannot parse engine version '{text}'"),
-                v.pos,
-                Some(&item),
-            ));
-        };
-        if required > ENGINE_VERSION {
-            let (a, b, c) = ENGINE_VERSION;
-            self.report(
-                Severity::Error,
-                DiagCode::EngineVersion,
-                format!(
-                    "rules require engine version {text}, but this engine implements {a}.{b}.{c}"
-                ),
-                v.pos,
-                Some(&item),
-            );
-        }
-        Ok(())
-    }
-
-    fn read_plugin_versions(
-        &mut self,
-        keys: &HashMap<&str, (&Node, &Node)>,
-        node: &Node,
-    ) -> Result<(), Abandon> {
-        let item = ItemRef {
-            kind: "required_plugin_versions",
-            name: String::new(),
-            location: self.loc(node.pos),
-        };
-        self.check_keys(keys, &["required_plugin_versions"], &item)?;
-        let Some((_, v)) = keys.get("required_plugin_versions") else {
-            return Ok(());
-        };
-        let NodeKind::Seq(entries) = &v.kind else {
-            return Err(self.invalid(
-                "'required_plugin_versions' must be a sequence".into(),
-                v.pos,
-                Some(&item),
-            ));
-        };
-        for e in entries {
-            let NodeKind::Map(pairs) = &e.kind else {
-                return Err(self.invalid(
-                    "each required plugin must be a mapping with 'name' and 'version'".into(),
-                    e.pos,
-                    Some(&item),
-                ));
-            };
-            let mut names = Vec::new();
-            let mut has_version = false;
-            for (k, val) in pairs {
-                match k.as_str() {
-                    Some("name") => names.push(self.string(val, "name", Some(&item))?),
-                    Some("version") => {
-                        self.string(val, "version", Some(&item))?;
-                        has_version = true;
-                    }
-                    Some("alternatives") => {
-                        if let NodeKind::Seq(alts) = &val.kind {
-                            for a in alts {
-                                if let NodeKind::Map(ap) = &a.kind {
-                                    for (ak, av) in ap {
-                                        if ak.as_str() == Some("name") {
-                                            names.push(self.string(av, "name", Some(&item))?);
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    other => {
-                        return Err(self.invalid(
-                            format!(
-                                "unknown key '{}' in a required plugin",
-                                other.unwrap_or("?")
-                            ),
-                            k.pos,
-                            Some(&item),
-                        ));
-                    }
-                }
-            }
-            if names.is_empty() || !has_version {
-                return Err(self.invalid(
-                    "a required plugin needs 'name' and 'version'".into(),
-                    e.pos,
-                    Some(&item),
-                ));
-            }
-            if !names.iter().any(|n| BUILTIN_PLUGINS.contains(&n.as_str())) {
-                self.report(
-                    Severity::Warning,
-                    DiagCode::PluginVersion,
-                    format!(
-                        "plugin '{}' is not available; rules that use its fields are reported as unknown-field errors",
-                        names.join("' or '")
-                    ),
-                    e.pos,
-                    Some(&item),
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// Parses `override:` and checks it against the item's keys.
-    fn read_override(
-        &mut self,
-        keys: &HashMap<&str, (&Node, &Node)>,
-        appendable: &[&str],
-        replaceable: &[&str],
-        name_key: &str,
-        item: &ItemRef,
-    ) -> Result<Option<HashMap<String, OverrideMode>>, Abandon> {
-        let Some((okey, onode)) = keys.get("override") else {
-            return Ok(None);
-        };
-        if keys.contains_key("append") {
-            return Err(self.override_err(
-                "keys 'override' and 'append' cannot be used together".into(),
-                okey.pos,
-                item,
-            ));
-        }
-        let NodeKind::Map(pairs) = &onode.kind else {
-            return Err(self.invalid(
-                "'override' must be a mapping of key: append|replace".into(),
-                onode.pos,
-                Some(item),
-            ));
-        };
-        let mut modes = HashMap::new();
-        for (k, v) in pairs {
-            let key = self.string(k, "override", Some(item))?;
-            let mode = match v.as_str() {
-                Some("append") => OverrideMode::Append,
-                Some("replace") => OverrideMode::Replace,
-                _ => {
-                    return Err(self.invalid(
-                        format!("override of '{key}' must be 'append' or 'replace'"),
-                        v.pos,
-                        Some(item),
-                    ));
-                }
-            };
-            let allowed = match mode {
-                OverrideMode::Append => appendable,
-                OverrideMode::Replace => replaceable,
-            };
-            if !allowed.contains(&key.as_str()) {
-                return Err(self.override_err(
-                    format!(
-                        "key '{key}' cannot be {}",
-                        match mode {
-                            OverrideMode::Append => "appended to",
-                            OverrideMode::Replace => "replaced",
-                        }
-                    ),
-                    k.pos,
-                    item,
-                ));
-            }
-            if !keys.contains_key(key.as_str()) {
-                return Err(self.override_err(
-                    format!("an override is defined for '{key}' but the item has no '{key}' key"),
-                    k.pos,
-                    item,
-                ));
-            }
-            modes.insert(key, mode);
-        }
-        let mut extra: Vec<(&str, Pos)> = keys
-            .iter()
-            .filter(|(k, _)| **k != name_key && **k != "override" && !modes.contains_key(**k))
-            .map(|(k, (kn, _))| (*k, kn.pos))
-            .collect();
-        extra.sort_by_key(|(_, p)| *p);
-        if let Some((k, pos)) = extra.first() {
-            return Err(self.override_err(
-                format!("key '{k}' is not listed in 'override'; an override item may only contain the keys it overrides"),
-                *pos,
-                item,
-            ));
-        }
-        Ok(Some(modes))
     }
 
     fn override_err(&mut self, message: String, pos: Pos, item: &ItemRef) -> Abandon {
@@ -684,37 +530,407 @@ impl ItemReader<'_> {
         Abandon
     }
 
-    fn legacy_append(
-        &mut self,
-        keys: &HashMap<&str, (&Node, &Node)>,
-        item: &ItemRef,
-    ) -> Result<bool, Abandon> {
-        let Some((k, v)) = keys.get("append") else {
-            return Ok(false);
+    fn read_item(&mut self, coll: &mut Collection, node: &Node) {
+        // Falco skips null entries of the item sequence.
+        if node.is_null() {
+            return;
+        }
+        let NodeKind::Map(pairs) = &node.kind else {
+            let _ = self.invalid(
+                format!(
+                    "a rules item must be a mapping, found a {}",
+                    node.kind_name()
+                ),
+                start(node),
+                None,
+            );
+            return;
         };
-        let append = self.boolean(v, "append", item)?;
-        if append {
-            self.report(
-                Severity::Warning,
-                DiagCode::Deprecated,
-                "'append' is deprecated and will be removed; use 'override' instead".into(),
-                k.pos,
+        let mut keys = Keys::default();
+        for (k, v) in pairs {
+            let Some(key) = k.as_str() else {
+                let _ = self.invalid("item keys must be strings".into(), k.pos, None);
+                return;
+            };
+            if keys.has(key) {
+                self.warn(
+                    DiagCode::DuplicateKey,
+                    format!("duplicate key '{key}': the first one is used, as Falco's YAML reader (yaml-cpp) does"),
+                    k.pos,
+                    None,
+                );
+                continue;
+            }
+            keys.map.insert(key, (k, v));
+            keys.order.push(key);
+        }
+        let Some(kind) = ITEM_KINDS.iter().copied().find(|k| keys.has(k)) else {
+            self.warn(
+                DiagCode::UnknownItem,
+                "Unknown top level item".into(),
+                start(node),
+                None,
+            );
+            return;
+        };
+        let _ = match kind {
+            "required_engine_version" => self.read_engine_version(&keys, node),
+            "required_plugin_versions" => self.read_plugin_versions(&keys, node),
+            "list" => self.read_list(coll, &keys, node),
+            "macro" => self.read_macro(coll, &keys, node),
+            _ => self.read_rule(coll, &keys, node),
+        };
+    }
+
+    /// Falco's `warn_unknown_keys`: a key the item kind does not have is
+    /// ignored with a warning.
+    fn warn_unknown_keys(&mut self, keys: &Keys, allowed: &[&str], item: &ItemRef) {
+        for key in &keys.order {
+            if !allowed.contains(key)
+                && let Some(pos) = keys.key_pos(key)
+            {
+                self.warn(
+                    DiagCode::UnknownKey,
+                    format!("Unknown key '{key}'. The key will be ignored."),
+                    pos,
+                    Some(item),
+                );
+            }
+        }
+    }
+
+    /// A key Falco reads nowhere in this kind of item: ignored, as Falco does,
+    /// but said.
+    fn warn_ignored(&mut self, keys: &Keys, key: &str, why: &str, item: &ItemRef) {
+        if let Some(pos) = keys.key_pos(key) {
+            self.warn(
+                DiagCode::IgnoredKey,
+                format!("key '{key}' has no effect {why}; Falco ignores it too"),
+                pos,
                 Some(item),
             );
+        }
+    }
+
+    /// A scalar as a string (Falco's `decode_val`: a null or a collection is an
+    /// error, and so is an empty string unless `allow_empty`).
+    fn text(
+        &mut self,
+        node: &Node,
+        what: &str,
+        item: Option<&ItemRef>,
+        allow_empty: bool,
+    ) -> Result<String, Abandon> {
+        match &node.kind {
+            NodeKind::Scalar(..) if node.is_null() && allow_empty => Ok(String::new()),
+            NodeKind::Scalar(s, _) if !node.is_null() => {
+                if s.is_empty() && !allow_empty {
+                    return Err(self.invalid(
+                        format!("'{what}' must not be empty"),
+                        start(node),
+                        item,
+                    ));
+                }
+                Ok(s.clone())
+            }
+            _ => Err(self.invalid(
+                format!("'{what}' must be a string, found a {}", node.kind_name()),
+                start(node),
+                item,
+            )),
+        }
+    }
+
+    fn flag(&mut self, node: &Node, what: &str, item: &ItemRef) -> Result<bool, Abandon> {
+        match node
+            .as_str()
+            .filter(|_| !node.is_null())
+            .and_then(yaml_cpp_bool)
+        {
+            Some(b) => Ok(b),
+            None => Err(self.invalid(
+                format!("'{what}' must be true or false"),
+                start(node),
+                Some(item),
+            )),
+        }
+    }
+
+    fn unsigned(&mut self, node: &Node, what: &str, item: &ItemRef) -> Result<u64, Abandon> {
+        match node.as_str().and_then(|s| s.trim().parse::<u64>().ok()) {
+            Some(n) => Ok(n),
+            None => Err(self.invalid(
+                format!("'{what}' must be a non-negative integer"),
+                start(node),
+                Some(item),
+            )),
+        }
+    }
+
+    /// A sequence of scalars (Falco's `decode_seq`: a null is not a sequence).
+    fn scalar_seq(
+        &mut self,
+        node: &Node,
+        what: &str,
+        item: &ItemRef,
+    ) -> Result<Vec<String>, Abandon> {
+        let NodeKind::Seq(items) = &node.kind else {
+            return Err(self.invalid(
+                format!("'{what}' must be a sequence, found a {}", node.kind_name()),
+                start(node),
+                Some(item),
+            ));
+        };
+        // Each element a scalar; a quoted empty string is one, a null is not.
+        items
+            .iter()
+            .map(|n| {
+                if n.is_null() {
+                    Err(self.invalid(
+                        format!("'{what}' must hold strings, found a null"),
+                        start(n),
+                        Some(item),
+                    ))
+                } else {
+                    self.text(n, what, Some(item), true)
+                }
+            })
+            .collect()
+    }
+
+    fn read_engine_version(&mut self, keys: &Keys, node: &Node) -> Result<(), Abandon> {
+        let item = ItemRef {
+            kind: "required_engine_version",
+            name: String::new(),
+            location: self.loc(start(node)),
+        };
+        self.warn_unknown_keys(keys, &["required_engine_version"], &item);
+        let Some(v) = keys.value("required_engine_version") else {
+            return Ok(());
+        };
+        let text = self.text(v, "required_engine_version", Some(&item), false)?;
+        // Falco reads an integer first (the legacy form: `26` is 0.26.0, the
+        // engine's major and patch), else a semver string.
+        let required = match text.trim().parse::<u32>() {
+            Ok(minor) => (ENGINE_VERSION.0, u64::from(minor), ENGINE_VERSION.2),
+            Err(_) => match parse_semver(&text) {
+                Some(v) => v,
+                None => {
+                    return Err(self.invalid(
+                        format!("Unable to parse engine version '{text}' as a semver string. Expected \"x.y.z\" semver format."),
+                        v.pos,
+                        Some(&item),
+                    ));
+                }
+            },
+        };
+        // libsinsp's `sinsp_version::compatible_with`: same major, not older.
+        if required.0 != ENGINE_VERSION.0 || required > ENGINE_VERSION {
+            let (a, b, c) = ENGINE_VERSION;
+            let (x, y, z) = required;
+            self.report(
+                Severity::Error,
+                DiagCode::EngineVersion,
+                format!(
+                    "Rules require engine version {x}.{y}.{z}, but engine version is {a}.{b}.{c}"
+                ),
+                v.pos,
+                Some(&item),
+            );
+        }
+        Ok(())
+    }
+
+    fn read_plugin_versions(&mut self, keys: &Keys, node: &Node) -> Result<(), Abandon> {
+        let item = ItemRef {
+            kind: "required_plugin_versions",
+            name: String::new(),
+            location: self.loc(start(node)),
+        };
+        self.warn_unknown_keys(keys, &["required_plugin_versions"], &item);
+        let Some(v) = keys.value("required_plugin_versions") else {
+            return Ok(());
+        };
+        let NodeKind::Seq(entries) = &v.kind else {
+            return Err(self.invalid(
+                "Value of required_plugin_versions must be a sequence".into(),
+                v.pos,
+                Some(&item),
+            ));
+        };
+        for e in entries {
+            let NodeKind::Map(pairs) = &e.kind else {
+                return Err(self.invalid(
+                    "Plugin version must be a mapping".into(),
+                    start(e),
+                    Some(&item),
+                ));
+            };
+            // Falco reads `name`, `version` and `alternatives` and ignores
+            // any other key of an entry.
+            let mut names = vec![self.plugin_requirement(pairs, start(e), &item)?];
+            if let Some(alts) = map_get(pairs, "alternatives") {
+                let NodeKind::Seq(alts) = &alts.kind else {
+                    return Err(self.invalid(
+                        "Value of plugin version alternatives must be a sequence".into(),
+                        start(alts),
+                        Some(&item),
+                    ));
+                };
+                for a in alts {
+                    let NodeKind::Map(ap) = &a.kind else {
+                        return Err(self.invalid(
+                            "Plugin version alternative must be a mapping".into(),
+                            start(a),
+                            Some(&item),
+                        ));
+                    };
+                    let name = self.plugin_requirement(ap, start(a), &item)?;
+                    if names.contains(&name) {
+                        return Err(self.invalid(
+                            format!("Defined multiple alternative version requirements for plugin '{name}'"),
+                            start(a),
+                            Some(&item),
+                        ));
+                    }
+                    names.push(name);
+                }
+            }
+            if !names.iter().any(|n| BUILTIN_PLUGINS.contains(&n.as_str())) {
+                self.warn(
+                    DiagCode::PluginVersion,
+                    format!(
+                        "plugin '{}' is not available; rules that use its fields are reported as unknown-field errors",
+                        names.join("' or '")
+                    ),
+                    start(e),
+                    Some(&item),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// One `{name, version}` requirement; returns the plugin name.
+    fn plugin_requirement(
+        &mut self,
+        pairs: &[(Node, Node)],
+        pos: Pos,
+        item: &ItemRef,
+    ) -> Result<String, Abandon> {
+        let (Some(n), Some(v)) = (map_get(pairs, "name"), map_get(pairs, "version")) else {
+            return Err(self.invalid(
+                "a required plugin needs 'name' and 'version'".into(),
+                pos,
+                Some(item),
+            ));
+        };
+        let name = self.text(n, "name", Some(item), false)?;
+        let version = self.text(v, "version", Some(item), false)?;
+        if parse_semver(&version).is_none() {
+            return Err(self.invalid(
+                format!("Invalid required version '{version}' for plugin '{name}'"),
+                v.pos,
+                Some(item),
+            ));
+        }
+        Ok(name)
+    }
+
+    /// Falco's `decode_overrides`: `override: {key: append|replace}`, each key
+    /// checked against what the item kind may append to or replace.
+    fn read_override(
+        &mut self,
+        keys: &Keys,
+        appendable: &[&str],
+        replaceable: &[&str],
+        item: &ItemRef,
+    ) -> Result<Overrides, Abandon> {
+        let mut out = Overrides::default();
+        let Some(onode) = keys.value("override") else {
+            return Ok(out);
+        };
+        let pairs = match &onode.kind {
+            NodeKind::Map(pairs) => pairs,
+            // yaml-cpp iterates a null or a scalar as an empty mapping.
+            NodeKind::Scalar(..) => {
+                if !onode.is_null() {
+                    self.warn_ignored(keys, "override", "unless it is a mapping", item);
+                }
+                return Ok(out);
+            }
+            NodeKind::Seq(_) => {
+                return Err(self.invalid(
+                    "'override' must be a mapping of key: append|replace".into(),
+                    start(onode),
+                    Some(item),
+                ));
+            }
+        };
+        for (k, v) in pairs {
+            let key = self.text(k, "override", Some(item), true)?;
+            let op = self.text(v, &key, Some(item), true)?;
+            let can_append = appendable.contains(&key.as_str());
+            let can_replace = replaceable.contains(&key.as_str());
+            match op.as_str() {
+                "append" if can_append => out.append.push((key, k.pos)),
+                "append" => {
+                    return Err(self.override_err(
+                        format!("Key '{key}' cannot be appended to, use 'replace' instead"),
+                        k.pos,
+                        item,
+                    ));
+                }
+                "replace" if can_replace => out.replace.push((key, k.pos)),
+                "replace" => {
+                    return Err(self.override_err(
+                        format!("Key '{key}' cannot be replaced"),
+                        k.pos,
+                        item,
+                    ));
+                }
+                _ => {
+                    let allowed: Vec<&str> = [("append", can_append), ("replace", can_replace)]
+                        .iter()
+                        .filter(|(_, ok)| *ok)
+                        .map(|(name, _)| *name)
+                        .collect();
+                    return Err(self.override_err(
+                        format!(
+                            "Invalid override operation for key '{key}': '{op}'. Allowed values are: {}",
+                            allowed.join(" ")
+                        ),
+                        v.pos,
+                        item,
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `append: true|false`; true warns that it is deprecated.
+    fn legacy_append(&mut self, keys: &Keys, item: &ItemRef) -> Result<bool, Abandon> {
+        let Some(v) = keys.value("append") else {
+            return Ok(false);
+        };
+        let append = self.flag(v, "append", item)?;
+        if append && let Some(pos) = keys.key_pos("append") {
+            self.warn(DiagCode::Deprecated, WARNING_APPEND.into(), pos, Some(item));
         }
         Ok(append)
     }
 
     fn item_name(
         &mut self,
-        keys: &HashMap<&str, (&Node, &Node)>,
+        keys: &Keys,
         kind: &'static str,
         node: &Node,
     ) -> Result<ItemRef, Abandon> {
-        let Some((k, v)) = keys.get(kind) else {
-            return Err(self.invalid(format!("missing '{kind}'"), node.pos, None));
+        let (Some(v), Some(pos)) = (keys.value(kind), keys.key_pos(kind)) else {
+            return Err(self.invalid(format!("missing '{kind}'"), start(node), None));
         };
-        let name = self.string(v, kind, None)?;
+        let name = self.text(v, kind, None, false)?;
         if name.trim().is_empty() {
             return Err(self.invalid(format!("'{kind}' name must not be empty"), v.pos, None));
         }
@@ -722,72 +938,79 @@ impl ItemReader<'_> {
         Ok(ItemRef {
             kind,
             name,
-            location: self.loc(k.pos),
+            location: self.loc(pos),
         })
     }
 
     fn read_list(
         &mut self,
         coll: &mut Collection,
-        keys: &HashMap<&str, (&Node, &Node)>,
+        keys: &Keys,
         node: &Node,
     ) -> Result<(), Abandon> {
         let item = self.item_name(keys, "list", node)?;
-        self.check_keys(keys, &LIST_KEYS, &item)?;
-        let over = self.read_override(keys, &["items"], &["items"], "list", &item)?;
-        let append = self.legacy_append(keys, &item)?;
-        let Some((_, items_node)) = keys.get("items") else {
+        self.warn_unknown_keys(keys, &LIST_KEYS, &item);
+        if !is_bare_string(&item.name) {
+            self.warn(
+                DiagCode::InvalidListName,
+                "List has an invalid name. List names should match a regular expression: ([^()\"'[:space:]=,]+)".into(),
+                item.location_pos(),
+                Some(&item),
+            );
+        }
+        let Some(items_node) = keys.value("items") else {
             return Err(self.invalid(
                 format!("list '{}' has no 'items'", item.name),
-                node.pos,
+                start(node),
                 Some(&item),
             ));
         };
         let items: Vec<ListItem> = self
-            .string_list(items_node, "items", &item)?
+            .scalar_seq(items_node, "items", &item)?
             .into_iter()
             .map(|s| {
                 let (text, quoted) = super::parser::parse_list_item(&s);
                 ListItem { text, quoted }
             })
             .collect();
-        let mode = match over.as_ref().and_then(|m| m.get("items")) {
-            Some(m) => Some(*m),
-            None if append => Some(OverrideMode::Append),
-            None => None,
-        };
-        match (mode, coll.list_index.get(&item.name).copied()) {
-            (None, Some(i)) => {
+        let legacy = self.legacy_append(keys, &item)?;
+        let over = self.read_override(keys, &["items"], &["items"], &item)?;
+        if legacy && !over.is_empty() {
+            return Err(self.override_err(
+                ERROR_OVERRIDE_APPEND.into(),
+                keys.key_pos("override").unwrap_or(start(node)),
+                &item,
+            ));
+        }
+        // A list only has items: appending them appends the list, anything
+        // else (`items: replace` too) defines it anew.
+        let append = legacy || over.appends("items");
+        match (append, coll.list_index.get(&item.name).copied()) {
+            (true, Some(i)) => {
+                if let Some(l) = coll.lists.get_mut(i) {
+                    l.items.extend(items);
+                }
+            }
+            (true, None) => {
+                return Err(self.override_err(
+                    ERROR_NO_PREVIOUS_LIST.into(),
+                    item.location_pos(),
+                    &item,
+                ));
+            }
+            (false, Some(i)) => {
                 if let Some(l) = coll.lists.get_mut(i) {
                     l.items = items;
                     l.loc = item.location;
                 }
             }
-            (None, None) => {
+            (false, None) => {
                 coll.list_index.insert(item.name.clone(), coll.lists.len());
                 coll.lists.push(ListDef {
                     name: item.name,
                     items,
                     loc: item.location,
                 });
-            }
-            (Some(m), Some(i)) => {
-                if let Some(l) = coll.lists.get_mut(i) {
-                    match m {
-                        OverrideMode::Append => l.items.extend(items),
-                        OverrideMode::Replace => l.items = items,
-                    }
-                }
-            }
-            (Some(_), None) => {
-                return Err(self.override_err(
-                    format!(
-                        "list '{}' overrides or appends to a list that is not defined before it",
-                        item.name
-                    ),
-                    node.pos,
-                    &item,
-                ));
             }
         }
         Ok(())
@@ -796,35 +1019,58 @@ impl ItemReader<'_> {
     fn read_macro(
         &mut self,
         coll: &mut Collection,
-        keys: &HashMap<&str, (&Node, &Node)>,
+        keys: &Keys,
         node: &Node,
     ) -> Result<(), Abandon> {
         let item = self.item_name(keys, "macro", node)?;
-        self.check_keys(keys, &MACRO_KEYS, &item)?;
-        let over = self.read_override(keys, &["condition"], &["condition"], "macro", &item)?;
-        let append = self.legacy_append(keys, &item)?;
-        let Some((_, cnode)) = keys.get("condition") else {
+        self.warn_unknown_keys(keys, &MACRO_KEYS, &item);
+        if !is_identifier(&item.name) {
+            self.warn(
+                DiagCode::InvalidMacroName,
+                "Macro has an invalid name. Macro names should match a regular expression: ([a-zA-Z]+[a-zA-Z0-9_]*)".into(),
+                item.location_pos(),
+                Some(&item),
+            );
+        }
+        let Some(cnode) = keys.value("condition") else {
             return Err(self.invalid(
                 format!("macro '{}' has no 'condition'", item.name),
-                node.pos,
+                start(node),
                 Some(&item),
             ));
         };
-        self.string(cnode, "condition", Some(&item))?;
+        self.text(cnode, "condition", Some(&item), false)?;
         let cond = SourceText::from_node(self.file, cnode);
-        let mode = match over.as_ref().and_then(|m| m.get("condition")) {
-            Some(m) => Some(*m),
-            None if append => Some(OverrideMode::Append),
-            None => None,
-        };
-        match (mode, coll.macro_index.get(&item.name).copied()) {
-            (None, Some(i)) => {
+        let legacy = self.legacy_append(keys, &item)?;
+        let over = self.read_override(keys, &["condition"], &["condition"], &item)?;
+        if legacy && !over.is_empty() {
+            return Err(self.override_err(
+                ERROR_OVERRIDE_APPEND.into(),
+                keys.key_pos("override").unwrap_or(start(node)),
+                &item,
+            ));
+        }
+        let append = legacy || over.appends("condition");
+        match (append, coll.macro_index.get(&item.name).copied()) {
+            (true, Some(i)) => {
+                if let Some(m) = coll.macros.get_mut(i) {
+                    m.condition.append(&cond);
+                }
+            }
+            (true, None) => {
+                return Err(self.override_err(
+                    ERROR_NO_PREVIOUS_MACRO.into(),
+                    item.location_pos(),
+                    &item,
+                ));
+            }
+            (false, Some(i)) => {
                 if let Some(m) = coll.macros.get_mut(i) {
                     m.condition = cond;
                     m.loc = item.location;
                 }
             }
-            (None, None) => {
+            (false, None) => {
                 coll.macro_index
                     .insert(item.name.clone(), coll.macros.len());
                 coll.macros.push(MacroDef {
@@ -833,336 +1079,496 @@ impl ItemReader<'_> {
                     loc: item.location,
                 });
             }
-            (Some(m), Some(i)) => {
-                if let Some(mac) = coll.macros.get_mut(i) {
-                    match m {
-                        OverrideMode::Append => mac.condition.append(&cond),
-                        OverrideMode::Replace => mac.condition = cond,
-                    }
-                }
-            }
-            (Some(_), None) => {
-                return Err(self.override_err(
-                    format!(
-                        "macro '{}' overrides or appends to a macro that is not defined before it",
-                        item.name
-                    ),
-                    node.pos,
-                    &item,
-                ));
-            }
         }
         Ok(())
     }
 
+    /// An exception's `fields` or `comps`: a non-empty scalar, or a sequence
+    /// of them. `None` for a null (Falco: "must have fields property").
+    fn exception_names(
+        &mut self,
+        node: &Node,
+        what: &str,
+        item: &ItemRef,
+    ) -> Result<Option<ExceptionFields>, Abandon> {
+        Ok(match &node.kind {
+            NodeKind::Seq(items) => Some(ExceptionFields::Tuple(
+                items
+                    .iter()
+                    .map(|n| self.text(n, what, Some(item), false))
+                    .collect::<Result<_, _>>()?,
+            )),
+            NodeKind::Scalar(..) if node.is_null() => None,
+            NodeKind::Scalar(..) => Some(ExceptionFields::Single(self.text(
+                node,
+                what,
+                Some(item),
+                false,
+            )?)),
+            NodeKind::Map(_) => None,
+        })
+    }
+
+    fn exception_scalar(
+        &mut self,
+        node: &Node,
+        item: &ItemRef,
+    ) -> Result<ExceptionScalar, Abandon> {
+        Ok(ExceptionScalar {
+            text: self.text(node, "values", Some(item), false)?,
+            loc: self.loc(start(node)),
+        })
+    }
+
+    /// Falco's `read_rule_exceptions`. With `append` (an appending item),
+    /// `fields` may be left out (values for an existing exception), and an
+    /// exception without `values` is worth a warning.
     fn read_exceptions(
         &mut self,
         node: &Node,
         item: &ItemRef,
+        append: bool,
     ) -> Result<Vec<ExceptionDef>, Abandon> {
         if node.is_null() {
             return Ok(Vec::new());
         }
         let NodeKind::Seq(entries) = &node.kind else {
             return Err(self.invalid(
-                "'exceptions' must be a sequence".into(),
-                node.pos,
+                "Rule exceptions must be a sequence".into(),
+                start(node),
                 Some(item),
             ));
         };
-        let mut out = Vec::new();
+        let mut out: Vec<ExceptionDef> = Vec::new();
         for e in entries {
             let NodeKind::Map(pairs) = &e.kind else {
                 return Err(self.invalid(
-                    "each exception must be a mapping with 'name' (and 'fields', 'comps', 'values')"
-                        .into(),
-                    e.pos,
+                    "Rule exception must be a mapping".into(),
+                    start(e),
                     Some(item),
                 ));
             };
-            let mut name = None;
-            let mut fields = None;
-            let mut comps = None;
-            let mut values_node = None;
-            for (k, v) in pairs {
-                match k.as_str() {
-                    Some("name") => name = Some(self.string(v, "name", Some(item))?),
-                    Some("fields") => {
-                        fields = Some(match &v.kind {
-                            NodeKind::Seq(_) => {
-                                ExceptionFields::Tuple(self.string_list(v, "fields", item)?)
-                            }
-                            _ => ExceptionFields::Single(self.string(v, "fields", Some(item))?),
-                        })
-                    }
-                    Some("comps") => {
-                        comps = Some(match &v.kind {
-                            NodeKind::Seq(_) => self.string_list(v, "comps", item)?,
-                            _ => vec![self.string(v, "comps", Some(item))?],
-                        })
-                    }
-                    Some("values") => values_node = Some(v),
-                    other => {
-                        return Err(self.invalid(
-                            format!("unknown key '{}' in exception", other.unwrap_or("?")),
-                            k.pos,
-                            Some(item),
-                        ));
-                    }
+            for (k, _) in pairs {
+                let key = k.as_str().unwrap_or("?");
+                if !EXCEPTION_KEYS.contains(&key) {
+                    self.warn(
+                        DiagCode::IgnoredKey,
+                        format!("key '{key}' of an exception has no effect; Falco ignores it too"),
+                        k.pos,
+                        Some(item),
+                    );
                 }
             }
-            let Some(name) = name else {
-                return Err(self.invalid("an exception needs a 'name'".into(), e.pos, Some(item)));
+            let Some(name_node) = map_get(pairs, "name") else {
+                return Err(self.invalid(
+                    "an exception needs a 'name'".into(),
+                    start(e),
+                    Some(item),
+                ));
             };
-            let mut values = Vec::new();
-            if let Some(vn) = values_node
-                && !vn.is_null()
-            {
-                let NodeKind::Seq(rows) = &vn.kind else {
+            let name = self.text(name_node, "name", Some(item), false)?;
+            if out.iter().any(|x| x.name == name) {
+                self.warn(
+                    DiagCode::ExceptionNameNotUnique,
+                    format!("Multiple definitions of exception '{name}' in the same rule"),
+                    start(e),
+                    Some(item),
+                );
+            }
+            let fields = match map_get(pairs, "fields") {
+                Some(f) => self.exception_names(f, "fields", item)?,
+                None if append => None,
+                None => {
                     return Err(self.invalid(
-                        format!("values of exception '{name}' must be a sequence"),
-                        vn.pos,
+                        format!("exception '{name}' has no 'fields'"),
+                        start(e),
                         Some(item),
                     ));
-                };
-                for row in rows {
-                    match &row.kind {
-                        NodeKind::Seq(cells) => {
-                            let mut tuple = Vec::new();
-                            for c in cells {
-                                tuple.push(match &c.kind {
-                                    NodeKind::Seq(_) => {
-                                        ExceptionValue::List(self.string_list(c, "values", item)?)
-                                    }
-                                    _ => ExceptionValue::Scalar(self.string(
-                                        c,
-                                        "values",
-                                        Some(item),
-                                    )?),
-                                });
-                            }
-                            values.push(tuple);
-                        }
-                        _ => values.push(vec![ExceptionValue::Scalar(self.string(
-                            row,
-                            "values",
+                }
+            };
+            let comps = match map_get(pairs, "comps") {
+                Some(c) => self.exception_names(c, "comps", item)?.map(|c| match c {
+                    ExceptionFields::Single(s) => vec![s],
+                    ExceptionFields::Tuple(v) => v,
+                }),
+                None => None,
+            };
+            let mut values = Vec::new();
+            match map_get(pairs, "values") {
+                Some(vn) => {
+                    let NodeKind::Seq(rows) = &vn.kind else {
+                        return Err(self.invalid(
+                            "Rule exception values must be a sequence".into(),
+                            start(vn),
                             Some(item),
-                        )?)]),
+                        ));
+                    };
+                    for row in rows {
+                        let NodeKind::Seq(cells) = &row.kind else {
+                            values.push(ExceptionRow::Scalar(self.exception_scalar(row, item)?));
+                            continue;
+                        };
+                        let mut tuple = Vec::new();
+                        for c in cells {
+                            tuple.push(match &c.kind {
+                                NodeKind::Seq(list) => ExceptionValue::List(
+                                    list.iter()
+                                        .map(|n| self.exception_scalar(n, item))
+                                        .collect::<Result<_, _>>()?,
+                                ),
+                                _ => ExceptionValue::Scalar(self.exception_scalar(c, item)?),
+                            });
+                        }
+                        values.push(ExceptionRow::Tuple(tuple));
                     }
                 }
+                None if append => self.warn(
+                    DiagCode::AppendNoValues,
+                    "Overriding/appending exception with no values".into(),
+                    start(e),
+                    Some(item),
+                ),
+                None => {}
             }
-            let at = pairs.first().map_or(e.pos, |(k, _)| k.pos);
             out.push(ExceptionDef {
                 name,
                 fields,
                 comps,
                 values,
-                loc: self.loc(at),
+                loc: self.loc(start(e)),
             });
         }
         Ok(out)
     }
 
+    /// Decodes one key of a rule item into `rv` (keys other than the ones a
+    /// rule's definition holds are left alone).
+    fn rule_value(
+        &mut self,
+        rv: &mut RuleValues,
+        keys: &Keys,
+        key: &str,
+        item: &ItemRef,
+        append: bool,
+    ) -> Result<(), Abandon> {
+        let Some(v) = keys.value(key) else {
+            return Ok(());
+        };
+        match key {
+            "condition" | "output" => {
+                self.text(v, key, Some(item), false)?;
+                let t = SourceText::from_node(self.file, v);
+                if key == "condition" {
+                    rv.condition = Some(t);
+                } else {
+                    rv.output = Some(t);
+                }
+            }
+            "desc" => rv.desc = Some(self.text(v, key, Some(item), false)?),
+            "priority" => {
+                let s = self.text(v, key, Some(item), false)?;
+                match s.parse::<Priority>() {
+                    Ok(p) => rv.priority = Some(p),
+                    Err(e) => return Err(self.invalid(e.to_string(), v.pos, Some(item))),
+                }
+            }
+            "tags" => {
+                let mut t = self.scalar_seq(v, key, item)?;
+                t.sort();
+                t.dedup();
+                rv.tags = Some(t);
+            }
+            "exceptions" => rv.exceptions = Some(self.read_exceptions(v, item, append)?),
+            "enabled" => rv.enabled = Some(self.flag(v, key, item)?),
+            "warn_evttypes" => rv.warn_evttypes = Some(self.flag(v, key, item)?),
+            "skip-if-unknown-filter" => rv.skip_if_unknown_filter = Some(self.flag(v, key, item)?),
+            // Falco's capture feature (a trace file around a match); checked
+            // for its type and not used.
+            "capture" => {
+                self.flag(v, key, item)?;
+            }
+            "capture_duration" => {
+                self.unsigned(v, key, item)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn read_rule(
         &mut self,
         coll: &mut Collection,
-        keys: &HashMap<&str, (&Node, &Node)>,
+        keys: &Keys,
         node: &Node,
     ) -> Result<(), Abandon> {
         let item = self.item_name(keys, "rule", node)?;
-        self.check_keys(keys, &RULE_KEYS, &item)?;
-        let over = self.read_override(keys, &RULE_APPENDABLE, &RULE_REPLACEABLE, "rule", &item)?;
-        let append = self.legacy_append(keys, &item)?;
+        self.warn_unknown_keys(keys, &RULE_KEYS, &item);
+        // Falco reads `source` first, allowing it empty (an empty source
+        // matches any in the redefinition check).
+        let source = match keys.value("source") {
+            Some(v) => Some(self.text(v, "source", Some(&item), true)?),
+            None => None,
+        };
+        let legacy = self.legacy_append(keys, &item)?;
+        let over = self.read_override(keys, &RULE_APPENDABLE, &RULE_REPLACEABLE, &item)?;
+        if legacy && !over.is_empty() {
+            return Err(self.override_err(
+                ERROR_OVERRIDE_APPEND.into(),
+                keys.key_pos("override").unwrap_or(start(node)),
+                &item,
+            ));
+        }
+        if !over.is_empty() {
+            return self.rule_override(coll, keys, &item, source.as_deref(), &over);
+        }
+        if legacy {
+            return self.rule_legacy_append(coll, keys, &item, source.as_deref());
+        }
+        if !["condition", "output", "desc", "priority"]
+            .iter()
+            .any(|k| keys.has(k))
+        {
+            return self.rule_enable(coll, keys, &item, node);
+        }
+        self.rule_define(coll, keys, &item, node)
+    }
 
-        let text = |r: &mut Self, key: &str| -> Result<Option<SourceText>, Abandon> {
-            match keys.get(key) {
-                Some((_, v)) => {
-                    r.string(v, key, Some(&item))?;
-                    Ok(Some(SourceText::from_node(r.file, v)))
+    /// `find_prev_rule`: a rule may not change source, unless one side leaves
+    /// it empty.
+    fn check_source(
+        &mut self,
+        coll: &Collection,
+        i: usize,
+        source: Option<&str>,
+        item: &ItemRef,
+    ) -> Result<(), Abandon> {
+        if let (Some(prev), Some(s)) = (coll.rules.get(i), source)
+            && !prev.source.is_empty()
+            && !s.is_empty()
+            && prev.source != s
+        {
+            return Err(self.override_err(
+                ERROR_DIFFERENT_SOURCE.into(),
+                item.location_pos(),
+                item,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Falco's collector `append` for exceptions: a new exception needs
+    /// fields and values; an existing one takes more values only.
+    fn check_appended_exceptions(
+        &mut self,
+        prev: &RuleDef,
+        exceptions: &[ExceptionDef],
+        item: &ItemRef,
+    ) -> Result<(), Abandon> {
+        for ex in exceptions {
+            let pos = Pos {
+                line: ex.loc.line,
+                col: ex.loc.col,
+            };
+            let problem = if prev.exceptions.iter().any(|p| p.name == ex.name) {
+                if ex.fields.is_some() {
+                    Some("Can not append exception fields to existing exception, only values")
+                } else if ex.comps.is_some() {
+                    Some("Can not append exception comps to existing exception, only values")
+                } else {
+                    None
                 }
-                None => Ok(None),
+            } else if ex.fields.is_none() {
+                Some("Rule exception must have fields property with a list of fields")
+            } else if ex.values.is_empty() {
+                Some("Rule exception must have values property with a list of values")
+            } else {
+                None
+            };
+            if let Some(p) = problem {
+                return Err(self.override_err(p.into(), pos, item));
             }
-        };
-        let condition = text(self, "condition")?;
-        let output = text(self, "output")?;
-        let desc = match keys.get("desc") {
-            Some((_, v)) => Some(self.string(v, "desc", Some(&item))?),
-            None => None,
-        };
-        let priority = match keys.get("priority") {
-            Some((_, v)) => {
-                let s = self.string(v, "priority", Some(&item))?;
-                match s.parse::<Priority>() {
-                    Ok(p) => Some(p),
-                    Err(e) => return Err(self.invalid(e.to_string(), v.pos, Some(&item))),
+        }
+        Ok(())
+    }
+
+    /// An item with `override:`: every key it overrides must be in the item,
+    /// and every appendable or replaceable key in the item must be overridden.
+    fn rule_override(
+        &mut self,
+        coll: &mut Collection,
+        keys: &Keys,
+        item: &ItemRef,
+        source: Option<&str>,
+        over: &Overrides,
+    ) -> Result<(), Abandon> {
+        for (ops, name) in [(&over.append, "append"), (&over.replace, "replace")] {
+            for (k, pos) in ops {
+                if !keys.has(k) {
+                    return Err(self.override_err(
+                        format!(
+                            "An {name} override for '{k}' was specified but '{k}' is not defined"
+                        ),
+                        *pos,
+                        item,
+                    ));
                 }
             }
-            None => None,
-        };
-        let enabled = match keys.get("enabled") {
-            Some((_, v)) => Some(self.boolean(v, "enabled", &item)?),
-            None => None,
-        };
-        let tags = match keys.get("tags") {
-            Some((_, v)) => Some(self.string_list(v, "tags", &item)?),
-            None => None,
-        };
-        let source = match keys.get("source") {
-            Some((_, v)) => Some(self.string(v, "source", Some(&item))?),
-            None => None,
-        };
-        let warn_evttypes = match keys.get("warn_evttypes") {
-            Some((_, v)) => Some(self.boolean(v, "warn_evttypes", &item)?),
-            None => None,
-        };
-        let skip = match keys.get("skip-if-unknown-filter") {
-            Some((_, v)) => Some(self.boolean(v, "skip-if-unknown-filter", &item)?),
-            None => None,
-        };
-        let exceptions = match keys.get("exceptions") {
-            Some((_, v)) => Some(self.read_exceptions(v, &item)?),
-            None => None,
-        };
-
-        let existing = coll.rule_index.get(&item.name).copied();
-
-        // Enabled-only item: `- rule: X` + `enabled: B` toggles an existing rule.
-        let only_enabled = keys.len() == 2 && enabled.is_some();
-        if only_enabled && over.is_none() {
-            let Some(i) = existing else {
+        }
+        for key in &keys.order {
+            let overridable = RULE_APPENDABLE.contains(key) || RULE_REPLACEABLE.contains(key);
+            if overridable
+                && !over.appends(key)
+                && !over.replaces(key)
+                && let Some(pos) = keys.key_pos(key)
+            {
                 return Err(self.override_err(
-                    format!(
-                        "rule '{}' has only 'enabled' but no rule by that name is defined before it",
-                        item.name
-                    ),
-                    node.pos,
-                    &item,
+                    format!("Unexpected key '{key}': no corresponding entry under 'override' is defined."),
+                    pos,
+                    item,
                 ));
-            };
-            if let (Some(r), Some(e)) = (coll.rules.get_mut(i), enabled) {
-                r.enabled = e;
             }
+        }
+        let mut app = RuleValues::default();
+        for (k, _) in &over.append {
+            self.rule_value(&mut app, keys, k, item, true)?;
+        }
+        let mut rep = RuleValues::default();
+        for (k, _) in &over.replace {
+            self.rule_value(&mut rep, keys, k, item, false)?;
+        }
+        let Some(i) = coll.rule_index.get(&item.name).copied() else {
+            let msg = if over.append.is_empty() {
+                ERROR_NO_PREVIOUS_RULE_REPLACE
+            } else {
+                ERROR_NO_PREVIOUS_RULE_APPEND
+            };
+            return Err(self.override_err(msg.into(), item.location_pos(), item));
+        };
+        // Falco gives the update a source only along with a condition.
+        if over.appends("condition") || over.replaces("condition") {
+            self.check_source(coll, i, source, item)?;
+        }
+        if let (Some(prev), Some(ex)) = (coll.rules.get(i), &app.exceptions) {
+            self.check_appended_exceptions(prev, ex, item)?;
+        }
+        let Some(rule) = coll.rules.get_mut(i) else {
             return Ok(());
-        }
+        };
+        apply_append(rule, app);
+        apply_replace(rule, rep);
+        Ok(())
+    }
 
-        if over.is_some() || append {
-            let Some(i) = existing else {
-                return Err(self.override_err(
-                    format!(
-                        "rule '{}' overrides or appends to a rule that is not defined before it",
-                        item.name
-                    ),
-                    node.pos,
-                    &item,
-                ));
+    /// `append: true`: Falco appends `condition` and `exceptions` and reads
+    /// no other key.
+    fn rule_legacy_append(
+        &mut self,
+        coll: &mut Collection,
+        keys: &Keys,
+        item: &ItemRef,
+        source: Option<&str>,
+    ) -> Result<(), Abandon> {
+        for key in RULE_IGNORED_BY_APPEND {
+            let fix = if RULE_APPENDABLE.contains(&key) {
+                "append"
+            } else {
+                "replace"
             };
-            let mode_of = |key: &str| -> Option<OverrideMode> {
-                match &over {
-                    Some(m) => m.get(key).copied(),
-                    None if keys.contains_key(key) => Some(OverrideMode::Append),
-                    None => None,
-                }
-            };
-            if append {
-                // Legacy append only extends condition, output, desc, tags and exceptions.
-                for key in [
-                    "priority",
-                    "enabled",
-                    "source",
-                    "warn_evttypes",
-                    "skip-if-unknown-filter",
-                ] {
-                    if let Some((k, _)) = keys.get(key) {
-                        return Err(self.override_err(
-                            format!("key '{key}' cannot be appended to; use 'override: {{{key}: replace}}'"),
-                            k.pos,
-                            &item,
-                        ));
-                    }
-                }
-            }
-            let Some(rule) = coll.rules.get_mut(i) else {
-                return Ok(());
-            };
-            if let Some(c) = &condition {
-                match mode_of("condition") {
-                    Some(OverrideMode::Append) => rule.condition.append(c),
-                    _ => rule.condition = c.clone(),
-                }
-            }
-            if let Some(o) = &output {
-                match mode_of("output") {
-                    Some(OverrideMode::Append) => rule.output.append(o),
-                    _ => rule.output = o.clone(),
-                }
-            }
-            if let Some(d) = desc {
-                match mode_of("desc") {
-                    Some(OverrideMode::Append) => {
-                        rule.desc.push(' ');
-                        rule.desc.push_str(&d);
-                    }
-                    _ => rule.desc = d,
-                }
-            }
-            if let Some(t) = tags {
-                match mode_of("tags") {
-                    Some(OverrideMode::Append) => {
-                        for tag in t {
-                            if !rule.tags.contains(&tag) {
-                                rule.tags.push(tag);
-                            }
-                        }
-                    }
-                    _ => rule.tags = t,
-                }
-            }
-            if let Some(ex) = exceptions {
-                match mode_of("exceptions") {
-                    Some(OverrideMode::Append) => {
-                        for e in ex {
-                            if let Some(prev) =
-                                rule.exceptions.iter_mut().find(|p| p.name == e.name)
-                            {
-                                // Appending to an existing exception adds value rows.
-                                prev.values.extend(e.values);
-                            } else {
-                                rule.exceptions.push(e);
-                            }
-                        }
-                    }
-                    _ => rule.exceptions = ex,
-                }
-            }
-            if let Some(p) = priority {
-                rule.priority = p;
-            }
-            if let Some(e) = enabled {
-                rule.enabled = e;
-            }
-            if let Some(w) = warn_evttypes {
-                rule.warn_evttypes = w;
-            }
-            if let Some(s) = skip {
-                rule.skip_if_unknown_filter = s;
-            }
-            return Ok(());
+            self.warn_ignored(
+                keys,
+                key,
+                &format!("in an item with 'append: true' (only 'condition' and 'exceptions' are appended; use 'override: {{{key}: {fix}}}')"),
+                item,
+            );
         }
+        let mut app = RuleValues::default();
+        self.rule_value(&mut app, keys, "condition", item, true)?;
+        self.rule_value(&mut app, keys, "exceptions", item, true)?;
+        let Some(i) = coll.rule_index.get(&item.name).copied() else {
+            return Err(self.override_err(
+                ERROR_NO_PREVIOUS_RULE_APPEND.into(),
+                item.location_pos(),
+                item,
+            ));
+        };
+        if app.condition.is_none() && app.exceptions.is_none() {
+            return Err(self.override_err(
+                "Appended rule must have exceptions or condition property".into(),
+                item.location_pos(),
+                item,
+            ));
+        }
+        self.check_source(coll, i, source, item)?;
+        if let (Some(prev), Some(ex)) = (coll.rules.get(i), &app.exceptions) {
+            self.check_appended_exceptions(prev, ex, item)?;
+        }
+        if let Some(rule) = coll.rules.get_mut(i) {
+            apply_append(rule, app);
+        }
+        Ok(())
+    }
 
-        // A full definition.
-        let mut missing = Vec::new();
-        if condition.is_none() {
-            missing.push("condition");
+    /// An item with none of condition, output, desc, priority: Falco's
+    /// (deprecated) enabled-only item, which turns an existing rule on or off.
+    fn rule_enable(
+        &mut self,
+        coll: &mut Collection,
+        keys: &Keys,
+        item: &ItemRef,
+        node: &Node,
+    ) -> Result<(), Abandon> {
+        let (Some(v), Some(pos)) = (keys.value("enabled"), keys.key_pos("enabled")) else {
+            return Err(self.invalid(
+                format!(
+                    "rule '{}' has none of 'condition', 'output', 'desc', 'priority' (a new rule needs them all) and no 'enabled' (an item that turns a rule on or off)",
+                    item.name
+                ),
+                start(node),
+                Some(item),
+            ));
+        };
+        let enabled = self.flag(v, "enabled", item)?;
+        self.warn(
+            DiagCode::Deprecated,
+            WARNING_ENABLED.into(),
+            pos,
+            Some(item),
+        );
+        for key in RULE_IGNORED_BY_ENABLE {
+            self.warn_ignored(
+                keys,
+                key,
+                "in an item that only sets 'enabled' (use 'override')",
+                item,
+            );
         }
-        if output.is_none() {
-            missing.push("output");
-        }
-        if desc.is_none() {
-            missing.push("desc");
-        }
-        if priority.is_none() {
-            missing.push("priority");
-        }
+        let Some(rule) = coll
+            .rule_index
+            .get(&item.name)
+            .and_then(|&i| coll.rules.get_mut(i))
+        else {
+            return Err(self.override_err(
+                "Rule has 'enabled' key but no rule by that name already exists".into(),
+                item.location_pos(),
+                item,
+            ));
+        };
+        rule.enabled = enabled;
+        Ok(())
+    }
+
+    /// A full definition: new, or replacing an earlier one in place.
+    fn rule_define(
+        &mut self,
+        coll: &mut Collection,
+        keys: &Keys,
+        item: &ItemRef,
+        node: &Node,
+    ) -> Result<(), Abandon> {
+        let missing: Vec<&str> = ["condition", "output", "desc", "priority"]
+            .into_iter()
+            .filter(|k| !keys.has(k))
+            .collect();
         if !missing.is_empty() {
             return Err(self.invalid(
                 format!(
@@ -1170,32 +1576,40 @@ impl ItemReader<'_> {
                     item.name,
                     missing.join(", ")
                 ),
-                node.pos,
-                Some(&item),
+                start(node),
+                Some(item),
             ));
+        }
+        let mut rv = RuleValues::default();
+        for key in RULE_KEYS {
+            self.rule_value(&mut rv, keys, key, item, false)?;
+        }
+        let source = match keys.value("source") {
+            Some(v) => self.text(v, "source", Some(item), false)?,
+            None => "syscall".to_string(),
+        };
+        let existing = coll.rule_index.get(&item.name).copied();
+        if let Some(i) = existing {
+            self.check_source(coll, i, Some(&source), item)?;
         }
         let def = RuleDef {
             name: item.name.clone(),
-            desc: desc.unwrap_or_default(),
-            condition: condition.unwrap_or_default(),
-            output: output.unwrap_or_default(),
-            priority: priority.unwrap_or(Priority::Debug),
-            enabled: enabled.unwrap_or(true),
-            tags: tags.unwrap_or_default(),
-            source: source.unwrap_or_else(|| "syscall".to_string()),
-            exceptions: exceptions.unwrap_or_default(),
-            warn_evttypes: warn_evttypes.unwrap_or(true),
-            skip_if_unknown_filter: skip.unwrap_or(false),
-            loc: item.location,
+            desc: rv.desc.unwrap_or_default(),
+            condition: rv.condition.unwrap_or_default(),
+            output: rv.output.unwrap_or_default(),
+            priority: rv.priority.unwrap_or(Priority::Debug),
+            enabled: rv.enabled.unwrap_or(true),
+            tags: rv.tags.unwrap_or_default(),
+            source,
+            exceptions: rv.exceptions.unwrap_or_default(),
+            warn_evttypes: rv.warn_evttypes.unwrap_or(true),
+            skip_if_unknown_filter: rv.skip_if_unknown_filter.unwrap_or(false),
+            loc: item.location.clone(),
         };
-        match existing {
-            Some(i) => {
-                if let Some(r) = coll.rules.get_mut(i) {
-                    *r = def;
-                }
-            }
+        match existing.and_then(|i| coll.rules.get_mut(i)) {
+            Some(r) => *r = def,
             None => {
-                coll.rule_index.insert(item.name, coll.rules.len());
+                coll.rule_index.insert(item.name.clone(), coll.rules.len());
                 coll.rules.push(def);
             }
         }
@@ -1203,19 +1617,84 @@ impl ItemReader<'_> {
     }
 }
 
-/// `0.57.0`, `0.57` or the legacy integer form `26` (meaning `0.26.0`).
-fn parse_engine_version(s: &str) -> Option<(u64, u64, u64)> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<u64>() {
-        return Some((0, n, 0));
+impl ItemRef {
+    fn location_pos(&self) -> Pos {
+        Pos {
+            line: self.location.line,
+            col: self.location.col,
+        }
     }
-    let mut parts = s.split('.');
-    let a = parts.next()?.parse().ok()?;
-    let b = parts.next().map_or(Some(0), |p| p.parse().ok())?;
-    let c = parts.next().map_or(Some(0), |p| p.parse().ok())?;
-    if parts.next().is_some() {
-        return None;
+}
+
+/// Falco's collector `append`: text keys get a space and the new text,
+/// tags are added, exceptions new by name are added and existing ones get
+/// more values.
+fn apply_append(rule: &mut RuleDef, app: RuleValues) {
+    if let Some(c) = &app.condition {
+        rule.condition.append(c);
     }
+    if let Some(o) = &app.output {
+        rule.output.append(o);
+    }
+    if let Some(d) = app.desc {
+        rule.desc.push(' ');
+        rule.desc.push_str(&d);
+    }
+    if let Some(t) = app.tags {
+        rule.tags.extend(t);
+        rule.tags.sort();
+        rule.tags.dedup();
+    }
+    for e in app.exceptions.unwrap_or_default() {
+        match rule.exceptions.iter_mut().find(|p| p.name == e.name) {
+            Some(prev) => prev.values.extend(e.values),
+            None => rule.exceptions.push(e),
+        }
+    }
+}
+
+/// Falco's collector `selective_replace`.
+fn apply_replace(rule: &mut RuleDef, rep: RuleValues) {
+    if let Some(c) = rep.condition {
+        rule.condition = c;
+    }
+    if let Some(o) = rep.output {
+        rule.output = o;
+    }
+    if let Some(d) = rep.desc {
+        rule.desc = d;
+    }
+    if let Some(t) = rep.tags {
+        rule.tags = t;
+    }
+    if let Some(e) = rep.exceptions {
+        rule.exceptions = e;
+    }
+    if let Some(p) = rep.priority {
+        rule.priority = p;
+    }
+    if let Some(e) = rep.enabled {
+        rule.enabled = e;
+    }
+    if let Some(w) = rep.warn_evttypes {
+        rule.warn_evttypes = w;
+    }
+    if let Some(s) = rep.skip_if_unknown_filter {
+        rule.skip_if_unknown_filter = s;
+    }
+}
+
+/// libsinsp's `sinsp_version` parse, `sscanf("%u.%u.%u")`: three numbers
+/// joined by dots; anything after the third is ignored.
+fn parse_semver(s: &str) -> Option<(u64, u64, u64)> {
+    fn number(s: &str) -> Option<(u64, &str)> {
+        let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let n = s.get(..end)?.parse::<u32>().ok()?;
+        Some((u64::from(n), s.get(end..)?))
+    }
+    let (a, rest) = number(s.trim_start())?;
+    let (b, rest) = number(rest.strip_prefix('.')?)?;
+    let (c, _) = number(rest.strip_prefix('.')?)?;
     Some((a, b, c))
 }
 
@@ -1236,6 +1715,16 @@ mod tests {
             .iter()
             .filter(|d| d.is_error())
             .map(|d| d.to_string())
+            .collect()
+    }
+
+    /// The first line (`file:line:col: severity[CODE]: message`) of every
+    /// diagnostic with `code`.
+    fn lines(c: &Collection, code: DiagCode) -> Vec<String> {
+        c.diagnostics
+            .iter()
+            .filter(|d| d.code == code)
+            .map(|d| d.to_string().lines().next().unwrap_or("").to_string())
             .collect()
     }
 
@@ -1305,47 +1794,299 @@ mod tests {
     }
 
     #[test]
-    fn override_rules_are_enforced() {
+    fn override_rules_are_enforced_with_falcos_errors() {
         let c = load(&[
             BASE,
             "- rule: Shell\n  priority: error\n  override:\n    priority: append\n",
         ]);
-        let e = errors(&c);
-        assert!(e[0].contains("cannot be appended"), "{e:?}");
-        assert!(e[0].starts_with("f1.yaml:4:5:"), "{e:?}");
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            [
+                "f1.yaml:4:5: error[OVERRIDE]: Key 'priority' cannot be appended to, use 'replace' instead"
+            ]
+        );
+        let c = load(&[
+            BASE,
+            "- rule: Shell\n  source: x\n  override:\n    source: replace\n",
+        ]);
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            ["f1.yaml:4:5: error[OVERRIDE]: Key 'source' cannot be replaced"]
+        );
+        let c = load(&[
+            BASE,
+            "- rule: Shell\n  desc: x\n  override:\n    desc: merge\n",
+        ]);
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            [
+                "f1.yaml:4:11: error[OVERRIDE]: Invalid override operation for key 'desc': 'merge'. Allowed values are: append replace"
+            ]
+        );
 
         let c = load(&["- rule: Nope\n  condition: a\n  override:\n    condition: append\n"]);
-        assert!(errors(&c)[0].contains("not defined before"));
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            [
+                "f0.yaml:1:3: error[OVERRIDE]: Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists"
+            ]
+        );
+        let c = load(&["- rule: Nope\n  enabled: false\n  override:\n    enabled: replace\n"]);
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            [
+                "f0.yaml:1:3: error[OVERRIDE]: An 'override.<key>: replace' to a rule was requested but no rule by that name already exists"
+            ]
+        );
 
+        // Every appendable or replaceable key must be overridden...
         let c = load(&[
             BASE,
             "- rule: Shell\n  condition: x\n  desc: y\n  override:\n    condition: append\n",
         ]);
-        assert!(errors(&c)[0].contains("'desc' is not listed"));
-    }
-
-    #[test]
-    fn deprecated_append_still_works_with_a_warning() {
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            [
+                "f1.yaml:3:3: error[OVERRIDE]: Unexpected key 'desc': no corresponding entry under 'override' is defined."
+            ]
+        );
+        // ... and every overridden key present.
         let c = load(&[
             BASE,
-            "- rule: Shell\n  condition: and proc.tty != 0\n  append: true\n",
+            "- rule: Shell\n  condition: x\n  override:\n    condition: append\n    enabled: replace\n",
         ]);
-        assert!(errors(&c).is_empty());
-        assert!(c.diagnostics.iter().any(|d| d.code == DiagCode::Deprecated));
-        assert!(c.rules[0].condition.text.ends_with("and proc.tty != 0"));
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            [
+                "f1.yaml:5:5: error[OVERRIDE]: An replace override for 'enabled' was specified but 'enabled' is not defined"
+            ]
+        );
+        // Keys that cannot be overridden (source, append: false) may stay.
+        let c = load(&[
+            BASE,
+            "- rule: Shell\n  condition: and x = 1\n  source: syscall\n  append: false\n  override:\n    condition: append\n",
+        ]);
+        assert!(errors(&c).is_empty(), "{:?}", errors(&c));
+        assert!(c.rules[0].condition.text.ends_with("and x = 1"));
+
+        let c = load(&[
+            BASE,
+            "- rule: Shell\n  condition: and x = 1\n  append: true\n  override:\n    condition: append\n",
+        ]);
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            [
+                "f1.yaml:4:3: error[OVERRIDE]: Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry (e.g. 'condition: append') under 'override' instead."
+            ]
+        );
     }
 
     #[test]
-    fn enabled_only_items_toggle_existing_rules() {
-        let c = load(&[BASE, "- rule: Shell\n  enabled: false\n"]);
+    fn override_appends_then_replaces_every_key() {
+        let c = load(&[
+            BASE,
+            r#"
+- rule: Shell
+  desc: more
+  output: user=%user.name
+  tags: [z, a]
+  enabled: no
+  warn_evttypes: false
+  skip-if-unknown-filter: true
+  capture: true
+  capture_duration: 2000
+  override:
+    desc: append
+    output: append
+    tags: append
+    enabled: replace
+    warn_evttypes: replace
+    skip-if-unknown-filter: replace
+    capture: replace
+    capture_duration: replace
+"#,
+        ]);
+        assert!(errors(&c).is_empty(), "{:?}", errors(&c));
+        let r = &c.rules[0];
+        assert_eq!(r.desc, "a shell more");
+        assert_eq!(r.output.text, "shell %proc.name user=%user.name");
+        assert_eq!(r.tags, ["a", "z"]);
+        assert!(!r.enabled && !r.warn_evttypes && r.skip_if_unknown_filter);
+    }
+
+    /// Falco's `append: true` appends `condition` and `exceptions` and does
+    /// not read the item's other keys (unit_tests/engine/test_rule_loader.cpp
+    /// `rule_enabled_is_ignored_by_append`): the file loads, those keys have
+    /// no effect, and Saker says so.
+    #[test]
+    fn legacy_append_ignores_other_keys_as_falco_does() {
+        let c = load(&[
+            BASE,
+            r#"- rule: Shell
+  condition: and proc.tty != 0
+  enabled: false
+  priority: CRITICAL
+  output: more %user.name
+  desc: more
+  tags: [b]
+  warn_evttypes: false
+  append: true
+"#,
+        ]);
+        assert!(errors(&c).is_empty(), "{:?}", errors(&c));
+        let r = &c.rules[0];
+        assert!(r.condition.text.ends_with("and proc.tty != 0"));
+        assert!(r.enabled);
+        assert_eq!(r.priority, Priority::Warning);
+        assert_eq!(r.output.text, "shell %proc.name");
+        assert_eq!(r.desc, "a shell");
+        assert_eq!(r.tags, ["a"]);
+        assert!(r.warn_evttypes);
+        assert_eq!(
+            lines(&c, DiagCode::Deprecated),
+            [
+                "f1.yaml:9:3: warning[DEPRECATED]: 'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead."
+            ]
+        );
+        assert_eq!(
+            lines(&c, DiagCode::IgnoredKey),
+            [
+                "f1.yaml:5:3: warning[IGNORED_KEY]: key 'output' has no effect in an item with 'append: true' (only 'condition' and 'exceptions' are appended; use 'override: {output: append}'); Falco ignores it too",
+                "f1.yaml:6:3: warning[IGNORED_KEY]: key 'desc' has no effect in an item with 'append: true' (only 'condition' and 'exceptions' are appended; use 'override: {desc: append}'); Falco ignores it too",
+                "f1.yaml:4:3: warning[IGNORED_KEY]: key 'priority' has no effect in an item with 'append: true' (only 'condition' and 'exceptions' are appended; use 'override: {priority: replace}'); Falco ignores it too",
+                "f1.yaml:7:3: warning[IGNORED_KEY]: key 'tags' has no effect in an item with 'append: true' (only 'condition' and 'exceptions' are appended; use 'override: {tags: append}'); Falco ignores it too",
+                "f1.yaml:3:3: warning[IGNORED_KEY]: key 'enabled' has no effect in an item with 'append: true' (only 'condition' and 'exceptions' are appended; use 'override: {enabled: replace}'); Falco ignores it too",
+                "f1.yaml:8:3: warning[IGNORED_KEY]: key 'warn_evttypes' has no effect in an item with 'append: true' (only 'condition' and 'exceptions' are appended; use 'override: {warn_evttypes: replace}'); Falco ignores it too",
+            ]
+        );
+
+        // Macros and lists: the same, `enabled` is just an unknown key there.
+        let c = load(&[
+            BASE,
+            "- macro: spawned\n  condition: or evt.type = execveat\n  enabled: true\n  append: true\n- list: shells\n  items: [zsh]\n  priority: INFO\n  append: true\n",
+        ]);
+        assert!(errors(&c).is_empty(), "{:?}", errors(&c));
+        assert_eq!(c.list("shells").unwrap().items.len(), 3);
+        assert!(
+            c.macro_def("spawned")
+                .unwrap()
+                .condition
+                .text
+                .ends_with("execveat")
+        );
+        assert_eq!(
+            lines(&c, DiagCode::UnknownKey),
+            [
+                "f1.yaml:3:3: warning[UNKNOWN_KEY]: Unknown key 'enabled'. The key will be ignored.",
+                "f1.yaml:7:3: warning[UNKNOWN_KEY]: Unknown key 'priority'. The key will be ignored.",
+            ]
+        );
+    }
+
+    #[test]
+    fn legacy_append_needs_a_condition_or_exceptions_and_a_rule() {
+        let c = load(&[BASE, "- rule: Shell\n  enabled: false\n  append: true\n"]);
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            [
+                "f1.yaml:1:3: error[OVERRIDE]: Appended rule must have exceptions or condition property"
+            ]
+        );
+        let c = load(&["- rule: Ghost\n  condition: and x\n  append: true\n"]);
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            [
+                "f0.yaml:1:3: error[OVERRIDE]: Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists"
+            ]
+        );
+        let c = load(&["- macro: m\n  condition: x\n  append: true\n"]);
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            [
+                "f0.yaml:1:3: error[OVERRIDE]: Macro uses 'append' or 'override.condition: append' but no macro by that name already exists"
+            ]
+        );
+        let c = load(&["- list: l\n  items: [x]\n  override:\n    items: append\n"]);
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            [
+                "f0.yaml:1:3: error[OVERRIDE]: List uses 'append' or 'override.items: append' but no list by that name already exists"
+            ]
+        );
+        // `replace` defines the list or macro when there is none yet.
+        let c = load(&[
+            "- list: l\n  items: [x]\n  override:\n    items: replace\n- macro: m\n  condition: x\n  override:\n    condition: replace\n",
+        ]);
+        assert!(errors(&c).is_empty(), "{:?}", errors(&c));
+        assert!(c.list("l").is_some() && c.macro_def("m").is_some());
+    }
+
+    #[test]
+    fn a_rule_keeps_its_source() {
+        let base = "- rule: R\n  desc: d\n  condition: ka.verb = GET\n  output: o\n  priority: INFO\n  source: k8s_audit\n";
+        for second in [
+            "- rule: R\n  desc: d\n  condition: and 1 = 2\n  output: o\n  priority: INFO\n",
+            "- rule: R\n  condition: and 1 = 2\n  source: syscall\n  append: true\n",
+            "- rule: R\n  condition: 1 = 2\n  source: syscall\n  override:\n    condition: replace\n",
+        ] {
+            let c = load(&[base, second]);
+            assert_eq!(
+                lines(&c, DiagCode::Override),
+                ["f1.yaml:1:3: error[OVERRIDE]: Rule has been re-defined with a different source"],
+                "{second}"
+            );
+        }
+        // An empty source matches any.
+        let c = load(&[
+            base,
+            "- rule: R\n  condition: and 1 = 2\n  source:\n  append: true\n",
+        ]);
+        assert!(errors(&c).is_empty(), "{:?}", errors(&c));
+    }
+
+    #[test]
+    fn enabled_only_items_toggle_existing_rules_with_falcos_deprecation() {
+        let c = load(&[BASE, "- rule: Shell\n  enabled: false\n  tags: [x]\n"]);
         assert!(errors(&c).is_empty());
         assert!(!c.rules[0].enabled);
+        assert_eq!(c.rules[0].tags, ["a"]);
         assert_eq!(
             c.rules[0].condition.text,
             "spawned and proc.name in (shells)"
         );
+        assert_eq!(
+            lines(&c, DiagCode::Deprecated),
+            [
+                "f1.yaml:2:3: warning[DEPRECATED]: The standalone 'enabled' key usage is deprecated. The correct approach requires also a 'replace' entry under the 'override' key (i.e. 'enabled: replace')."
+            ]
+        );
+        assert_eq!(
+            lines(&c, DiagCode::IgnoredKey),
+            [
+                "f1.yaml:3:3: warning[IGNORED_KEY]: key 'tags' has no effect in an item that only sets 'enabled' (use 'override'); Falco ignores it too"
+            ]
+        );
         let c = load(&["- rule: Ghost\n  enabled: false\n"]);
-        assert!(errors(&c)[0].contains("only 'enabled'"));
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            [
+                "f0.yaml:1:3: error[OVERRIDE]: Rule has 'enabled' key but no rule by that name already exists"
+            ]
+        );
+        let c = load(&[BASE, "- rule: Shell\n  tags: [x]\n"]);
+        assert!(
+            errors(&c)[0].contains("and no 'enabled'"),
+            "{:?}",
+            errors(&c)
+        );
+        // yaml-cpp's booleans.
+        for (v, want) in [("no", false), ("Off", false), ("YES", true), ("y", true)] {
+            let c = load(&[BASE, &format!("- rule: Shell\n  enabled: {v}\n")]);
+            assert!(errors(&c).is_empty(), "{v}");
+            assert_eq!(c.rules[0].enabled, want, "{v}");
+        }
+        let c = load(&[BASE, "- rule: Shell\n  enabled: nO\n"]);
+        assert!(errors(&c)[0].contains("must be true or false"));
     }
 
     #[test]
@@ -1361,47 +2102,119 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_and_bad_shapes_are_errors_with_positions() {
+    fn unknown_keys_and_items_are_ignored_with_falcos_warnings() {
         let c = load(&[
-            "- rule: R\n  desc: d\n  condition: c\n  output: o\n  priority: info\n  colour: red\n",
+            "- rule: R\n  desc: d\n  condition: c\n  output: o\n  priority: info\n  colour: red\n- foo: x\n- \n- list: l\n  items: [a]\n  macro: m\n",
         ]);
-        let e = errors(&c);
-        assert_eq!(e.len(), 1);
-        assert!(
-            e[0].starts_with("f0.yaml:6:3: error[YAML_VALIDATE]: unknown key 'colour'"),
-            "{e:?}"
+        assert!(errors(&c).is_empty(), "{:?}", errors(&c));
+        assert_eq!(c.rules.len(), 1);
+        let w: Vec<String> = c.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            w[0],
+            "f0.yaml:6:3: warning[UNKNOWN_KEY]: Unknown key 'colour'. The key will be ignored.\n    in rule 'R' (f0.yaml:1:3)"
         );
-        assert!(e[0].contains("in rule 'R' (f0.yaml:1:3)"), "{e:?}");
+        assert_eq!(
+            w[1],
+            "f0.yaml:7:3: warning[UNKNOWN_ITEM]: Unknown top level item"
+        );
+        // An item with two kinds is of the first Falco tests for.
+        assert_eq!(
+            w[2],
+            "f0.yaml:11:3: warning[UNKNOWN_KEY]: Unknown key 'macro'. The key will be ignored.\n    in list 'l' (f0.yaml:9:3)"
+        );
+        assert_eq!(w.len(), 3);
+        assert!(c.macro_def("m").is_none() && c.list("l").is_some());
+    }
 
+    #[test]
+    fn duplicate_keys_keep_the_first_value() {
+        let c = load(&["- list: l\n  items: [a]\n  items: [b]\n"]);
+        assert!(errors(&c).is_empty());
+        assert_eq!(c.list("l").unwrap().items[0].text, "a");
+        assert_eq!(
+            lines(&c, DiagCode::DuplicateKey),
+            [
+                "f0.yaml:3:3: warning[DUPLICATE_KEY]: duplicate key 'items': the first one is used, as Falco's YAML reader (yaml-cpp) does"
+            ]
+        );
+    }
+
+    #[test]
+    fn macro_and_list_names_the_grammar_cannot_use_are_warned_about() {
+        let c = load(&["- macro: 1bad\n  condition: x\n- list: bad,list\n  items: [a]\n"]);
+        assert!(errors(&c).is_empty());
+        assert_eq!(
+            lines(&c, DiagCode::InvalidMacroName),
+            [
+                "f0.yaml:1:3: warning[INVALID_MACRO_NAME]: Macro has an invalid name. Macro names should match a regular expression: ([a-zA-Z]+[a-zA-Z0-9_]*)"
+            ]
+        );
+        assert_eq!(
+            lines(&c, DiagCode::InvalidListName),
+            [
+                "f0.yaml:3:3: warning[INVALID_LIST_NAME]: List has an invalid name. List names should match a regular expression: ([^()\"'[:space:]=,]+)"
+            ]
+        );
+        assert!(is_identifier("a_1") && !is_identifier("_a") && !is_identifier("a-b"));
+        assert!(is_bare_string("/usr/bin") && !is_bare_string("a b") && !is_bare_string(""));
+    }
+
+    #[test]
+    fn bad_shapes_are_errors_with_positions() {
         let c = load(&["- rule: R\n  condition: c\n"]);
         assert!(errors(&c)[0].contains("missing required key(s): output, desc, priority"));
         let c = load(&["- rule: R\n  desc: d\n  condition: c\n  output: o\n  priority: severe\n"]);
         assert!(errors(&c)[0].contains("unknown priority"));
+        let c = load(&["- rule: R\n  desc: d\n  condition: ''\n  output: o\n  priority: info\n"]);
+        assert!(
+            errors(&c)[0]
+                .starts_with("f0.yaml:3:14: error[YAML_VALIDATE]: 'condition' must not be empty"),
+            "{:?}",
+            errors(&c)
+        );
         let c = load(&["rule: x\n"]);
         assert!(errors(&c)[0].contains("sequence of items"));
-        let c = load(&["- foo: x\n"]);
-        assert!(errors(&c)[0].contains("unknown item"));
+        let c = load(&["- list: l\n  items:\n"]);
+        assert!(errors(&c)[0].contains("'items' must be a sequence, found a null"));
         let c = load(&["- rule: [\n"]);
         assert!(errors(&c)[0].contains("YAML_PARSE"));
     }
 
     #[test]
     fn engine_and_plugin_requirements() {
-        let c = load(&["- required_engine_version: 0.57.0\n- required_engine_version: 26\n"]);
-        assert!(errors(&c).is_empty());
-        let c = load(&["- required_engine_version: 9.0.0\n"]);
-        assert!(errors(&c)[0].contains("ENGINE_VERSION"));
         let c = load(&[
-            "- required_plugin_versions:\n  - name: container\n    version: 0.4.0\n  - name: k8saudit\n    version: 0.1.0\n",
+            "- required_engine_version: 0.57.0\n- required_engine_version: 26\n- required_engine_version: 0.26.0-rc1\n",
         ]);
-        assert!(errors(&c).is_empty());
+        assert!(errors(&c).is_empty(), "{:?}", errors(&c));
+        let c = load(&["- required_engine_version: 0.58.0\n"]);
+        assert_eq!(
+            lines(&c, DiagCode::EngineVersion),
+            [
+                "f0.yaml:1:28: error[ENGINE_VERSION]: Rules require engine version 0.58.0, but engine version is 0.57.0"
+            ]
+        );
+        let c = load(&["- required_engine_version: 0.57\n"]);
+        assert_eq!(
+            lines(&c, DiagCode::YamlValidate),
+            [
+                "f0.yaml:1:28: error[YAML_VALIDATE]: Unable to parse engine version '0.57' as a semver string. Expected \"x.y.z\" semver format."
+            ]
+        );
+        let c = load(&[
+            "- required_plugin_versions:\n  - name: container\n    version: 0.4.0\n    extra: ignored\n  - name: k8saudit\n    version: 0.1.0\n    alternatives:\n      - name: k8saudit-eks\n        version: 0.1.0\n",
+        ]);
+        assert!(errors(&c).is_empty(), "{:?}", errors(&c));
         let w: Vec<_> = c
             .diagnostics
             .iter()
             .filter(|d| d.code == DiagCode::PluginVersion)
             .collect();
         assert_eq!(w.len(), 1);
-        assert!(w[0].message.contains("k8saudit"));
+        assert!(w[0].message.contains("'k8saudit' or 'k8saudit-eks'"));
+        let c = load(&["- required_plugin_versions:\n  - name: container\n    version: latest\n"]);
+        assert!(errors(&c)[0].contains("Invalid required version 'latest' for plugin 'container'"));
+        assert_eq!(parse_semver("1.2.3"), Some((1, 2, 3)));
+        assert_eq!(parse_semver("1.2"), None);
     }
 
     #[test]
@@ -1433,14 +2246,107 @@ mod tests {
                 "fd.name".into()
             ]))
         );
-        assert_eq!(
-            ex[0].values[1][0],
-            ExceptionValue::List(vec!["a".into(), "b".into()])
-        );
+        let ExceptionRow::Tuple(cells) = &ex[0].values[1] else {
+            panic!("tuple row")
+        };
+        let ExceptionValue::List(items) = &cells[0] else {
+            panic!("inline list")
+        };
+        assert_eq!(items[1].text, "b");
+        assert_eq!(items[1].loc.to_string(), "f0.yaml:13:16");
         assert_eq!(
             ex[1].fields,
             Some(ExceptionFields::Single("proc.name".into()))
         );
         assert_eq!(ex[1].values.len(), 2);
+    }
+
+    #[test]
+    fn exception_warnings_and_errors_follow_falco() {
+        let with_ex = format!(
+            "{BASE}  exceptions:\n    - name: e\n      fields: proc.name\n      values: [a]\n"
+        );
+        // unit_tests/engine/test_rule_loader.cpp `exceptions_append_no_values`,
+        // `exceptions_names_not_unique`.
+        let c = load(&[
+            &with_ex,
+            r#"
+- rule: Shell
+  exceptions:
+    - name: e
+      values: [b]
+    - name: e
+      value: c
+  override:
+    exceptions: append
+"#,
+        ]);
+        assert!(errors(&c).is_empty(), "{:?}", errors(&c));
+        assert_eq!(
+            lines(&c, DiagCode::ExceptionNameNotUnique),
+            [
+                "f1.yaml:6:7: warning[EXCEPTION_NAME_NOT_UNIQUE]: Multiple definitions of exception 'e' in the same rule"
+            ]
+        );
+        assert_eq!(
+            lines(&c, DiagCode::AppendNoValues),
+            [
+                "f1.yaml:6:7: warning[APPEND_NO_VALUES]: Overriding/appending exception with no values"
+            ]
+        );
+        assert_eq!(
+            lines(&c, DiagCode::IgnoredKey),
+            [
+                "f1.yaml:7:7: warning[IGNORED_KEY]: key 'value' of an exception has no effect; Falco ignores it too"
+            ]
+        );
+        assert_eq!(c.rules[0].exceptions[0].values.len(), 2);
+
+        // Appending to an existing exception takes values only.
+        let c = load(&[
+            &with_ex,
+            "- rule: Shell\n  exceptions:\n    - name: e\n      fields: proc.name\n      values: [b]\n  override:\n    exceptions: append\n",
+        ]);
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            [
+                "f1.yaml:3:7: error[OVERRIDE]: Can not append exception fields to existing exception, only values"
+            ]
+        );
+        let c = load(&[
+            &with_ex,
+            "- rule: Shell\n  exceptions:\n    - name: e\n      values: [b]\n  append: true\n",
+        ]);
+        assert!(errors(&c).is_empty(), "{:?}", errors(&c));
+        assert_eq!(c.rules[0].exceptions[0].values.len(), 2);
+        let c = load(&[
+            &with_ex,
+            "- rule: Shell\n  exceptions:\n    - name: new\n      values: [b]\n  append: true\n",
+        ]);
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            [
+                "f1.yaml:3:7: error[OVERRIDE]: Rule exception must have fields property with a list of fields"
+            ]
+        );
+        let c = load(&[
+            &with_ex,
+            "- rule: Shell\n  exceptions:\n    - name: new\n      fields: proc.name\n  append: true\n",
+        ]);
+        assert_eq!(
+            lines(&c, DiagCode::Override),
+            [
+                "f1.yaml:3:7: error[OVERRIDE]: Rule exception must have values property with a list of values"
+            ]
+        );
+        // A full definition (or a replace) needs fields.
+        let c = load(&[&format!(
+            "{BASE}  exceptions:\n    - name: e\n      values: [a]\n"
+        )]);
+        assert!(errors(&c)[0].contains("exception 'e' has no 'fields'"));
+        let c = load(&[&format!(
+            "{BASE}  exceptions:\n    - name: e\n      fields: proc.name\n      values:\n"
+        )]);
+        assert!(errors(&c)[0].contains("Rule exception values must be a sequence"));
     }
 }

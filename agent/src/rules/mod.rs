@@ -280,7 +280,8 @@ impl CompiledRule {
 pub struct AppendOutput {
     /// Only rules of this source (empty: any).
     pub source: String,
-    /// Only rules with at least one of these tags (empty: any).
+    /// Only rules with all of these tags (empty: any), as Falco's
+    /// `std::includes` in `rule_loader_compiler.cpp`.
     pub tags: Vec<String>,
     /// Only this rule (empty: any).
     pub rule: String,
@@ -316,11 +317,10 @@ impl AppendOutput {
     fn selects(&self, rule: &CompiledRule) -> bool {
         (self.source.is_empty() || *rule.source == *self.source)
             && (self.rule.is_empty() || *rule.name == *self.rule)
-            && (self.tags.is_empty()
-                || self
-                    .tags
-                    .iter()
-                    .any(|t| rule.tags.iter().any(|r| **r == **t)))
+            && self
+                .tags
+                .iter()
+                .all(|t| rule.tags.iter().any(|r| **r == **t))
     }
 }
 

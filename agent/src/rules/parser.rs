@@ -88,6 +88,32 @@ pub fn parse_operand_text(input: &str) -> Result<Operand, ParseError> {
     Ok(op)
 }
 
+/// Parses a check's right-hand side on its own, as it would follow an
+/// operator in a condition (`list`: a list operator's, `(a, b)` or a list
+/// name). Falco builds an exception's condition as text
+/// (`rule_loader_compiler.cpp` `build_rule_exception_infos`), so an
+/// exception value is read this way: `toupper(proc.pname)` is a transformer,
+/// `"a b"` a quoted string.
+pub fn parse_rhs_text(input: &str, list: bool) -> Result<Rhs, ParseError> {
+    let mut p = Parser {
+        src: input,
+        bytes: input.as_bytes(),
+        pos: 0,
+        depth: 0,
+    };
+    p.skip_blank();
+    let rhs = if list {
+        p.parse_list_rhs()?
+    } else {
+        p.parse_scalar_rhs()?
+    };
+    p.skip_blank();
+    if !p.at_end() {
+        return Err(p.error("unexpected text after the value"));
+    }
+    Ok(rhs)
+}
+
 /// Parses one list item as written in a YAML list: a quoted string is unquoted
 /// (Falco lists hold items like `'"sh -c uname -p 2> /dev/null"'`), anything
 /// else is taken verbatim.

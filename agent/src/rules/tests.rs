@@ -589,7 +589,8 @@ fn output_text_and_json_follow_falco() {
     assert!(v["output_fields"]["proc.tty"].is_null());
     assert_eq!(v["output_fields"]["user.name"], "root");
     assert_eq!(v["time"], "2023-11-14T22:13:20.123456789Z");
-    assert_eq!(v["tags"], serde_json::json!(["shell", "T1059"]));
+    // Falco keeps tags in a std::set: sorted, byte order.
+    assert_eq!(v["tags"], serde_json::json!(["T1059", "shell"]));
 }
 
 #[test]
@@ -873,4 +874,328 @@ fn checks_shared_between_rules_give_each_rule_its_own_answer() {
             .collect();
         assert_eq!(v, direct);
     }
+}
+
+/// `file:line:col: severity[CODE]: message` of every diagnostic with `code`.
+fn lines(o: &LoadOutcome, code: DiagCode) -> Vec<String> {
+    o.diagnostics
+        .iter()
+        .filter(|d| d.code == code)
+        .map(|d| d.to_string().lines().next().unwrap_or("").to_string())
+        .collect()
+}
+
+const EXCEPTION_RULE: &str = "- rule: R\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: INFO\n  exceptions:\n    - name: e\n";
+
+/// Falco's unit_tests/engine/test_rule_loader.cpp `exceptions_values_rhs_*`
+/// and `exceptions_values_transformer_*`: an exception value is written into
+/// the condition, so an unquoted transformer is a transformer, and a value
+/// that names a field or a transformer is a string worth a warning (libsinsp
+/// `check_warnings_field_value`), located where the value is written.
+#[test]
+fn exception_values_that_look_like_fields_are_warned_about_where_written() {
+    let with = |fields: &str, values: &str| {
+        load(&[&format!(
+            "{EXCEPTION_RULE}      fields: {fields}\n      comps: [=]\n      values:\n        - {values}\n"
+        )])
+    };
+    let o = with("[proc.name]", "[proc.pname]");
+    assert!(errors(&o).is_empty(), "{:?}", errors(&o));
+    assert_eq!(
+        lines(&o, DiagCode::CompileCondition),
+        [
+            "t0.yaml:11:12: warning[COMPILE_CONDITION]: 'proc.pname' may be a valid field misused as a const string value"
+        ]
+    );
+    // The value is a string: it matches a process named "proc.pname".
+    let open = |name: &str, pname: &str| ev("open").s("proc.name", name).s("proc.pname", pname);
+    assert!(!fires(&o.ruleset, &open("proc.pname", "bash")));
+    assert!(fires(&o.ruleset, &open("bash", "bash")));
+
+    let o = with("[proc.name]", "[\"proc.pname \"]");
+    assert_eq!(
+        lines(&o, DiagCode::CompileCondition),
+        [
+            "t0.yaml:11:12: warning[COMPILE_CONDITION]: 'proc.pname ' may be a valid field misused as a const string value"
+        ]
+    );
+    // Unquoted and without spaces, a transformer is one: no warning.
+    let o = with("[proc.name]", "[toupper(proc.pname)]");
+    assert!(errors(&o).is_empty(), "{:?}", errors(&o));
+    assert!(lines(&o, DiagCode::CompileCondition).is_empty());
+    assert!(!fires(&o.ruleset, &open("BASH", "bash")));
+    assert!(fires(&o.ruleset, &open("bash", "bash")));
+    for v in ["[toupper( proc.pname)]", "[\"toupper( proc.pname)\"]"] {
+        let o = with("[proc.name]", v);
+        assert_eq!(
+            lines(&o, DiagCode::CompileCondition),
+            [
+                "t0.yaml:11:12: warning[COMPILE_CONDITION]: 'toupper( proc.pname)' may be a valid field transformer misused as a const string value"
+            ],
+            "{v}"
+        );
+    }
+    // A transformer in `fields` is a field.
+    let o = with("[tolower(proc.name)]", "[test]");
+    assert!(
+        o.diagnostics
+            .iter()
+            .all(|d| d.code != DiagCode::CompileCondition)
+    );
+    assert!(!fires(&o.ruleset, &open("TEST", "x")));
+    // Single-field form: each value, where written.
+    let o = load(&[&format!(
+        "{EXCEPTION_RULE}      fields: proc.name\n      values: [bash, user.name]\n"
+    )]);
+    assert_eq!(
+        lines(&o, DiagCode::CompileCondition),
+        [
+            "t0.yaml:9:22: warning[COMPILE_CONDITION]: 'user.name' may be a valid field misused as a const string value"
+        ]
+    );
+}
+
+/// The same warnings on condition values (Falco's compiler checks every
+/// constant), and libsinsp's hint for a regex that a simpler operator does.
+#[test]
+fn condition_values_that_look_like_fields_or_simple_regexes_are_warned_about() {
+    let o = load(&[r#"- macro: m
+  condition: proc.name in (bash, "fd.name")
+- rule: R
+  desc: d
+  condition: >
+    evt.type = open and m
+    and proc.pname = proc.name
+    and proc.cmdline regex "^curl .*"
+    and fd.name regex "^/etc/[a-z]+$"
+  output: o
+  priority: INFO
+"#]);
+    assert!(errors(&o).is_empty(), "{:?}", errors(&o));
+    assert_eq!(
+        lines(&o, DiagCode::CompileCondition),
+        [
+            "t0.yaml:2:34: warning[COMPILE_CONDITION]: 'fd.name' may be a valid field misused as a const string value (in macro 'm')",
+            "t0.yaml:7:22: warning[COMPILE_CONDITION]: 'proc.name' may be a valid field misused as a const string value",
+            "t0.yaml:8:28: warning[COMPILE_CONDITION]: regex check with '^curl .*' may be optimized with simpler operators such as '=', 'contains', 'startswith', 'endswith'",
+        ]
+    );
+    // `val()` compares two fields: no warning.
+    let o = load(&[
+        "- rule: R\n  desc: d\n  condition: evt.type = open and proc.pname = val(proc.name)\n  output: o\n  priority: INFO\n",
+    ]);
+    assert!(lines(&o, DiagCode::CompileCondition).is_empty());
+}
+
+/// Falco's compiler marks a macro or list used when any macro refers to it,
+/// used or not, or a rule does (`compile_macros_infos`, `compile_list_infos`).
+#[test]
+fn unused_macros_and_lists_are_warned_about_as_falco_does() {
+    let o = load(&[r#"- list: inner
+  items: [a]
+- list: outer
+  items: [inner, b]
+- list: only_in_macro
+  items: [c]
+- list: unused
+  items: [d]
+- macro: helper
+  condition: proc.name in (only_in_macro)
+- macro: orphan
+  condition: helper and proc.name in (outer)
+- macro: in_rule
+  condition: evt.type = open
+- rule: R
+  desc: d
+  condition: in_rule
+  output: o
+  priority: INFO
+"#]);
+    assert!(errors(&o).is_empty(), "{:?}", errors(&o));
+    assert_eq!(
+        lines(&o, DiagCode::UnusedMacro),
+        ["t0.yaml:11:3: warning[UNUSED_MACRO]: Macro not referred to by any other rule/macro"]
+    );
+    assert_eq!(
+        lines(&o, DiagCode::UnusedList),
+        ["t0.yaml:7:3: warning[UNUSED_LIST]: List not referred to by any other rule/macro"]
+    );
+}
+
+#[test]
+fn event_type_and_source_warnings_use_falcos_texts() {
+    let o = load(&[
+        "- rule: R\n  desc: d\n  condition: proc.name = x\n  output: o\n  priority: INFO\n",
+    ]);
+    assert_eq!(
+        lines(&o, DiagCode::NoEvttype),
+        [
+            "t0.yaml:1:3: warning[NO_EVTTYPE]: Rule matches too many evt.type values. This has a significant performance penalty."
+        ]
+    );
+    // No event type at all is a never-true rule, not a costly one.
+    let o = load(&[
+        "- rule: R\n  desc: d\n  condition: evt.type = open and evt.type = execve\n  output: o\n  priority: INFO\n",
+    ]);
+    assert!(lines(&o, DiagCode::NoEvttype).is_empty());
+    let o = load(&[
+        "- rule: K\n  desc: d\n  condition: ka.verb = create\n  output: o\n  priority: INFO\n  source: k8s_audit\n",
+    ]);
+    assert_eq!(
+        lines(&o, DiagCode::UnknownSource),
+        ["t0.yaml:1:3: warning[UNKNOWN_SOURCE]: Unknown source k8s_audit, skipping"]
+    );
+}
+
+#[test]
+fn deprecated_fields_and_container_info_are_warned_about() {
+    let o = load(&[r#"- rule: R
+  desc: d
+  condition: evt.type = execve and evt.dir = <
+  output: "run %proc.name %container.info dir=%evt.dir"
+  priority: INFO
+"#]);
+    assert!(errors(&o).is_empty(), "{:?}", errors(&o));
+    assert_eq!(
+        lines(&o, DiagCode::Deprecated),
+        [
+            "t0.yaml:3:36: warning[DEPRECATED]: due to the drop of enter events, 'evt.dir = <' always evaluates to true, and 'evt.dir = >' always evaluates to false. The rule expression can be simplified by removing the condition on 'evt.dir'",
+            "t0.yaml:4:27: warning[DEPRECATED]: %container.info is deprecated and no more useful, and will be dropped by Falco 1.0.0. The container plugin will automatically add required fields to the output message.",
+            "t0.yaml:4:48: warning[DEPRECATED]: usage of deprecated field 'evt.dir' has been detected in the rule output",
+        ]
+    );
+    // %container.info is dropped from the output, as Falco does.
+    let e = ev("execve").s("proc.name", "sh").s("evt.dir", "<");
+    let a = o
+        .ruleset
+        .first_match(&e)
+        .unwrap()
+        .alert(&e, &Arc::from("node-1"));
+    assert_eq!(a.output, "22:13:20.123456789: Informational run sh  dir=<");
+    // An error after it still points at the right place.
+    let o = load(&[
+        "- rule: R\n  desc: d\n  condition: evt.type = open\n  output: \"%container.info %proc.nope\"\n  priority: INFO\n",
+    ]);
+    assert_eq!(
+        lines(&o, DiagCode::Output),
+        ["t0.yaml:4:29: error[OUTPUT]: unknown field 'proc.nope' in output"]
+    );
+    // Leading white space is trimmed too, as Falco does.
+    let o = load(&[
+        "- rule: R\n  desc: d\n  condition: evt.type = open\n  output: \"  x %proc.nope\"\n  priority: INFO\n",
+    ]);
+    assert_eq!(
+        lines(&o, DiagCode::Output),
+        ["t0.yaml:4:17: error[OUTPUT]: unknown field 'proc.nope' in output"]
+    );
+    let o = load(&[
+        "- rule: R\n  desc: d\n  condition: evt.type = open\n  output: \"  x %proc.name\"\n  priority: INFO\n",
+    ]);
+    let e = ev("open").s("proc.name", "sh");
+    let a = o
+        .ruleset
+        .first_match(&e)
+        .unwrap()
+        .alert(&e, &Arc::from("n"));
+    assert_eq!(a.output, "22:13:20.123456789: Informational x sh");
+}
+
+#[test]
+fn skip_if_unknown_filter_covers_outputs_but_not_exception_fields() {
+    let o = load(&[
+        "- rule: R\n  desc: d\n  condition: evt.type = open\n  output: \"%ka.user.name\"\n  priority: INFO\n  skip-if-unknown-filter: true\n",
+    ]);
+    assert!(errors(&o).is_empty(), "{:?}", errors(&o));
+    assert_eq!(
+        lines(&o, DiagCode::UnknownFilterSkipped),
+        [
+            "t0.yaml:4:13: warning[UNKNOWN_FILTER_SKIPPED]: unknown field 'ka.user.name' in output; rule skipped (skip-if-unknown-filter)"
+        ]
+    );
+    assert!(o.ruleset.rule("R").is_none());
+    // Falco checks exception fields when it collects the rule: an error.
+    let o = load(&[&format!(
+        "{EXCEPTION_RULE}      fields: ka.user.name\n      values: [x]\n  skip-if-unknown-filter: true\n"
+    )]);
+    assert_eq!(errors(&o).len(), 1, "{:?}", o.diagnostics);
+    assert!(errors(&o)[0].contains("unknown field 'ka.user.name'"));
+}
+
+/// Falco's exception comps: an operator or a string operator with a list
+/// modifier; checked even when the exception has no values yet.
+#[test]
+fn exception_comps_take_modifiers_and_are_checked_without_values() {
+    let o = load(&[&format!(
+        "{EXCEPTION_RULE}      fields: [proc.name, fd.name]\n      comps: [=, startswith oneof]\n      values:\n        - [cat, [/etc, /usr]]\n"
+    )]);
+    assert!(errors(&o).is_empty(), "{:?}", errors(&o));
+    let open = |p: &str, f: &str| ev("open").s("proc.name", p).s("fd.name", f);
+    assert!(!fires(&o.ruleset, &open("cat", "/usr/bin/x")));
+    assert!(fires(&o.ruleset, &open("cat", "/tmp/x")));
+    let o = load(&[&format!(
+        "{EXCEPTION_RULE}      fields: proc.name\n      comps: startswith oneof\n      values: [ca, ls]\n"
+    )]);
+    assert!(errors(&o).is_empty(), "{:?}", errors(&o));
+    assert!(!fires(&o.ruleset, &open("cat", "/x")));
+    for (comps, msg) in [
+        (
+            "[=, in oneof]",
+            "'in oneof' is not a supported comparison operator",
+        ),
+        ("[=]", "Fields and comps lists must have equal length"),
+    ] {
+        let o = load(&[&format!(
+            "{EXCEPTION_RULE}      fields: [proc.name, fd.name]\n      comps: {comps}\n"
+        )]);
+        assert!(errors(&o)[0].contains(msg), "{comps}: {:?}", errors(&o));
+    }
+    let o = load(&[&format!(
+        "{EXCEPTION_RULE}      fields: proc.name\n      comps: =\n      values: [a]\n"
+    )]);
+    assert!(errors(&o)[0].contains("When fields is a single value, comps must be one of"));
+}
+
+#[test]
+fn append_output_matches_rules_with_all_the_tags() {
+    let mut o = load(&[r#"
+- rule: A
+  desc: d
+  condition: evt.type = open
+  output: a
+  priority: INFO
+  tags: [x, y]
+- rule: B
+  desc: d
+  condition: evt.type = execve
+  output: b
+  priority: INFO
+  tags: [x]
+"#]);
+    o.ruleset
+        .append_output(&[crate::rules::AppendOutput {
+            tags: vec!["x".into(), "y".into()],
+            text: "more".into(),
+            ..Default::default()
+        }])
+        .unwrap();
+    let out = |e: &Ev| {
+        o.ruleset
+            .first_match(e)
+            .unwrap()
+            .alert(e, &Arc::from("n"))
+            .output
+    };
+    assert!(out(&ev("open")).ends_with("Informational a more"));
+    assert!(out(&ev("execve")).ends_with("Informational b"));
+}
+
+#[test]
+fn diagnostics_in_json_carry_falcos_code() {
+    let o = load(&[
+        "- rule: R\n  desc: d\n  condition: proc.name = x\n  output: o\n  priority: INFO\n",
+    ]);
+    let v = serde_json::to_value(&o.diagnostics).unwrap();
+    assert_eq!(v[0]["code"], "NO_EVTTYPE");
+    assert_eq!(v[0]["falco_code"], "LOAD_NO_EVTTYPE");
+    assert_eq!(v[0]["location"]["line"], 1);
 }

@@ -6,6 +6,11 @@
 //! is `null` in `output_fields`. As in Falco, `output_fields` holds every
 //! substituted field in order of first appearance, preceded by `evt.time`,
 //! which Falco's output prefix (`*%evt.time: <priority> ...`) contributes.
+//!
+//! Unlike Falco, field values are escaped in the text ([`escape_controls`]):
+//! a file name or command line carrying a newline or a terminal escape cannot
+//! split an alert line or forge one (falco#3895). `output_fields` keep the
+//! raw values (JSON escapes them).
 
 use std::sync::Arc;
 
@@ -104,7 +109,7 @@ impl PartialOutput {
                     let v = operand.value(p);
                     if !extra {
                         match &v {
-                            Some(v) => text.push_str(&v.to_text()),
+                            Some(v) => text.push_str(&escape_controls(v.to_text())),
                             None => text.push_str("<NA>"),
                         }
                     }
@@ -292,7 +297,7 @@ impl OutputFormat {
                 key: Arc::clone(key),
                 text: v
                     .as_ref()
-                    .map_or_else(|| "<NA>".to_string(), Value::to_text),
+                    .map_or_else(|| "<NA>".to_string(), |v| escape_controls(v.to_text())),
                 out: to_field_output(v),
                 extra,
             }
@@ -319,6 +324,33 @@ impl OutputFormat {
             Segment::Text(_) => None,
         })
     }
+}
+
+/// A field value made safe for a one-line text alert: every control
+/// character (C0, DEL, C1) is written as an escape: `\n`, `\r`, `\t`, and
+/// `\xNN` (C0 and DEL) or `\u{NN}` (C1, U+0080..U+009F) for the others.
+/// The value comes back unchanged (no allocation) when it has none.
+pub fn escape_controls(s: String) -> String {
+    // C1 controls are 0xC2 0x80..=0x9F in UTF-8.
+    if !s.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if (0x80..=0x9f).contains(&(c as u32)) => {
+                out.push_str(&format!("\\u{{{:02x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn to_field_output(v: Option<Value<'_>>) -> FieldOutput {
@@ -363,5 +395,29 @@ impl PendingAlert {
             ),
             output_fields,
         }
+    }
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_escaped_and_plain_text_is_untouched() {
+        let forged = "evt\n12:00:00.000000000: Critical fake_alert\r\t\x1b[31m\x07\x7f\u{85}é";
+        let got = escape_controls(forged.to_string());
+        assert!(!got.chars().any(char::is_control), "{got:?}");
+        assert_eq!(
+            got,
+            "evt\\n12:00:00.000000000: Critical fake_alert\\r\\t\\x1b[31m\\x07\\x7f\\u{85}é"
+        );
+        let plain = "/etc/shadow (é, 中文)".to_string();
+        let ptr = plain.as_ptr();
+        let same = escape_controls(plain);
+        assert_eq!(same.as_ptr(), ptr, "no control character: no copy");
+        let big = "a\n".repeat(32 * 1024);
+        let got = escape_controls(big);
+        assert_eq!(got.len(), 96 * 1024);
+        assert!(!got.contains('\n'));
     }
 }

@@ -211,9 +211,16 @@ impl SakerRun {
     /// Starts `saker ARGS` and waits until it reports that capture is running
     /// (the "watching ... event types" log line).
     pub fn start(args: &[&str]) -> SakerRun {
+        let mut cmd = Command::new(saker_bin());
+        cmd.args(args);
+        SakerRun::start_command(cmd)
+    }
+
+    /// [`SakerRun::start`] of a command the caller built (another binary,
+    /// or saker behind a wrapper that execs it, such as setpriv).
+    pub fn start_command(mut cmd: Command) -> SakerRun {
         use std::io::BufRead;
-        let mut child = Command::new(saker_bin())
-            .args(args)
+        let mut child = cmd
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

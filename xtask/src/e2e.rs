@@ -35,7 +35,7 @@ pub struct E2eArgs {
 
 pub fn run(args: &E2eArgs) -> Result<()> {
     crate::setup()?;
-    crate::install(crate::TEST_PACKAGES)?;
+    crate::install_test_packages()?;
     let root = workspace_root();
     // Falco's files are looked up only for what the arguments leave out.
     let mut needs = Vec::new();

@@ -1,8 +1,10 @@
 //! Developer tasks: `cargo xtask <task>`.
 //!
-//! - `setup`: installs what building the eBPF programs needs (Debian packages).
-//! - `test`: setup, then every test of the workspace.
+//! - `setup`: installs what building and running the agent need (Debian packages).
+//! - `test`: setup, the test-only packages (their services left stopped and
+//!   disabled), the image and the .deb, then every test of the workspace.
 //! - `run [-- ARGS]`: setup, release build, then `saker ARGS` (default: `run`).
+//! - `deb [--out PATH]`: the Debian package for hosts without Kubernetes (docs/install.md).
 //! - `codegen`: regenerates the vendored vmlinux.h and the syscall table.
 //! - `monitoring`: regenerates the PrometheusRule from the plain rules file.
 //! - `bench [--quick]`: overhead benchmark (docs/benchmarks.md).
@@ -16,6 +18,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod deb;
 mod e2e;
 mod image;
 mod supply;
@@ -29,9 +32,9 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Install clang-19, llvm-19, libbpf-dev, bpftool, protobuf-compiler and prometheus if missing (Debian, root).
+    /// Install what building and running need if missing: clang-19, llvm-19, libbpf-dev, bpftool, protobuf-compiler (Debian, root).
     Setup,
-    /// Set up, install the container runtimes the tests use, then run every test of the workspace.
+    /// Set up, install the test-only packages (services not started), build the image and the .deb, then run every test of the workspace.
     Test {
         /// Extra arguments for `cargo test`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -50,33 +53,41 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Build the container image (deploy/Containerfile) with buildah into target/image/saker-VERSION.oci.tar.
     Image(image::ImageArgs),
+    /// Build the Debian package (cargo-deb): binary, /etc/saker, hardened systemd unit.
+    Deb(deb::DebArgs),
     /// Supply chain: license/ban/source policy (deny.toml, cargo-deny) and the CycloneDX SBOM.
     SupplyChain,
     /// Falco's end-to-end rule tests (event-generator's format) against `saker run` (root).
     E2e(e2e::E2eArgs),
 }
 
-/// Packages the build and the tests need, and a file that proves each is
-/// installed. `prometheus` provides prometheus and promtool, which the
-/// monitoring tests run (a real Prometheus scraping the agent; alert rule
-/// unit tests). `protobuf-compiler`: the CRI and containerd API crates
-/// compile their protos at build time.
+/// Packages building the agent needs (and so `cargo xtask run`), and a file
+/// that proves each is installed: clang and the libbpf headers compile the
+/// eBPF programs, llvm and bpftool handle their objects and BTF;
+/// `protobuf-compiler`: the CRI and containerd API crates compile their
+/// protos at build time. Nothing here runs a service.
 const PACKAGES: &[(&str, &str)] = &[
     ("clang-19", "/usr/bin/clang-19"),
     ("llvm-19", "/usr/bin/llvm-strip-19"),
     ("libbpf-dev", "/usr/include/bpf/bpf_helpers.h"),
     ("bpftool", "/usr/sbin/bpftool"),
     ("protobuf-compiler", "/usr/bin/protoc"),
-    ("prometheus", "/usr/bin/promtool"),
 ];
 
-/// What the container tests run (tests/containers.rs, tests/runtimes.rs,
-/// tests/daemonset.rs, whose image `buildah` builds):
-/// a real containerd with its CRI plugin and runc, podman (the Docker API
-/// case) with conmon, the tools that build the local test image (umoci,
-/// skopeo, a static busybox) and the CNI plugins for pod networks. Installed
-/// by `cargo xtask test`, not by `setup`: the agent does not need them.
+/// What only the tests run, installed by `cargo xtask test` (never by
+/// `setup` or `run`), with their services left stopped and disabled (see
+/// [`install_test_packages`]): `prometheus` provides prometheus and
+/// promtool for the monitoring tests (a real Prometheus scraping the agent;
+/// alert rule unit tests); `systemd` provides systemd-analyze, which checks
+/// the .deb's unit (tests/package.rs); the container tests
+/// (tests/containers.rs, tests/runtimes.rs, tests/daemonset.rs, whose image
+/// `buildah` builds) run a real containerd with its CRI plugin and runc,
+/// podman (the Docker API case) with conmon, the tools that build the local
+/// test image (umoci, skopeo, a static busybox) and the CNI plugins for pod
+/// networks. The tests start private instances of what they need.
 const TEST_PACKAGES: &[(&str, &str)] = &[
+    ("prometheus", "/usr/bin/promtool"),
+    ("systemd", "/usr/bin/systemd-analyze"),
     ("containerd", "/usr/bin/containerd"),
     ("runc", "/usr/sbin/runc"),
     ("podman", "/usr/bin/podman"),
@@ -115,7 +126,7 @@ fn is_root() -> bool {
 }
 
 fn setup() -> Result<()> {
-    install(PACKAGES)?;
+    install(missing(PACKAGES))?;
     if !Path::new("/sys/kernel/btf/vmlinux").exists() {
         eprintln!(
             "xtask setup: warning: /sys/kernel/btf/vmlinux is missing; the agent needs a kernel with BTF"
@@ -124,28 +135,124 @@ fn setup() -> Result<()> {
     Ok(())
 }
 
-/// Installs the Debian packages of `packages` that are missing (root).
-fn install(packages: &[(&str, &str)]) -> Result<()> {
-    let missing: Vec<&str> = packages
+/// The packages of `packages` whose probe file is missing.
+fn missing<'a>(packages: &[(&'a str, &str)]) -> Vec<&'a str> {
+    packages
         .iter()
         .filter(|(_, probe)| !Path::new(probe).exists())
         .map(|(pkg, _)| *pkg)
-        .collect();
-    if !missing.is_empty() {
-        let list = missing.join(" ");
-        if !is_root() {
-            bail!("missing packages: {list}; run as root: apt-get install -y {list}");
+        .collect()
+}
+
+/// Installs `missing` Debian packages (root), without recommends.
+fn install(missing: Vec<&str>) -> Result<()> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    if !is_root() {
+        bail!("missing packages: {list}; run as root: apt-get install -y {list}");
+    }
+    eprintln!("xtask: installing {list}");
+    status(Command::new("apt-get").args(["update", "-q"]))?;
+    status(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&missing),
+    )
+}
+
+/// Where Debian's maintainer scripts ask whether they may start a service
+/// (invoke-rc.d and deb-systemd-invoke both run it first; exit status 101
+/// means "forbidden": /usr/share/doc/init-system-helpers/README.policy-rc.d).
+const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
+
+/// [`TEST_PACKAGES`] that are missing, installed without starting or
+/// enabling their services: prometheus' and containerd's packages start
+/// a daemon from their postinst on a systemd host and enable it for the
+/// next boot; the tests need only the programs. A policy-rc.d that forbids
+/// every start is in place during the install (unless the machine has its
+/// own), and the units the new packages ship are disabled afterwards.
+pub(crate) fn install_test_packages() -> Result<()> {
+    let missing = missing(TEST_PACKAGES);
+    if missing.is_empty() || !is_root() {
+        return install(missing);
+    }
+    let policy = NoServiceStarts::install()?;
+    let installed = install(missing.clone());
+    drop(policy);
+    installed?;
+    for unit in units_of(&missing) {
+        // Recorded as disabled by the admin, so an upgrade of the package
+        // does not enable it again.
+        let st = Command::new("deb-systemd-helper")
+            .args(["disable", &unit])
+            .status();
+        match st {
+            Ok(s) if s.success() => eprintln!("xtask: {unit} left disabled (test-only package)"),
+            _ => {
+                eprintln!("xtask: warning: could not disable {unit}; run: systemctl disable {unit}")
+            }
         }
-        eprintln!("xtask setup: installing {list}");
-        status(Command::new("apt-get").args(["update", "-q"]))?;
-        status(
-            Command::new("apt-get")
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .args(["install", "-y", "-q", "--no-install-recommends"])
-                .args(&missing),
-        )?;
     }
     Ok(())
+}
+
+/// The systemd units (service, socket, timer) the Debian packages ship.
+fn units_of(packages: &[&str]) -> Vec<String> {
+    let Ok(out) = Command::new("dpkg").arg("-L").args(packages).output() else {
+        return Vec::new();
+    };
+    let mut units: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| {
+            l.starts_with("/lib/systemd/system/") || l.starts_with("/usr/lib/systemd/system/")
+        })
+        .filter_map(|l| Path::new(l).file_name()?.to_str().map(str::to_string))
+        .filter(|u| {
+            !u.contains('@')
+                && [".service", ".socket", ".timer"]
+                    .iter()
+                    .any(|s| u.ends_with(s))
+        })
+        .collect();
+    units.sort();
+    units.dedup();
+    units
+}
+
+/// A policy-rc.d forbidding service starts, removed on drop; none is
+/// written if the machine has one (it is the admin's).
+struct NoServiceStarts {
+    written: bool,
+}
+
+impl NoServiceStarts {
+    fn install() -> Result<NoServiceStarts> {
+        if Path::new(POLICY_RC_D).exists() {
+            return Ok(NoServiceStarts { written: false });
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(
+            POLICY_RC_D,
+            "#!/bin/sh\n# Written by `cargo xtask test` while it installs test-only packages,\n\
+             # so that their services are not started; removed afterwards.\nexit 101\n",
+        )
+        .with_context(|| format!("writing {POLICY_RC_D}"))?;
+        std::fs::set_permissions(POLICY_RC_D, std::fs::Permissions::from_mode(0o755))?;
+        Ok(NoServiceStarts { written: true })
+    }
+}
+
+impl Drop for NoServiceStarts {
+    fn drop(&mut self) {
+        if self.written
+            && let Err(e) = std::fs::remove_file(POLICY_RC_D)
+        {
+            eprintln!("xtask: warning: could not remove {POLICY_RC_D}: {e}; remove it by hand");
+        }
+    }
 }
 
 fn cargo_path() -> PathBuf {
@@ -158,23 +265,28 @@ fn cargo() -> Command {
 
 fn test(extra: &[String]) -> Result<()> {
     setup()?;
-    install(TEST_PACKAGES)?;
-    // The crates' licenses, bans and sources (deny.toml), then the agent
+    install_test_packages()?;
+    // The crates' licenses, bans and sources (deny.toml); then the agent
     // image (with its SBOM), which tests/daemonset.rs runs from the rendered
-    // production DaemonSet.
+    // production DaemonSet, and the .deb, which tests/package.rs installs.
+    // Both ship the release build, so CI builds the profile users run.
     supply::check()?;
     image::run(&image::ImageArgs::default())?;
+    let deb = deb::run(&deb::DebArgs::default())?;
     status(
         cargo()
             .current_dir(workspace_root())
             .env("SAKER_IMAGE_ARCHIVE", image::default_archive())
+            .env("SAKER_DEB", deb)
             .args(["test", "--workspace"])
             .args(extra),
     )
 }
 
-/// `cargo build --release -p saker` (what `run` starts and `image` ships).
+/// `cargo build --release -p saker` (what `run` starts and `image` and
+/// `deb` ship), with cargo's progress on the terminal.
 fn build_release() -> Result<()> {
+    eprintln!("xtask: building saker (release profile; the first build takes a few minutes)");
     status(
         cargo()
             .current_dir(workspace_root())
@@ -183,6 +295,7 @@ fn build_release() -> Result<()> {
 }
 
 fn run(args: &[String]) -> Result<()> {
+    eprintln!("xtask run: checking the build packages");
     setup()?;
     let root = workspace_root();
     build_release()?;
@@ -192,6 +305,15 @@ fn run(args: &[String]) -> Result<()> {
         args.to_vec()
     };
     let bin = root.join("target/release/saker");
+    eprintln!(
+        "xtask run: starting target/release/saker {}{}",
+        args.join(" "),
+        if args.first().is_some_and(|a| a == "run" || a == "capture") {
+            " (Ctrl-C stops it)"
+        } else {
+            ""
+        }
+    );
     let st = Command::new(&bin)
         .args(&args)
         .status()
@@ -346,6 +468,7 @@ fn main() -> ExitCode {
         Task::Monitoring => monitoring(),
         Task::Bench(a) => bench::run(a),
         Task::Image(a) => image::run(a),
+        Task::Deb(a) => deb::run(a).map(|_| ()),
         Task::SupplyChain => supply::run(),
         Task::E2e(a) => e2e::run(a),
     };

@@ -11,14 +11,22 @@ use anyhow::{Context, Result, bail};
 use crate::{cargo, status, workspace_root};
 
 /// Workspace member directories (the root Cargo.toml's `members`).
-const WORKSPACE_MEMBERS: [&str; 5] = ["agent", "agent-ebpf", "xtask", "tests", "bench/workloads"];
+const WORKSPACE_MEMBERS: [&str; 7] = [
+    "agent",
+    "agent-ebpf",
+    "xtask",
+    "xtask/e2e",
+    "xtask/upstream",
+    "tests",
+    "bench/workloads",
+];
 
 /// (crate, version, subcommand) of each plugin.
 const CARGO_DENY: (&str, &str, &str) = ("cargo-deny", "0.20.2", "deny");
 const CARGO_CYCLONEDX: (&str, &str, &str) = ("cargo-cyclonedx", "0.5.9", "cyclonedx");
 
 /// Installs a cargo plugin at its pinned version unless that version is there.
-fn ensure(tool: (&str, &str, &str)) -> Result<()> {
+pub(crate) fn ensure(tool: (&str, &str, &str)) -> Result<()> {
     let (krate, version, sub) = tool;
     let out = cargo().args([sub, "--version"]).output();
     if let Ok(o) = &out

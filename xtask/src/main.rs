@@ -165,15 +165,19 @@ fn install(missing: Vec<&str>) -> Result<()> {
 
 /// Where Debian's maintainer scripts ask whether they may start a service
 /// (invoke-rc.d and deb-systemd-invoke both run it first; exit status 101
-/// means "forbidden": /usr/share/doc/init-system-helpers/README.policy-rc.d).
+/// means "forbidden": /usr/share/doc/init-system-helpers/README.policy-rc.d.gz).
 const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
 
+/// The [`TEST_PACKAGES`] that ship daemons, whose postinst enables their
+/// units and, on a systemd host, starts them (prometheus.service,
+/// containerd.service, podman's service, socket and timers).
+const DAEMON_TEST_PACKAGES: &[&str] = &["prometheus", "containerd", "podman"];
+
 /// [`TEST_PACKAGES`] that are missing, installed without starting or
-/// enabling their services: prometheus' and containerd's packages start
-/// a daemon from their postinst on a systemd host and enable it for the
-/// next boot; the tests need only the programs. A policy-rc.d that forbids
-/// every start is in place during the install (unless the machine has its
-/// own), and the units the new packages ship are disabled afterwards.
+/// enabling their services: the tests need only the programs (they start
+/// private instances). A policy-rc.d that forbids every start is in place
+/// during the install (unless the machine has its own), and the units of
+/// the newly installed [`DAEMON_TEST_PACKAGES`] are disabled afterwards.
 pub(crate) fn install_test_packages() -> Result<()> {
     let missing = missing(TEST_PACKAGES);
     if missing.is_empty() || !is_root() {
@@ -183,7 +187,12 @@ pub(crate) fn install_test_packages() -> Result<()> {
     let installed = install(missing.clone());
     drop(policy);
     installed?;
-    for unit in units_of(&missing) {
+    let daemons: Vec<&str> = missing
+        .iter()
+        .copied()
+        .filter(|p| DAEMON_TEST_PACKAGES.contains(p))
+        .collect();
+    for unit in units_of(&daemons) {
         // Recorded as disabled by the admin, so an upgrade of the package
         // does not enable it again.
         let st = Command::new("deb-systemd-helper")
@@ -201,6 +210,9 @@ pub(crate) fn install_test_packages() -> Result<()> {
 
 /// The systemd units (service, socket, timer) the Debian packages ship.
 fn units_of(packages: &[&str]) -> Vec<String> {
+    if packages.is_empty() {
+        return Vec::new();
+    }
     let Ok(out) = Command::new("dpkg").arg("-L").args(packages).output() else {
         return Vec::new();
     };

@@ -461,6 +461,24 @@ fn bench_live(c: &mut Criterion<ThreadCpuTime>) {
             black_box(bytes)
         })
     });
+    // Every argument of every event: `%evt.args`, and each `evt.arg[N]`.
+    let args = saker::fields::resolve("evt.args", None).expect("evt.args");
+    let by_index: Vec<_> = (0..8)
+        .map(|i| saker::fields::resolve("evt.arg", Some(&i.to_string())).expect("evt.arg[N]"))
+        .collect();
+    group.bench_function("render_all_args", |b| {
+        b.iter(|| {
+            let mut bytes = 0usize;
+            for (i, e) in events.iter().enumerate() {
+                let ctx = EventContext::new(black_box(e), &state, i as u64, 0, &run);
+                bytes += ctx.extract(&args).map_or(0, |v| v.to_text().len());
+                for f in &by_index {
+                    bytes += ctx.extract(f).map_or(0, |v| v.to_text().len());
+                }
+            }
+            black_box(bytes)
+        })
+    });
     group.finish();
 }
 

@@ -508,11 +508,18 @@ fn the_configmap_passes_sakers_own_validation() {
 
     // As each overlay starts the agent: its args after `run`, with the
     // config at the temporary path; and with the falcosidekick output on,
-    // so the disabled section is valid once enabled.
+    // so the disabled section is valid once enabled. Validation reads the
+    // rules files the config names: the container's paths, replaced (-o
+    // rules_files=[...]) by where they are here.
+    let rules_here = format!(
+        "rules_files=[{}, {}]",
+        workspace().join("agent/rules/saker_rules.yaml").display(),
+        tree.path("rules.d").display()
+    );
     for which in ["base", "overlays/production", "overlays/privileged"] {
         let args = agent_container(&daemonset(which)).args.expect("args");
         assert_eq!(args[..3], ["run", "-c", "/etc/saker/saker.yaml"], "{which}");
-        let mut cmd: Vec<&str> = vec!["config", "validate", "-c", config];
+        let mut cmd: Vec<&str> = vec!["config", "validate", "-c", config, "-o", &rules_here];
         cmd.extend(args[3..].iter().map(String::as_str));
         let (ok, out) = saker(&cmd);
         assert!(ok, "{which}: saker {cmd:?}:\n{out}");

@@ -7,11 +7,12 @@
 //! warning, so an existing `falco.yaml` can be used as is. Saker's own
 //! settings live under `saker:`.
 
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_yaml::{Mapping, Value};
 
 use crate::alert::Priority;
@@ -20,28 +21,372 @@ use crate::output::config::{
     FileOutputConfig, HttpOutputConfig, OutputSettings, OutputsConfig, ProgramOutputConfig,
     StdoutOutputConfig,
 };
+use crate::rules::yaml::{Node, NodeKind};
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{origin}: {message}")]
-    Yaml { origin: String, message: String },
-    #[error("-o {arg}: {reason}")]
-    Override { arg: String, reason: String },
-    #[error("{key}: {reason}")]
-    Invalid { key: String, reason: String },
-    #[error(transparent)]
-    Output(#[from] crate::output::config::ConfigError),
+/// Where a configuration value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A line and column (1-based) of the configuration file.
+    File { path: PathBuf, line: u32, col: u32 },
+    /// The configuration file as a whole (it could not be read or parsed
+    /// without a position).
+    WholeFile(PathBuf),
+    /// A `-o KEY=VALUE` argument, as given.
+    Override(String),
+    /// A command-line flag and its value, e.g. `-r rules.yaml`.
+    Flag(String),
+    /// The key's default value.
+    Default,
 }
 
-fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.to_string(),
-        reason: reason.into(),
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File { path, line, col } => write!(f, "{}:{line}:{col}", path.display()),
+            Origin::WholeFile(path) => write!(f, "{}", path.display()),
+            Origin::Override(arg) => write!(f, "-o {arg}"),
+            Origin::Flag(flag) => f.write_str(flag),
+            Origin::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// One problem with the configuration: the key, where its value came from,
+/// what is wrong and, where one helps, what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// Dotted key with list indices, e.g. `webserver.listen_port`, `rules[0]`.
+    pub key: String,
+    pub message: String,
+    pub hint: Option<String>,
+    pub origin: Origin,
+    /// Other keys that explain the value when `key` itself has its default
+    /// (`webserver.ssl_certificate` is only needed because of
+    /// `webserver.ssl_enabled`): the origin comes from the first one set.
+    pub related: Vec<String>,
+}
+
+impl ConfigIssue {
+    /// An issue not yet located (see [`ConfigSources::locate`]).
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigIssue {
+            key: key.into(),
+            message: message.into(),
+            hint: None,
+            origin: Origin::Default,
+            related: Vec::new(),
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_related(mut self, key: impl Into<String>) -> Self {
+        self.related.push(key.into());
+        self
+    }
+
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
+        self
+    }
+}
+
+impl ConfigIssue {
+    /// `ORIGIN: SEVERITY: KEY: MESSAGE` (compiler style, as the rules'
+    /// diagnostics), then the hint on its own line.
+    pub fn render(&self, severity: &str) -> String {
+        let mut s = String::new();
+        self.write(&mut s, Some(severity)).ok();
+        s
+    }
+
+    /// The key is left out when the origin already names it (`-o KEY=...`),
+    /// the origin when it is the default value.
+    fn write(&self, f: &mut impl fmt::Write, severity: Option<&str>) -> fmt::Result {
+        let key_in_origin = match &self.origin {
+            Origin::Override(arg) => arg
+                .split_once('=')
+                .is_some_and(|(k, _)| k.trim() == self.key),
+            _ => false,
+        };
+        match &self.origin {
+            Origin::Default => {}
+            o => write!(f, "{o}: ")?,
+        }
+        if let Some(sev) = severity {
+            write!(f, "{sev}: ")?;
+        }
+        if !self.key.is_empty() && !key_in_origin {
+            write!(f, "{}: ", self.key)?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n    hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `ORIGIN: KEY: MESSAGE` and the hint ([`ConfigIssue::render`] without a severity).
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f, None)
+    }
+}
+
+/// Every problem found in a configuration, each once, in the order found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigIssue>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, issue) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{issue}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One step of a key path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySeg {
+    Name(String),
+    Index(usize),
+    /// `[]`: a new element at the end of a list (`-o` only).
+    Append,
+}
+
+/// `a.b[2].c` -> [a, b, 2, c], Falco's key grammar
+/// (`userspace/engine/yaml_helper.h`, `get_node`): `.` separates names,
+/// `[N]` indexes a list, `[]` appends to it, `\` escapes `.`, `[`, `]`, `\`.
+pub fn parse_key(key: &str) -> Result<Vec<KeySeg>, String> {
+    let mut out = Vec::new();
+    let mut name = String::new();
+    let mut named = false;
+    // A '.' was just read: a name must follow.
+    let mut after_dot = false;
+    let mut chars = key.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(n @ ('.' | '[' | ']' | '\\')) => {
+                    name.push(n);
+                    named = true;
+                }
+                Some(n) => return Err(format!("invalid escape sequence '\\{n}'")),
+                None => return Err("trailing backslash".into()),
+            },
+            '.' => {
+                if named {
+                    out.push(KeySeg::Name(std::mem::take(&mut name)));
+                    named = false;
+                } else if !matches!(out.last(), Some(KeySeg::Index(_) | KeySeg::Append)) {
+                    return Err("empty key component".into());
+                }
+                if chars.peek().is_none() {
+                    return Err("empty key component".into());
+                }
+                after_dot = true;
+            }
+            '[' => {
+                if after_dot {
+                    return Err("empty key component".into());
+                }
+                if named {
+                    out.push(KeySeg::Name(std::mem::take(&mut name)));
+                    named = false;
+                }
+                if out.is_empty() {
+                    return Err("a list index needs a key before it".into());
+                }
+                let mut idx = String::new();
+                loop {
+                    match chars.next() {
+                        Some(']') => break,
+                        Some(d) => idx.push(d),
+                        None => return Err("missing ']'".into()),
+                    }
+                }
+                if idx.is_empty() {
+                    out.push(KeySeg::Append);
+                } else {
+                    let n = idx
+                        .parse::<usize>()
+                        .map_err(|_| format!("expected a list index, found {idx:?}"))?;
+                    out.push(KeySeg::Index(n));
+                }
+                if let Some(&n) = chars.peek()
+                    && n != '.'
+                    && n != '['
+                {
+                    return Err(format!("expected '.' or '[' after ']', found {n:?}"));
+                }
+            }
+            c => {
+                if !named
+                    && !after_dot
+                    && matches!(out.last(), Some(KeySeg::Index(_) | KeySeg::Append))
+                {
+                    return Err(format!("expected '.' before {c:?}"));
+                }
+                name.push(c);
+                named = true;
+                after_dot = false;
+            }
+        }
+    }
+    if named {
+        out.push(KeySeg::Name(name));
+    }
+    if out.is_empty() {
+        return Err("empty key".into());
+    }
+    Ok(out)
+}
+
+/// [a, b, 2, c] -> `a.b[2].c`.
+fn key_string(path: &[KeySeg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            KeySeg::Name(n) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(n);
+            }
+            KeySeg::Index(i) => s.push_str(&format!("[{i}]")),
+            KeySeg::Append => s.push_str("[]"),
+        }
+    }
+    s
+}
+
+/// Where the configuration's values came from: the file (with the position
+/// of every node) and the `-o` arguments, so that any later check can say
+/// where the value it rejects was written.
+#[derive(Clone, Default)]
+pub struct ConfigSources {
+    file: Option<PathBuf>,
+    tree: Option<Node>,
+    /// The path each `-o` argument set (appends resolved to their index).
+    overrides: Vec<(Vec<KeySeg>, String)>,
+    /// The file wrote Falco's old `rules_file` for `rules_files`.
+    rules_file_alias: bool,
+}
+
+/// Opaque: two configurations with the same values compare equal in their
+/// `Debug` text whether the values came from a file or from `-o`.
+impl fmt::Debug for ConfigSources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigSources").finish_non_exhaustive()
+    }
+}
+
+impl ConfigSources {
+    /// Where the value of `key` came from: the last `-o` that set it (or a
+    /// section holding it), else its place in the file, else the default.
+    pub fn origin_of(&self, key: &str) -> Origin {
+        let Ok(path) = parse_key(key) else {
+            return Origin::Default;
+        };
+        let overlaps = |set: &[KeySeg]| {
+            let n = set.len().min(path.len());
+            set[..n] == path[..n]
+        };
+        if let Some((_, arg)) = self.overrides.iter().rev().find(|(p, _)| overlaps(p)) {
+            return Origin::Override(arg.clone());
+        }
+        let mut in_file = path.clone();
+        if self.rules_file_alias
+            && let Some(KeySeg::Name(first)) = in_file.first_mut()
+            && first == "rules_files"
+        {
+            *first = "rules_file".into();
+        }
+        if let (Some(file), Some(tree)) = (&self.file, &self.tree)
+            && let Some(pos) = node_position(tree, &in_file)
+        {
+            return Origin::File {
+                path: file.clone(),
+                line: pos.line,
+                col: pos.col,
+            };
+        }
+        Origin::Default
+    }
+
+    /// Sets the origin of an issue that has none yet: its key's, or the
+    /// first related key's that is not a default.
+    pub fn locate(&self, mut issue: ConfigIssue) -> ConfigIssue {
+        if issue.origin != Origin::Default {
+            return issue;
+        }
+        let mut origin = self.origin_of(&issue.key);
+        for k in &issue.related {
+            if origin != Origin::Default {
+                break;
+            }
+            origin = self.origin_of(k);
+        }
+        issue.origin = origin;
+        issue
+    }
+
+    /// Reading order: the file's issues by line and column, then the `-o`
+    /// arguments' in command-line order, then flags, then defaults (stable:
+    /// issues of one place keep the order they were found in).
+    pub fn sort(&self, issues: &mut [ConfigIssue]) {
+        issues.sort_by_key(|i| match &i.origin {
+            Origin::WholeFile(_) => (0, 0, 0),
+            Origin::File { line, col, .. } => (0, *line as usize, *col as usize),
+            Origin::Override(arg) => (
+                1,
+                self.overrides
+                    .iter()
+                    .position(|(_, a)| a == arg)
+                    .unwrap_or(usize::MAX),
+                0,
+            ),
+            Origin::Flag(_) => (2, 0, 0),
+            Origin::Default => (3, 0, 0),
+        });
+    }
+
+    /// The configuration file, if one was given.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+}
+
+/// The position of the value at `path` in a positioned YAML tree: a
+/// scalar's own, a section's key (the line that names it).
+fn node_position(root: &Node, path: &[KeySeg]) -> Option<crate::rules::yaml::Pos> {
+    let mut cur = root;
+    let mut key_pos = None;
+    for seg in path {
+        match (seg, &cur.kind) {
+            (KeySeg::Name(n), NodeKind::Map(entries)) => {
+                let (k, v) = entries.iter().find(|(k, _)| k.as_str() == Some(n))?;
+                key_pos = Some(k.pos);
+                cur = v;
+            }
+            (KeySeg::Index(i), NodeKind::Seq(items)) => {
+                cur = items.get(*i)?;
+                key_pos = Some(cur.pos);
+            }
+            _ => return None,
+        }
+    }
+    match &cur.kind {
+        NodeKind::Scalar(..) if !cur.is_null() => Some(cur.pos),
+        _ => key_pos.or(Some(cur.pos)),
     }
 }
 
@@ -73,7 +418,7 @@ const IGNORED_FALCO_KEYS: &[&str] = &[
 ];
 
 /// The file's shape. Every section is optional; defaults follow Falco's.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConfigFile {
     #[serde(alias = "rules_file")]
@@ -101,49 +446,49 @@ pub struct ConfigFile {
     /// Container runtimes asked for metadata (the container plugin's `engines`).
     pub container_engines: ContainerEnginesConfig,
     // Falco keys Saker accepts and ignores (IGNORED_FALCO_KEYS, same order).
-    #[serde(rename = "watch_config_files")]
+    #[serde(rename = "watch_config_files", skip_serializing)]
     ignored_0: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "time_format_iso_8601")]
+    #[serde(rename = "time_format_iso_8601", skip_serializing)]
     ignored_1: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "buffered_outputs")]
+    #[serde(rename = "buffered_outputs", skip_serializing)]
     ignored_2: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "outputs_queue")]
+    #[serde(rename = "outputs_queue", skip_serializing)]
     ignored_3: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "output_timeout")]
+    #[serde(rename = "output_timeout", skip_serializing)]
     ignored_4: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "outputs")]
+    #[serde(rename = "outputs", skip_serializing)]
     ignored_5: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "syslog_output")]
+    #[serde(rename = "syslog_output", skip_serializing)]
     ignored_6: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "grpc")]
+    #[serde(rename = "grpc", skip_serializing)]
     ignored_7: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "grpc_output")]
+    #[serde(rename = "grpc_output", skip_serializing)]
     ignored_8: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "libs_logger")]
+    #[serde(rename = "libs_logger", skip_serializing)]
     ignored_9: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "falco_libs")]
+    #[serde(rename = "falco_libs", skip_serializing)]
     ignored_10: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "config_files")]
+    #[serde(rename = "config_files", skip_serializing)]
     ignored_11: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "plugins")]
+    #[serde(rename = "plugins", skip_serializing)]
     ignored_12: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "load_plugins")]
+    #[serde(rename = "load_plugins", skip_serializing)]
     ignored_13: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "plugins_hostinfo")]
+    #[serde(rename = "plugins_hostinfo", skip_serializing)]
     ignored_14: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "capture")]
+    #[serde(rename = "capture", skip_serializing)]
     ignored_15: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "static_fields")]
+    #[serde(rename = "static_fields", skip_serializing)]
     ignored_16: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "json_include_message_property")]
+    #[serde(rename = "json_include_message_property", skip_serializing)]
     ignored_17: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "json_include_output_fields_property")]
+    #[serde(rename = "json_include_output_fields_property", skip_serializing)]
     ignored_18: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "log_syslog")]
+    #[serde(rename = "log_syslog", skip_serializing)]
     ignored_19: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "log_stderr")]
+    #[serde(rename = "log_stderr", skip_serializing)]
     ignored_20: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "rule_matching_strategy")]
+    #[serde(rename = "rule_matching_strategy", skip_serializing)]
     ignored_21: Option<serde::de::IgnoredAny>,
 }
 
@@ -187,7 +532,10 @@ impl Default for ConfigFile {
     fn default() -> Self {
         let o = OutputsConfig::default();
         ConfigFile {
-            rules_files: Vec::new(),
+            // Falco's falco.yaml names its default rules files, so that
+            // `-o rules_files[]=x` adds to them; Saker's default is its
+            // embedded ruleset, named so.
+            rules_files: vec![PathBuf::from(crate::rules::DEFAULT_RULES_NAME)],
             rules: Vec::new(),
             rule_matching: "first".into(),
             json_output: o.json_output,
@@ -237,7 +585,7 @@ impl Default for ConfigFile {
 }
 
 /// One item of `rules:`: exactly one of `enable` or `disable`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSelectionItem {
     pub enable: Option<RuleSelector>,
@@ -251,7 +599,7 @@ pub enum RuleSelection {
     Disable(RuleSelector),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSelector {
     /// A rule name; `*` matches any characters.
@@ -260,7 +608,7 @@ pub struct RuleSelector {
 }
 
 /// Falco's `webserver`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebserverConfig {
     pub enabled: bool,
@@ -289,7 +637,7 @@ impl Default for WebserverConfig {
 }
 
 /// Falco's `base_syscalls`: syscalls captured regardless of the rules.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BaseSyscallsConfig {
     pub custom_set: Vec<String>,
@@ -298,7 +646,7 @@ pub struct BaseSyscallsConfig {
 }
 
 /// Falco's `syscall_event_drops`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DropsConfig {
     pub threshold: f64,
@@ -321,7 +669,7 @@ impl Default for DropsConfig {
 }
 
 /// Falco's `metrics`. `libbpf_stats_enabled` turns on kernel BPF run-time stats.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     pub enabled: bool,
@@ -362,7 +710,7 @@ impl Default for MetricsConfig {
 }
 
 /// Falco's `engine`: only `modern_ebpf` exists in Saker; its buffer preset sizes the ring.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
     pub kind: String,
@@ -388,7 +736,7 @@ impl Default for EngineConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModernEbpfConfig {
     pub cpus_for_each_buffer: u32,
@@ -411,7 +759,7 @@ impl Default for ModernEbpfConfig {
 /// `extra_output` is appended to the output text; `extra_fields` go to
 /// `output_fields` only (a field name, or `{key: "%field"}`);
 /// `suggested_output: true` appends the container plugin's suggested fields.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AppendOutputItem {
     #[serde(rename = "match")]
@@ -421,7 +769,7 @@ pub struct AppendOutputItem {
     pub suggested_output: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AppendOutputMatch {
     pub source: String,
@@ -430,7 +778,7 @@ pub struct AppendOutputMatch {
 }
 
 /// One engine of `container_engines` (the container plugin's `engines.<name>`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContainerEngineConfig {
     pub enabled: bool,
@@ -464,7 +812,7 @@ impl Default for ContainerEngineConfig {
 /// `container_engines`: Falco's key (0.37-0.40) with the container plugin's
 /// engine names and settings (`init_config.engines`, `label_max_len`).
 /// An engine given without `sockets` uses the plugin's default sockets.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContainerEnginesConfig {
     pub docker: ContainerEngineConfig,
@@ -495,7 +843,7 @@ impl Default for ContainerEnginesConfig {
 }
 
 /// `saker.containers`: the container table and alert holding.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContainersConfig {
     /// Containers kept at most (oldest without processes evicted first).
@@ -529,7 +877,7 @@ impl Default for ContainersConfig {
 }
 
 /// `saker.hostnames`: host names of socket addresses (`fd.*ip.name`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HostNamesConfig {
     /// Look up the reverse name of addresses that alerts print.
@@ -561,7 +909,7 @@ impl Default for HostNamesConfig {
 }
 
 /// Saker's own settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SakerConfig {
     /// Where the host's /proc and /etc are (`/host` when running in a container).
@@ -586,6 +934,10 @@ pub struct SakerConfig {
     pub containers: ContainersConfig,
     /// Host names of socket addresses (`fd.*ip.name`).
     pub hostnames: HostNamesConfig,
+    /// Run, and report ready, with no rule enabled (by default an agent
+    /// without rules warns and `/readyz` reports it not ready: a
+    /// mis-mounted rules volume must not look like a healthy sensor).
+    pub allow_no_rules: bool,
 }
 
 impl Default for SakerConfig {
@@ -601,6 +953,7 @@ impl Default for SakerConfig {
             overhead_budget: 0.05,
             containers: ContainersConfig::default(),
             hostnames: HostNamesConfig::default(),
+            allow_no_rules: false,
         }
     }
 }
@@ -642,6 +995,8 @@ pub struct WebserverSettings {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Rules files and folders in load order;
+    /// [`crate::rules::DEFAULT_RULES_NAME`] names the embedded ruleset.
     pub rules_files: Vec<PathBuf>,
     pub rule_selection: Vec<RuleSelection>,
     pub rule_matching: RuleMatching,
@@ -678,6 +1033,10 @@ pub struct Config {
     pub hostnames: crate::state::hostnames::HostNameLimits,
     /// Falco keys that were present but are not implemented.
     pub ignored_keys: Vec<String>,
+    /// `saker.allow_no_rules`.
+    pub allow_no_rules: bool,
+    /// Where each value came from, to locate later findings.
+    pub sources: ConfigSources,
 }
 
 /// Parses Falco-style durations: `15s`, `500ms`, `1m`, `2h`, or a bare number of seconds.
@@ -698,120 +1057,379 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
 
-/// Applies one `-o key=value`: dotted keys walk mappings (created as needed);
-/// `key[]=value` appends to a list. The value is parsed as YAML.
-pub fn apply_override(root: &mut Value, arg: &str) -> Result<(), ConfigError> {
-    let bad = |reason: &str| ConfigError::Override {
-        arg: arg.to_string(),
-        reason: reason.to_string(),
-    };
-    let (key, raw) = arg
-        .split_once('=')
-        .ok_or_else(|| bad("expected KEY=VALUE"))?;
-    let key = key.trim();
-    if key.is_empty() {
-        return Err(bad("empty key"));
-    }
-    let value: Value = serde_yaml::from_str(raw).map_err(|e| bad(&format!("value: {e}")))?;
-    let (path, append) = match key.strip_suffix("[]") {
-        Some(k) => (k, true),
-        None => (key, false),
-    };
-    let parts: Vec<&str> = path.split('.').collect();
-    if parts.iter().any(|p| p.is_empty()) {
-        return Err(bad("empty key component"));
-    }
+/// The default configuration as a YAML tree: what `-o KEY[]=VALUE` appends
+/// to when neither the file nor an earlier `-o` set the list.
+fn default_tree() -> Value {
+    serde_yaml::to_value(ConfigFile::default()).unwrap_or(Value::Null)
+}
+
+/// The value at `path` of a tree.
+fn value_at<'a>(root: &'a Value, path: &[KeySeg]) -> Option<&'a Value> {
     let mut cur = root;
-    for (i, part) in parts.iter().enumerate() {
-        if !cur.is_mapping() {
-            if cur.is_null() {
-                *cur = Value::Mapping(Mapping::new());
-            } else {
-                return Err(bad(&format!("{} is not a mapping", parts[..i].join("."))));
-            }
-        }
-        let map = cur.as_mapping_mut().ok_or_else(|| bad("not a mapping"))?;
-        let k = Value::String((*part).to_string());
-        if i + 1 == parts.len() {
-            if append {
-                let entry = map.entry(k).or_insert(Value::Sequence(Vec::new()));
-                match entry {
-                    Value::Sequence(seq) => seq.push(value),
-                    Value::Null => *entry = Value::Sequence(vec![value]),
-                    _ => return Err(bad(&format!("{path} is not a list"))),
-                }
-            } else {
-                map.insert(k, value);
-            }
-            return Ok(());
-        }
-        cur = map.entry(k).or_insert(Value::Null);
-    }
-    Ok(())
-}
-
-fn yaml_error(origin: &str, e: &serde_yaml::Error) -> ConfigError {
-    let message = match e.location() {
-        Some(l) => format!("line {} column {}: {e}", l.line(), l.column()),
-        None => e.to_string(),
-    };
-    ConfigError::Yaml {
-        origin: origin.to_string(),
-        message,
-    }
-}
-
-/// Reads the config file (if any), applies overrides, and validates.
-///
-/// The file is first checked on its own, so that errors carry its line and
-/// column; overrides are then applied to the parsed tree and checked again.
-pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
-    let (origin, text) = match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                path: p.to_path_buf(),
-                source,
-            })?;
-            (p.display().to_string(), text)
-        }
-        None => ("defaults".to_string(), String::new()),
-    };
-    let empty = text.trim().is_empty();
-    let mut file: ConfigFile = if empty {
-        ConfigFile::default()
-    } else {
-        serde_yaml::from_str(&text).map_err(|e| yaml_error(&origin, &e))?
-    };
-    if !overrides.is_empty() {
-        let mut root: Value = if empty {
-            Value::Mapping(Mapping::new())
-        } else {
-            serde_yaml::from_str(&text).map_err(|e| yaml_error(&origin, &e))?
+    for seg in path {
+        cur = match (seg, cur) {
+            (KeySeg::Name(n), Value::Mapping(m)) => m.get(n.as_str())?,
+            (KeySeg::Index(i), Value::Sequence(s)) => s.get(*i)?,
+            _ => return None,
         };
+    }
+    Some(cur)
+}
+
+/// Applies one `-o KEY=VALUE`, as Falco's `-o` does
+/// (`falco_configuration::set_cmdline_option`): KEY follows [`parse_key`];
+/// `KEY[]=VALUE` appends to the list the configuration has, which is the
+/// key's default list when neither the file nor an earlier `-o` set it
+/// (so `-o rules_files[]=extra.yaml` keeps the default rules);
+/// `KEY[N]=VALUE` replaces one element; `KEY=VALUE` replaces the whole value.
+/// VALUE is parsed as YAML (`-o rules_files=[a.yaml,b.yaml]` is a list).
+/// Returns the path set, appends resolved to their index.
+pub fn apply_override(
+    root: &mut Value,
+    defaults: &Value,
+    arg: &str,
+) -> Result<Vec<KeySeg>, Box<ConfigIssue>> {
+    let fail = |key: &str, msg: String| {
+        ConfigIssue::new(key, msg).with_origin(Origin::Override(arg.to_string()))
+    };
+    let Some((key, raw)) = arg.split_once('=') else {
+        return Err(Box::new(fail("", "expected KEY=VALUE".into()).with_hint(
+            "e.g. -o json_output=true, -o rules_files[]=/etc/saker/local.yaml",
+        )));
+    };
+    let key = key.trim();
+    let path = parse_key(key).map_err(|e| fail("", format!("key {key:?}: {e}")))?;
+    let value: Value = serde_yaml::from_str(raw)
+        .map_err(|e| fail(key, format!("the value is not valid YAML: {e}")))?;
+    if root.is_null() {
+        *root = Value::Mapping(Mapping::new());
+    }
+    let mut resolved: Vec<KeySeg> = Vec::with_capacity(path.len());
+    let mut cur = root;
+    for seg in &path {
+        match seg {
+            KeySeg::Name(n) => {
+                if cur.is_null() {
+                    *cur = Value::Mapping(Mapping::new());
+                }
+                let Value::Mapping(map) = cur else {
+                    return Err(Box::new(fail(
+                        key,
+                        format!("{} is not a section", key_string(&resolved)),
+                    )));
+                };
+                resolved.push(KeySeg::Name(n.clone()));
+                cur = map.entry(Value::String(n.clone())).or_insert(Value::Null);
+            }
+            KeySeg::Index(_) | KeySeg::Append => {
+                if cur.is_null() {
+                    *cur = match value_at(defaults, &resolved) {
+                        Some(d @ Value::Sequence(_)) => d.clone(),
+                        None | Some(Value::Null) => Value::Sequence(Vec::new()),
+                        Some(_) => {
+                            return Err(Box::new(fail(
+                                key,
+                                format!("{} is not a list", key_string(&resolved)),
+                            )));
+                        }
+                    };
+                }
+                let Value::Sequence(seq) = cur else {
+                    return Err(Box::new(fail(
+                        key,
+                        format!("{} is not a list", key_string(&resolved)),
+                    )));
+                };
+                let i = match seg {
+                    KeySeg::Index(i) if *i < seq.len() => *i,
+                    KeySeg::Index(i) => {
+                        return Err(Box::new(
+                            fail(
+                                key,
+                                format!(
+                                    "{} has {} elements; there is no [{i}]",
+                                    key_string(&resolved),
+                                    seq.len()
+                                ),
+                            )
+                            .with_hint(format!("append with -o {}[]=VALUE", key_string(&resolved))),
+                        ));
+                    }
+                    _ => {
+                        seq.push(Value::Null);
+                        seq.len() - 1
+                    }
+                };
+                resolved.push(KeySeg::Index(i));
+                let Some(next) = seq.get_mut(i) else {
+                    return Err(Box::new(fail(key, "list index out of range".into())));
+                };
+                cur = next;
+            }
+        }
+    }
+    *cur = value;
+    Ok(resolved)
+}
+
+/// A scalar given where the default is a list is a list of one, as Falco
+/// reads sequences (`yaml_helper::get_sequence_from_node`): `rules_files:
+/// /etc/x.yaml` in the file, `-o rules_files=x.yaml` on the command line.
+fn scalars_to_lists(value: &mut Value, defaults: &Value) {
+    let (Value::Mapping(map), Value::Mapping(def)) = (value, defaults) else {
+        return;
+    };
+    for (k, v) in map.iter_mut() {
+        let Some(d) = def.get(k) else { continue };
+        match (&*v, d) {
+            (Value::String(_) | Value::Number(_) | Value::Bool(_), Value::Sequence(_)) => {
+                *v = Value::Sequence(vec![v.clone()]);
+            }
+            (Value::Mapping(_), Value::Mapping(_)) => scalars_to_lists(v, d),
+            _ => {}
+        }
+    }
+}
+
+/// `leaf` placed at `path` in an otherwise empty tree.
+fn wrap(path: &[KeySeg], leaf: Value) -> Value {
+    let mut v = leaf;
+    for seg in path.iter().rev() {
+        v = match seg {
+            KeySeg::Name(n) => {
+                let mut m = Mapping::new();
+                m.insert(Value::String(n.clone()), v);
+                Value::Mapping(m)
+            }
+            KeySeg::Index(_) | KeySeg::Append => Value::Sequence(vec![v]),
+        };
+    }
+    v
+}
+
+/// serde's words for a user: `expected struct WebserverConfig` means a
+/// section was expected.
+fn shape_message(e: &serde_yaml::Error) -> String {
+    let mut msg = e.to_string();
+    while let Some(i) = msg.find("struct ") {
+        let end = msg[i + 7..]
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .map_or(msg.len(), |j| i + 7 + j);
+        msg.replace_range(i..end, "a section (a mapping of keys)");
+    }
+    if let Some(rest) = msg.strip_prefix("invalid type: unit value") {
+        msg = format!("no value{rest}");
+    }
+    for (ty, words) in [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u64", "expected a whole number (0 or more)"),
+        ("expected usize", "expected a whole number (0 or more)"),
+        ("expected f64", "expected a number"),
+    ] {
+        if let Some(rest) = msg.strip_suffix(ty) {
+            msg = format!("{rest}{words}");
+        }
+    }
+    msg
+}
+
+/// Finds every value of `value` (at `path`) that does not have the shape
+/// its key needs: a section fails when one of its keys does, so each key is
+/// tried alone, down to the keys that fail by themselves.
+fn shape_errors(
+    value: &Value,
+    path: &mut Vec<KeySeg>,
+    err: &serde_yaml::Error,
+    out: &mut Vec<(Vec<KeySeg>, String)>,
+) {
+    // `unknown field `x`` about this very key: the key is the problem.
+    if let Some(KeySeg::Name(n)) = path.last()
+        && err.to_string().starts_with(&format!("unknown field `{n}`"))
+    {
+        out.push((path.clone(), shape_message(err)));
+        return;
+    }
+    let children: Vec<(KeySeg, &Value)> = match value {
+        Value::Mapping(m) => m
+            .iter()
+            .filter_map(|(k, v)| k.as_str().map(|k| (KeySeg::Name(k.to_string()), v)))
+            .collect(),
+        Value::Sequence(items) if !path.is_empty() => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (KeySeg::Index(i), v))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let before = out.len();
+    for (seg, child) in children {
+        path.push(seg);
+        if let Err(e) = serde_yaml::from_value::<ConfigFile>(wrap(path, child.clone())) {
+            shape_errors(child, path, &e, out);
+        }
+        path.pop();
+    }
+    if out.len() == before {
+        out.push((path.clone(), shape_message(err)));
+    }
+}
+
+/// Removes the value at `path` (its key then takes its default).
+fn remove_at(root: &mut Value, path: &[KeySeg]) {
+    let Some((last, parent)) = path.split_last() else {
+        *root = Value::Mapping(Mapping::new());
+        return;
+    };
+    let mut cur = root;
+    for seg in parent {
+        let next = match (seg, cur) {
+            (KeySeg::Name(n), Value::Mapping(m)) => m.get_mut(n.as_str()),
+            (KeySeg::Index(i), Value::Sequence(s)) => s.get_mut(*i),
+            _ => None,
+        };
+        let Some(next) = next else { return };
+        cur = next;
+    }
+    match (last, cur) {
+        (KeySeg::Name(n), Value::Mapping(m)) => {
+            m.remove(n.as_str());
+        }
+        (KeySeg::Index(i), Value::Sequence(s)) if *i < s.len() => {
+            s.remove(*i);
+        }
+        _ => {}
+    }
+}
+
+/// Reads the tree into a [`ConfigFile`]. Every value of the wrong shape is
+/// reported (not only the first) and left out, so that the rest is still
+/// read and checked.
+fn read_shape(root: &mut Value, issues: &mut Vec<ConfigIssue>) -> Option<ConfigFile> {
+    let err = match serde_yaml::from_value::<ConfigFile>(root.clone()) {
+        Ok(f) => return Some(f),
+        Err(e) => e,
+    };
+    let mut bad = Vec::new();
+    shape_errors(root, &mut Vec::new(), &err, &mut bad);
+    // Last first: removing a list element shifts the ones after it.
+    for (path, _) in bad.iter().rev() {
+        remove_at(root, path);
+    }
+    for (path, msg) in bad {
+        issues.push(ConfigIssue::new(key_string(&path), msg));
+    }
+    serde_yaml::from_value::<ConfigFile>(root.clone()).ok()
+}
+
+/// Reads the config file (if any), applies the `-o` overrides in order, and
+/// validates the result. Every problem is reported, each with its key and
+/// where the value came from (file:line:column, or the `-o` argument).
+pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigErrors> {
+    let mut sources = ConfigSources::default();
+    let mut issues: Vec<ConfigIssue> = Vec::new();
+    let mut root = Value::Mapping(Mapping::new());
+    if let Some(p) = path {
+        let whole = Origin::WholeFile(p.to_path_buf());
+        let text = std::fs::read_to_string(p).map_err(|e| {
+            ConfigErrors(vec![
+                ConfigIssue::new("", format!("cannot read the configuration file: {e}"))
+                    .with_origin(whole.clone()),
+            ])
+        })?;
+        sources.file = Some(p.to_path_buf());
+        if !text.trim().is_empty() {
+            root = serde_yaml::from_str::<Value>(&text).map_err(|e| {
+                let origin = match e.location() {
+                    Some(l) => Origin::File {
+                        path: p.to_path_buf(),
+                        line: u32::try_from(l.line()).unwrap_or(u32::MAX),
+                        col: u32::try_from(l.column()).unwrap_or(u32::MAX),
+                    },
+                    None => whole.clone(),
+                };
+                ConfigErrors(vec![
+                    ConfigIssue::new("", format!("not valid YAML: {e}")).with_origin(origin),
+                ])
+            })?;
+            sources.tree = crate::rules::yaml::parse_documents(&text)
+                .ok()
+                .and_then(|docs| docs.into_iter().next());
+        }
         if root.is_null() {
             root = Value::Mapping(Mapping::new());
         }
-        for o in overrides {
-            apply_override(&mut root, o)?;
-        }
-        file = serde_yaml::from_value(root)
-            .map_err(|e| yaml_error(&format!("{origin} with -o overrides"), &e))?;
-    }
-    let mut ignored = file.ignored_present();
-    let e = &file.container_engines;
-    for (name, cfg) in [
-        ("cri", &e.cri),
-        ("containerd", &e.containerd),
-        ("docker", &e.docker),
-        ("podman", &e.podman),
-    ] {
-        if cfg.disable_async.is_some() {
-            ignored.push(format!("container_engines.{name}.disable_async"));
+        if !root.is_mapping() {
+            return Err(ConfigErrors(vec![
+                ConfigIssue::new(
+                    "",
+                    "the configuration must be a mapping of keys (key: value)",
+                )
+                .with_origin(whole),
+            ]));
         }
     }
-    let mut cfg = validate(file)?;
-    cfg.ignored_keys = ignored;
-    Ok(cfg)
+    // Falco's old singular key: one name for the -o paths below.
+    if let Value::Mapping(m) = &mut root
+        && !m.contains_key("rules_files")
+        && let Some(v) = m.remove("rules_file")
+    {
+        m.insert(Value::String("rules_files".into()), v);
+        sources.rules_file_alias = true;
+    }
+    let defaults = default_tree();
+    for o in overrides {
+        match apply_override(&mut root, &defaults, o) {
+            Ok(set) => sources.overrides.push((set, o.clone())),
+            Err(issue) => issues.push(*issue),
+        }
+    }
+    scalars_to_lists(&mut root, &defaults);
+    let file = read_shape(&mut root, &mut issues);
+    let mut cfg = file.map(|file| {
+        let mut ignored = file.ignored_present();
+        let e = &file.container_engines;
+        for (name, cfg) in [
+            ("cri", &e.cri),
+            ("containerd", &e.containerd),
+            ("docker", &e.docker),
+            ("podman", &e.podman),
+        ] {
+            if cfg.disable_async.is_some() {
+                ignored.push(format!("container_engines.{name}.disable_async"));
+            }
+        }
+        (validate(file, &mut issues), ignored)
+    });
+    if issues.is_empty()
+        && let Some((Some(mut c), ignored)) = cfg.take()
+    {
+        c.ignored_keys = ignored;
+        c.sources = sources;
+        return Ok(c);
+    }
+    Err(finish_issues(&sources, issues))
+}
+
+/// Locates every issue, drops repeats (the same key and message) and puts
+/// them in reading order ([`ConfigSources::sort`]).
+pub fn finish_issues(sources: &ConfigSources, issues: Vec<ConfigIssue>) -> ConfigErrors {
+    let mut out: Vec<ConfigIssue> = Vec::with_capacity(issues.len());
+    for issue in issues {
+        if out
+            .iter()
+            .any(|o| o.key == issue.key && o.message == issue.message)
+        {
+            continue;
+        }
+        out.push(sources.locate(issue));
+    }
+    sources.sort(&mut out);
+    ConfigErrors(out)
 }
 
 fn host_name(configured: Option<&str>, host_root: &Path) -> String {
@@ -837,38 +1455,64 @@ fn host_name(configured: Option<&str>, host_root: &Path) -> String {
     "localhost".to_string()
 }
 
-fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
+/// Collects the issues of [`validate`].
+struct Issues<'a>(&'a mut Vec<ConfigIssue>);
+
+impl Issues<'_> {
+    fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigIssue::new(key, message));
+    }
+}
+
+/// Checks every value (every error is kept, a bad value replaced by its
+/// default so that the rest is still checked); `None` if any was wrong.
+fn validate(f: ConfigFile, all: &mut Vec<ConfigIssue>) -> Option<Config> {
+    let before = all.len();
+    let mut issues = Issues(all);
     let rule_matching = match f.rule_matching.as_str() {
         "first" => RuleMatching::First,
         "all" => RuleMatching::All,
         other => {
-            return Err(invalid(
+            issues.push(
                 "rule_matching",
                 format!("{other:?} is not one of first, all"),
-            ));
+            );
+            RuleMatching::First
         }
     };
-    let min_priority: Priority = f
-        .priority
-        .parse()
-        .map_err(|e: crate::alert::UnknownPriority| invalid("priority", e.to_string()))?;
+    // An unknown priority is reported by the outputs' check below.
+    let min_priority: Priority = f.priority.parse().unwrap_or(Priority::Debug);
     let mut rule_selection = Vec::new();
     for (i, item) in f.rules.iter().enumerate() {
         let key = format!("rules[{i}]");
         let sel = match (&item.enable, &item.disable) {
             (Some(s), None) => RuleSelection::Enable(s.clone()),
             (None, Some(s)) => RuleSelection::Disable(s.clone()),
-            _ => return Err(invalid(&key, "give exactly one of `enable` or `disable`")),
+            _ => {
+                issues.push(&key, "give exactly one of `enable` or `disable`");
+                continue;
+            }
         };
         let s = match &sel {
             RuleSelection::Enable(s) | RuleSelection::Disable(s) => s,
         };
         if s.rule.is_none() == s.tag.is_none() {
-            return Err(invalid(&key, "give exactly one of `rule` or `tag`"));
+            issues.push(&key, "give exactly one of `rule` or `tag`");
+            continue;
+        }
+        if let Some(pattern) = &s.rule
+            && let Err(e) = globset::Glob::new(pattern)
+        {
+            let which = match &sel {
+                RuleSelection::Enable(_) => "enable",
+                RuleSelection::Disable(_) => "disable",
+            };
+            issues.push(format!("{key}.{which}.rule"), format!("{pattern:?}: {e}"));
+            continue;
         }
         rule_selection.push(sel);
     }
-    let outputs = OutputsConfig {
+    let outputs = match (OutputsConfig {
         json_output: f.json_output,
         json_include_output_property: f.json_include_output_property,
         json_include_tags_property: f.json_include_tags_property,
@@ -877,20 +1521,39 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
         file_output: f.file_output,
         http_output: f.http_output,
         program_output: f.program_output,
-    }
-    .validate()?;
+    })
+    .validate_all()
+    {
+        Ok(o) => Some(o),
+        Err(errs) => {
+            for e in errs {
+                issues.push(e.key, e.reason);
+            }
+            None
+        }
+    };
 
-    let ip: IpAddr = f.webserver.listen_address.parse().map_err(|e| {
-        invalid(
-            "webserver.listen_address",
-            format!("{:?}: {e}", f.webserver.listen_address),
-        )
-    })?;
+    let ip: IpAddr = match f.webserver.listen_address.parse() {
+        Ok(ip) => ip,
+        Err(e) => {
+            issues.push(
+                "webserver.listen_address",
+                format!("{:?}: {e}", f.webserver.listen_address),
+            );
+            IpAddr::from([0, 0, 0, 0])
+        }
+    };
     if !f.webserver.k8s_healthz_endpoint.starts_with('/') {
-        return Err(invalid(
-            "webserver.k8s_healthz_endpoint",
-            "must start with /",
-        ));
+        issues.push("webserver.k8s_healthz_endpoint", "must start with /");
+    }
+    if f.webserver.ssl_enabled && f.webserver.ssl_certificate.as_os_str().is_empty() {
+        issues.0.push(
+            ConfigIssue::new(
+                "webserver.ssl_certificate",
+                "must be set when webserver.ssl_enabled is true",
+            )
+            .with_related("webserver.ssl_enabled"),
+        );
     }
     let webserver = WebserverSettings {
         enabled: f.webserver.enabled,
@@ -909,27 +1572,21 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
         if name.starts_with('!') {
             continue;
         }
-        let t = EventType::from_name(name).ok_or_else(|| {
-            invalid(
-                &format!("base_syscalls.custom_set[{i}]"),
+        match EventType::from_name(name) {
+            Some(t) => base_syscalls.push(t),
+            None => issues.push(
+                format!("base_syscalls.custom_set[{i}]"),
                 format!("unknown syscall {name:?}"),
-            )
-        })?;
-        base_syscalls.push(t);
+            ),
+        }
     }
 
     let d = &f.syscall_event_drops;
     if !(0.0..=1.0).contains(&d.threshold) {
-        return Err(invalid(
-            "syscall_event_drops.threshold",
-            "must be between 0 and 1",
-        ));
+        issues.push("syscall_event_drops.threshold", "must be between 0 and 1");
     }
     if d.rate <= 0.0 || !d.rate.is_finite() {
-        return Err(invalid(
-            "syscall_event_drops.rate",
-            "must be a positive number",
-        ));
+        issues.push("syscall_event_drops.rate", "must be a positive number");
     }
     let mut actions = DropActions::default();
     for (i, a) in d.actions.iter().enumerate() {
@@ -938,12 +1595,10 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
             "log" => actions.log = true,
             "alert" => actions.alert = true,
             "exit" => actions.exit = true,
-            other => {
-                return Err(invalid(
-                    &format!("syscall_event_drops.actions[{i}]"),
-                    format!("{other:?} is not one of ignore, log, alert, exit"),
-                ));
-            }
+            other => issues.push(
+                format!("syscall_event_drops.actions[{i}]"),
+                format!("{other:?} is not one of ignore, log, alert, exit"),
+            ),
         }
     }
     let drops = DropPolicy {
@@ -954,76 +1609,79 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
     };
 
     if f.engine.kind != "modern_ebpf" {
-        return Err(invalid(
+        issues.push(
             "engine.kind",
             format!("{:?}: Saker has one engine, modern_ebpf", f.engine.kind),
-        ));
+        );
     }
     let preset = f.engine.modern_ebpf.buf_size_preset;
     let ring_bytes = match f.saker.ring_buffer_bytes {
         Some(b) => {
             if !b.is_power_of_two() || b < 4096 {
-                return Err(invalid(
+                issues.push(
                     "saker.ring_buffer_bytes",
                     "must be a power of two of at least 4096",
-                ));
+                );
             }
             b
         }
         None => {
             if !(1..=10).contains(&preset) {
-                return Err(invalid(
+                issues.push(
                     "engine.modern_ebpf.buf_size_preset",
                     "must be between 1 (1 MiB) and 10 (512 MiB)",
-                ));
+                );
+                crate::probe::DEFAULT_RING_BYTES
+            } else {
+                (1u32 << 20) << (preset - 1)
             }
-            (1u32 << 20) << (preset - 1)
         }
     };
-    let metrics_interval = parse_duration(&f.metrics.interval)
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| {
-            invalid(
+    let metrics_interval = match parse_duration(&f.metrics.interval).filter(|d| !d.is_zero()) {
+        Some(d) => d,
+        None => {
+            issues.push(
                 "metrics.interval",
                 format!("{:?} is not a duration", f.metrics.interval),
-            )
-        })?;
+            );
+            Duration::from_secs(15)
+        }
+    };
     if f.saker.drain_interval_ms == 0 || f.saker.drain_interval_ms > 10_000 {
-        return Err(invalid(
-            "saker.drain_interval_ms",
-            "must be between 1 and 10000",
-        ));
+        issues.push("saker.drain_interval_ms", "must be between 1 and 10000");
     }
     if !(1..=1024).contains(&f.saker.timestamp_every) {
-        return Err(invalid(
+        issues.push(
             "saker.timestamp_every",
             "must be between 1 (read the clock for every event) and 1024",
-        ));
+        );
     }
     if !(1..=3600).contains(&f.saker.bpf_stats_every) {
-        return Err(invalid(
+        issues.push(
             "saker.bpf_stats_every",
             "must be between 1 (statistics always on) and 3600",
-        ));
+        );
     }
     if !(f.saker.overhead_budget > 0.0 && f.saker.overhead_budget <= 1.0) {
-        return Err(invalid("saker.overhead_budget", "must be in (0, 1]"));
+        issues.push("saker.overhead_budget", "must be in (0, 1]");
     }
     let host_root = f.saker.host_root.clone();
-    let append_output = validate_append_output(&f.append_output)?;
-    let runtime = validate_engines(&f.container_engines, &f.saker.containers, &host_root)?;
+    let append_output = validate_append_output(&f.append_output, &mut issues);
+    let runtime = validate_engines(
+        &f.container_engines,
+        &f.saker.containers,
+        &host_root,
+        &mut issues,
+    );
     let c = &f.saker.containers;
     if c.max_entries == 0 {
-        return Err(invalid(
-            "saker.containers.max_entries",
-            "must be at least 1",
-        ));
+        issues.push("saker.containers.max_entries", "must be at least 1");
     }
     if c.lookup_timeout_ms == 0 || c.lookup_concurrency == 0 {
-        return Err(invalid(
+        issues.push(
             "saker.containers",
             "lookup_timeout_ms and lookup_concurrency must be at least 1",
-        ));
+        );
     }
     let containers = crate::state::container::ContainerLimits {
         max_entries: c.max_entries,
@@ -1031,16 +1689,16 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
         retry_after: Duration::from_millis(c.retry_ms),
     };
     if c.hold_max_wait_ms > 60_000 {
-        return Err(invalid(
+        issues.push(
             "saker.containers.hold_max_wait_ms",
             "must be at most 60000 (a minute); 0 disables holding",
-        ));
+        );
     }
     if c.hold_max_alerts == 0 {
-        return Err(invalid(
+        issues.push(
             "saker.containers.hold_max_alerts",
             "must be at least 1 (hold_max_wait_ms: 0 disables holding)",
-        ));
+        );
     }
     let hold = crate::engine::HoldPolicy {
         max_wait: Duration::from_millis(c.hold_max_wait_ms),
@@ -1048,13 +1706,13 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
     };
     let h = &f.saker.hostnames;
     if h.max_entries == 0 || h.resolvers == 0 || h.max_pending == 0 {
-        return Err(invalid(
+        issues.push(
             "saker.hostnames",
             "max_entries, resolvers and max_pending must be at least 1",
-        ));
+        );
     }
     if h.resolvers > 64 {
-        return Err(invalid("saker.hostnames.resolvers", "must be at most 64"));
+        issues.push("saker.hostnames.resolvers", "must be at most 64");
     }
     let hostnames = crate::state::hostnames::HostNameLimits {
         reverse_lookups: h.reverse_lookups,
@@ -1064,12 +1722,15 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
         resolvers: h.resolvers,
         max_pending: h.max_pending,
     };
-    Ok(Config {
+    if issues.0.len() > before {
+        return None;
+    }
+    Some(Config {
         rules_files: f.rules_files,
         rule_selection,
         rule_matching,
         min_priority,
-        outputs,
+        outputs: outputs?,
         webserver,
         base_syscalls,
         base_syscalls_all: f.base_syscalls.all,
@@ -1092,14 +1753,17 @@ fn validate(f: ConfigFile) -> Result<Config, ConfigError> {
         hold,
         hostnames,
         ignored_keys: Vec::new(),
+        allow_no_rules: f.saker.allow_no_rules,
+        sources: ConfigSources::default(),
     })
 }
 
 fn validate_append_output(
     items: &[AppendOutputItem],
-) -> Result<Vec<crate::rules::AppendOutput>, ConfigError> {
+    issues: &mut Issues<'_>,
+) -> Vec<crate::rules::AppendOutput> {
     let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
+    'items: for (i, item) in items.iter().enumerate() {
         let key = format!("append_output[{i}]");
         let mut text = item.extra_output.trim().to_string();
         let mut fields = Vec::new();
@@ -1110,13 +1774,17 @@ fn validate_append_output(
                 Value::Mapping(m) if m.len() == 1 => {
                     for (k, v) in m {
                         let (Some(k), Some(v)) = (k.as_str(), v.as_str()) else {
-                            return Err(invalid(&fkey, "expected `key: \"%field\"`"));
+                            issues.push(&fkey, "expected `key: \"%field\"`");
+                            continue 'items;
                         };
                         let field = v.trim().strip_prefix('%').unwrap_or(v.trim());
                         fields.push((k.to_string(), field.to_string()));
                     }
                 }
-                _ => return Err(invalid(&fkey, "expected a field name or `key: \"%field\"`")),
+                _ => {
+                    issues.push(&fkey, "expected a field name or `key: \"%field\"`");
+                    continue 'items;
+                }
             }
         }
         if item.suggested_output == Some(true) {
@@ -1136,24 +1804,27 @@ fn validate_append_output(
         };
         // Check now that the text and fields compile, so a typo is a config error.
         let mut probe = crate::rules::format::OutputFormat::default();
-        probe
-            .append_text(&a.text)
-            .map_err(|e| invalid(&format!("{key}.extra_output"), e.message))?;
+        if let Err(e) = probe.append_text(&a.text) {
+            issues.push(format!("{key}.extra_output"), e.message);
+            continue;
+        }
         for (k, f) in &a.fields {
-            probe
-                .add_extra_field(k, f)
-                .map_err(|e| invalid(&format!("{key}.extra_fields"), e.message))?;
+            if let Err(e) = probe.add_extra_field(k, f) {
+                issues.push(format!("{key}.extra_fields"), e.message);
+                continue 'items;
+            }
         }
         out.push(a);
     }
-    Ok(out)
+    out
 }
 
 fn validate_engines(
     e: &ContainerEnginesConfig,
     c: &ContainersConfig,
     host_root: &Path,
-) -> Result<crate::runtime::RuntimeSettings, ConfigError> {
+    issues: &mut Issues<'_>,
+) -> crate::runtime::RuntimeSettings {
     use crate::runtime::{EngineKind, EngineSettings};
     for (name, v) in [
         ("lxc", &e.lxc),
@@ -1166,10 +1837,10 @@ fn validate_engines(
             .and_then(Value::as_bool)
             .unwrap_or(false);
         if enabled {
-            return Err(invalid(
-                &format!("container_engines.{name}"),
+            issues.push(
+                format!("container_engines.{name}"),
                 "this engine is not supported by Saker; set enabled: false",
-            ));
+            );
         }
     }
     let engines = [
@@ -1182,13 +1853,13 @@ fn validate_engines(
     .map(|(kind, cfg)| {
         for (i, s) in cfg.sockets.iter().enumerate() {
             if !s.is_absolute() {
-                return Err(invalid(
-                    &format!("container_engines.{}.sockets[{i}]", kind.as_str()),
+                issues.push(
+                    format!("container_engines.{}.sockets[{i}]", kind.as_str()),
                     format!("{} is not an absolute path", s.display()),
-                ));
+                );
             }
         }
-        Ok(EngineSettings {
+        EngineSettings {
             kind,
             enabled: cfg.enabled,
             sockets: if cfg.sockets.is_empty() {
@@ -1196,23 +1867,23 @@ fn validate_engines(
             } else {
                 cfg.sockets.clone()
             },
-        })
+        }
     })
-    .collect::<Result<Vec<_>, _>>()?;
-    Ok(crate::runtime::RuntimeSettings {
+    .collect::<Vec<_>>();
+    crate::runtime::RuntimeSettings {
         engines,
         host_root: host_root.to_path_buf(),
         label_max_len: e.label_max_len,
         timeout: Duration::from_millis(c.lookup_timeout_ms),
         concurrency: c.lookup_concurrency,
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn load_str(yaml: &str, overrides: &[&str]) -> Result<Config, ConfigError> {
+    fn load_str(yaml: &str, overrides: &[&str]) -> Result<Config, ConfigErrors> {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("saker.yaml");
         std::fs::write(&p, yaml).unwrap();
@@ -1261,7 +1932,7 @@ mod tests {
         let e = load_str("json_output: true\nbogus_key: 1\n", &[]).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("bogus_key"), "{msg}");
-        assert!(msg.contains("line 2"), "{msg}");
+        assert!(msg.contains("saker.yaml:2:"), "{msg}");
         let e = load_str("http_output:\n  enabled: true\n  urll: x\n", &[]).unwrap_err();
         assert!(e.to_string().contains("urll"), "{e}");
     }
@@ -1331,8 +2002,13 @@ mod tests {
             ("saker:\n  bpf_stats_every: 0\n", "saker.bpf_stats_every"),
             ("rules:\n  - disable: {}\n", "rules[0]"),
         ] {
-            let e = load_str(yaml, &[]).unwrap_err().to_string();
-            assert!(e.starts_with(key), "{yaml:?} -> {e}");
+            let e = load_str(yaml, &[]).unwrap_err();
+            assert_eq!(e.0.len(), 1, "{yaml:?} -> {e}");
+            assert_eq!(e.0[0].key, key, "{yaml:?} -> {e}");
+            assert!(
+                matches!(e.0[0].origin, Origin::File { .. }),
+                "{yaml:?} -> {e}"
+            );
         }
     }
 
@@ -1419,8 +2095,8 @@ mod tests {
                 "saker.containers.max_entries",
             ),
         ] {
-            let e = load_str(yaml, &[]).unwrap_err().to_string();
-            assert!(e.starts_with(key), "{yaml:?} -> {e}");
+            let e = load_str(yaml, &[]).unwrap_err();
+            assert_eq!(e.0[0].key, key, "{yaml:?} -> {e}");
         }
     }
 
@@ -1444,5 +2120,202 @@ mod tests {
         assert!(
             matches!(&c.rule_selection[0], RuleSelection::Disable(s) if s.rule.as_deref() == Some("Read sensitive*"))
         );
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_with_its_line() {
+        let e = load_str(
+            "priority: loud\nrule_matching: best\nwebserver:\n  listen_port: abc\n  bogus: 1\nsaker:\n  timestamp_every: 0\n",
+            &[],
+        )
+        .unwrap_err();
+        let lines: Vec<String> = e.0.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 5, "{lines:#?}");
+        let f = |l: &str| {
+            l.split_once(": ")
+                .map(|(o, rest)| {
+                    (
+                        o.rsplit('/').next().unwrap_or(o).to_string(),
+                        rest.to_string(),
+                    )
+                })
+                .unwrap()
+        };
+        assert_eq!(
+            f(&lines[0]),
+            (
+                "saker.yaml:1:11".into(),
+                "priority: unknown priority \"loud\" (expected one of emergency, alert, critical, error, warning, notice, informational/info, debug)".into()
+            )
+        );
+        assert_eq!(f(&lines[1]).0, "saker.yaml:2:16");
+        assert_eq!(
+            f(&lines[2]),
+            (
+                "saker.yaml:4:16".into(),
+                "webserver.listen_port: invalid type: string \"abc\", expected a whole number from 0 to 65535".into()
+            )
+        );
+        assert!(
+            f(&lines[3])
+                .1
+                .starts_with("webserver.bogus: unknown field `bogus`")
+        );
+        assert!(
+            f(&lines[4])
+                .1
+                .starts_with("saker.timestamp_every: must be between 1")
+        );
+    }
+
+    #[test]
+    fn an_override_error_names_the_argument_and_its_key() {
+        let e = load(None, &["webserver.listen_port=abc".into()]).unwrap_err();
+        assert_eq!(e.0.len(), 1);
+        assert_eq!(e.0[0].key, "webserver.listen_port");
+        assert_eq!(
+            e.to_string(),
+            "-o webserver.listen_port=abc: invalid type: string \"abc\", expected a whole number from 0 to 65535"
+        );
+        // A section given as a whole: the key inside it is named.
+        let e = load(None, &["webserver={listen_port: abc}".into()]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "-o webserver={listen_port: abc}: webserver.listen_port: invalid type: string \"abc\", expected a whole number from 0 to 65535"
+        );
+        let e = load(
+            None,
+            &[
+                "webserver.ssl_enabled=true".into(),
+                "webserver.ssl_certificate=''".into(),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.0[0].render("error"),
+            "-o webserver.ssl_certificate='': error: must be set when webserver.ssl_enabled is true"
+        );
+        let e = load(None, &["webserver.listen_port=".into()]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "-o webserver.listen_port=: no value, expected a whole number from 0 to 65535"
+        );
+    }
+
+    #[test]
+    fn keys_follow_falcos_grammar() {
+        use KeySeg::*;
+        assert_eq!(
+            parse_key("a.b[2].c").unwrap(),
+            [
+                Name("a".into()),
+                Name("b".into()),
+                Index(2),
+                Name("c".into())
+            ]
+        );
+        assert_eq!(
+            parse_key("rules_files[]").unwrap(),
+            [Name("rules_files".into()), Append]
+        );
+        assert_eq!(
+            parse_key(r"http_output.headers.X\.Token").unwrap(),
+            [
+                Name("http_output".into()),
+                Name("headers".into()),
+                Name("X.Token".into())
+            ]
+        );
+        assert_eq!(
+            parse_key("m[1][0]").unwrap(),
+            [Name("m".into()), Index(1), Index(0)]
+        );
+        for bad in ["", "a..b", "a.", "[0]", "a[x]", "a[0]b", r"a\q", "a[0"] {
+            assert!(parse_key(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn appending_keeps_the_default_list_and_replacing_is_explicit() {
+        let builtin = PathBuf::from(crate::rules::DEFAULT_RULES_NAME);
+        let c = load(None, &[]).unwrap();
+        assert_eq!(c.rules_files, std::slice::from_ref(&builtin));
+        let c = load(None, &["rules_files[]=/x.yaml".into()]).unwrap();
+        assert_eq!(c.rules_files, [builtin.clone(), PathBuf::from("/x.yaml")]);
+        assert_eq!(
+            c.sources.origin_of("rules_files[1]"),
+            Origin::Override("rules_files[]=/x.yaml".into())
+        );
+        assert_eq!(c.sources.origin_of("rules_files[0]"), Origin::Default);
+        // A file's list replaces the default (as Falco's falco.yaml does);
+        // -o appends to it.
+        let c = load_str("rules_files: [/a.yaml]\n", &["rules_files[]=/b.yaml"]).unwrap();
+        assert_eq!(
+            c.rules_files,
+            [PathBuf::from("/a.yaml"), PathBuf::from("/b.yaml")]
+        );
+        // Replacing: a list, or a scalar for a list (a list of one, as Falco reads it).
+        let c = load(None, &["rules_files=[/a.yaml, /b.yaml]".into()]).unwrap();
+        assert_eq!(c.rules_files.len(), 2);
+        let c = load(None, &["rules_files=/a.yaml".into()]).unwrap();
+        assert_eq!(c.rules_files, [PathBuf::from("/a.yaml")]);
+        let c = load_str("rules_file: /a.yaml\n", &[]).unwrap();
+        assert_eq!(c.rules_files, [PathBuf::from("/a.yaml")]);
+        // One element replaced.
+        let c = load(None, &["rules_files[0]=/c.yaml".into()]).unwrap();
+        assert_eq!(c.rules_files, [PathBuf::from("/c.yaml")]);
+        // Every list key: syscall_event_drops.actions, sockets, append_output.
+        let c = load(None, &["syscall_event_drops.actions[]=exit".into()]).unwrap();
+        assert!(c.drops.actions.log && c.drops.actions.alert && c.drops.actions.exit);
+        let c = load(
+            None,
+            &["container_engines.docker.sockets[]=/run/user/docker.sock".into()],
+        )
+        .unwrap();
+        let docker = c
+            .runtime
+            .engines
+            .iter()
+            .find(|e| e.kind == crate::runtime::EngineKind::Docker)
+            .unwrap();
+        assert_eq!(
+            docker.sockets,
+            [
+                PathBuf::from("/var/run/docker.sock"),
+                PathBuf::from("/run/user/docker.sock")
+            ]
+        );
+        let c = load(
+            None,
+            &[
+                "append_output[].match.rule=Terminal shell".into(),
+                "append_output[1].extra_output=pid=%proc.pid".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.append_output.len(), 2);
+        assert_eq!(c.append_output[1].rule, "Terminal shell");
+        let e = load(None, &["rules_files[5]=/x.yaml".into()]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("rules_files has 1 elements; there is no [5]"),
+            "{e}"
+        );
+        let e = load(None, &["webserver[]=1".into()]).unwrap_err();
+        assert!(e.to_string().contains("webserver is not a list"), "{e}");
+    }
+
+    #[test]
+    fn unreadable_or_malformed_files_say_so_once() {
+        let e = load(Some(Path::new("/nonexistent/saker.yaml")), &[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/nonexistent/saker.yaml: cannot read the configuration file: No such file or directory (os error 2)"
+        );
+        let e = load_str("webserver: [\n", &[]).unwrap_err();
+        assert_eq!(e.0.len(), 1);
+        assert!(e.to_string().contains("not valid YAML"), "{e}");
+        let e = load_str("- a\n- b\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("must be a mapping of keys"), "{e}");
     }
 }

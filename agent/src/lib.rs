@@ -12,6 +12,7 @@ pub mod event;
 pub mod fields;
 pub mod metrics;
 pub mod output;
+pub mod preflight;
 pub mod probe;
 pub mod recording;
 pub mod rules;

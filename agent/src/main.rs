@@ -43,7 +43,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("saker: {e:#}");
+            eprintln!("saker: {}", cli::error_text(&e));
             ExitCode::FAILURE
         }
     }

@@ -236,6 +236,9 @@ pub struct Snapshot {
 #[derive(Debug, Default)]
 pub struct Health {
     pub rules_loaded: AtomicBool,
+    /// No rule is enabled and `saker.allow_no_rules` is off: the agent runs
+    /// but detects nothing, so it is not ready.
+    pub no_rules: AtomicBool,
     pub attached: AtomicBool,
     /// Milliseconds since `Health::epoch` of the last ring-buffer drain.
     last_read_ms: AtomicU64,
@@ -267,6 +270,9 @@ impl Health {
         if !self.rules_loaded.load(Ordering::Relaxed) {
             return Some("rules not loaded");
         }
+        if self.no_rules.load(Ordering::Relaxed) {
+            return Some("no rules enabled (saker.allow_no_rules: true to run without)");
+        }
         if !self.attached.load(Ordering::Relaxed) {
             return Some("probes not attached");
         }
@@ -283,6 +289,9 @@ impl Health {
 pub struct Metrics {
     snapshot: Mutex<Snapshot>,
     outputs: Mutex<Option<Arc<Outputs>>>,
+    /// The optional features and whether each is on
+    /// (`crate::probe::privileges::FEATURES`).
+    features: Mutex<Vec<(&'static str, bool)>>,
     pub health: Health,
 }
 
@@ -291,6 +300,7 @@ impl Metrics {
         Arc::new(Metrics {
             snapshot: Mutex::new(Snapshot::default()),
             outputs: Mutex::new(None),
+            features: Mutex::new(Vec::new()),
             health: Health::new(),
         })
     }
@@ -298,6 +308,17 @@ impl Metrics {
     pub fn set_outputs(&self, outputs: Arc<Outputs>) {
         if let Ok(mut o) = self.outputs.lock() {
             *o = Some(outputs);
+        }
+    }
+
+    /// Records whether an optional feature is on (set at start, and again
+    /// when one turns off while running).
+    pub fn set_feature(&self, name: &'static str, enabled: bool) {
+        if let Ok(mut f) = self.features.lock() {
+            match f.iter_mut().find(|(n, _)| *n == name) {
+                Some(entry) => entry.1 = enabled,
+                None => f.push((name, enabled)),
+            }
         }
     }
 
@@ -745,6 +766,21 @@ impl Collector for Metrics {
             &one(clamp_i64(s.rules_warnings)),
         )?;
 
+        let features: Vec<(Labels, i64)> = self
+            .features
+            .lock()
+            .map(|f| {
+                f.iter()
+                    .map(|(name, on)| (labels(&[("feature", name)]), i64::from(*on)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        e.gauge(
+            "feature_enabled",
+            "1 when an optional feature is on, 0 when the agent runs without it (a missing privilege, or turned off), by feature.",
+            &features,
+        )?;
+
         // ---- the agent's own cost ----
         e.counter_f(
             "cpu_seconds",
@@ -881,6 +917,11 @@ pub fn exported_names() -> Vec<String> {
         "container_runtime_errors",
         "alerts_held",
         "alerts_held_released",
+        "hostname_cache_hits",
+        "hostname_cache_misses",
+        "hostname_cache_evictions",
+        "hostname_lookups",
+        "hostname_lookups_dropped",
     ];
     let gauges = [
         "ring_buffer_fill_ratio",
@@ -890,6 +931,7 @@ pub fn exported_names() -> Vec<String> {
         "containers",
         "rules",
         "rules_warnings",
+        "feature_enabled",
         "memory_rss_bytes",
         "memory_pss_bytes",
         "open_fds",
@@ -900,6 +942,8 @@ pub fn exported_names() -> Vec<String> {
         "output_queue_depth",
         "container_runtime_up",
         "alerts_held_waiting",
+        "hostname_cache_entries",
+        "hostnames_watched",
     ];
     let mut out = Vec::new();
     for c in counters {
@@ -960,6 +1004,21 @@ mod tests {
             assert!(b.update(at, prog(i * i * 100, i * i), i > 0));
         }
         assert_eq!(b.totals(), prog(1600, 16));
+    }
+
+    #[test]
+    fn no_enabled_rule_keeps_the_agent_not_ready() {
+        let h = Health::new();
+        h.rules_loaded.store(true, Ordering::Relaxed);
+        h.no_rules.store(true, Ordering::Relaxed);
+        h.attached.store(true, Ordering::Relaxed);
+        h.mark_read();
+        assert_eq!(
+            h.not_ready_reason(),
+            Some("no rules enabled (saker.allow_no_rules: true to run without)")
+        );
+        h.no_rules.store(false, Ordering::Relaxed);
+        assert_eq!(h.not_ready_reason(), None);
     }
 
     #[test]
@@ -1032,6 +1091,9 @@ mod tests {
             Arc::new(Outputs::start(&settings, &tokio::runtime::Handle::current()).unwrap())
         });
         m.set_outputs(outputs);
+        m.set_feature("bpf_stats", true);
+        m.set_feature("proc_other_users", false);
+        m.set_feature("bpf_stats", false);
         let text = m.encode_text().unwrap();
         for name in exported_names() {
             assert!(
@@ -1043,6 +1105,8 @@ mod tests {
             "saker_rule_matches_total{rule=\"Read sensitive file untrusted\",priority=\"Warning\",source=\"syscall\"} 2"
         ));
         assert!(text.contains("saker_events_total{type=\"openat\"} 5"));
+        assert!(text.contains("saker_feature_enabled{feature=\"bpf_stats\"} 0\n"));
+        assert!(text.contains("saker_feature_enabled{feature=\"proc_other_users\"} 0\n"));
         // Per-engine lookup latency: cumulative buckets per engine label.
         assert!(
             text.contains("saker_container_lookup_seconds_bucket{le=\"0.0025\",engine=\"cri\"} 2"),

@@ -20,15 +20,66 @@ use tokio::net::TcpListener;
 use crate::config::WebserverSettings;
 use crate::metrics::Metrics;
 
+/// The web server could not start. The message names no key (callers
+/// locate the value with [`WebserverError::key`]); [`WebserverError::hint`]
+/// says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum WebserverError {
-    #[error("webserver.listen_address/listen_port {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("webserver.ssl_certificate {path}: {reason}")]
+    #[error("{path}: {reason}")]
     Tls { path: String, reason: String },
+}
+
+impl WebserverError {
+    /// The configuration key whose value failed.
+    pub fn key(&self) -> &'static str {
+        match self {
+            WebserverError::Bind { source, .. }
+                if source.kind() == std::io::ErrorKind::AddrNotAvailable =>
+            {
+                "webserver.listen_address"
+            }
+            WebserverError::Bind { .. } => "webserver.listen_port",
+            WebserverError::Tls { .. } => "webserver.ssl_certificate",
+        }
+    }
+
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            WebserverError::Bind { addr, source } => match source.kind() {
+                std::io::ErrorKind::AddrInUse => Some(format!(
+                    "another process listens on port {port}: is another Saker or Falco agent running on this host? \
+                     Stop it, or give this one another port (-o webserver.listen_port={next}), \
+                     or turn the web server off (-o webserver.enabled=false)",
+                    port = addr.port(),
+                    next = addr.port().wrapping_add(1).max(1024),
+                )),
+                std::io::ErrorKind::PermissionDenied => Some(
+                    "ports below 1024 need CAP_NET_BIND_SERVICE: choose a port above 1023 with webserver.listen_port"
+                        .into(),
+                ),
+                std::io::ErrorKind::AddrNotAvailable => Some(format!(
+                    "{} is not an address of this host: use 0.0.0.0 (every address) or one of the host's",
+                    addr.ip()
+                )),
+                _ => None,
+            },
+            WebserverError::Tls { .. } => Some(
+                "with webserver.ssl_enabled, webserver.ssl_certificate is one PEM file holding the certificate chain and its private key"
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// Loads the TLS certificate and key as [`start`] would, without serving.
+pub fn check_certificate(pem: &Path) -> Result<(), WebserverError> {
+    tls_acceptor(pem).map(drop)
 }
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

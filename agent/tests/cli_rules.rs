@@ -54,7 +54,7 @@ fn validate_fails_with_located_diagnostics() {
     std::fs::write(dir.path().join("ignored.txt"), "not yaml: [").unwrap();
     let d = dir.path().display().to_string();
     let (code, out) = saker(&["rules", "validate", "-r", &d]);
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, 2, "{out}");
     let loc = format!(
         "{}:3:34: error[COMPILE]: unknown field 'fd.nam'",
         bad.display()
@@ -64,7 +64,7 @@ fn validate_fails_with_located_diagnostics() {
     assert!(out.contains("1 rules compiled"), "{out}");
 
     let (code, out) = saker(&["rules", "validate", "--json", "-r", &d]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["ok"], false);
     assert_eq!(v["diagnostics"][0]["location"]["line"], 3);

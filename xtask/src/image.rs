@@ -333,12 +333,19 @@ fn shared_libraries(bin: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The config and rules the image ships pass the agent's own checks. The
-/// config names in-image paths, so the rules are checked from the context.
+/// config names in-image paths, so its rules files are replaced by the
+/// context's (`saker config validate` reads the files a config names).
 fn validate_config(bin: &Path, config: &Path) -> Result<()> {
     let mut config_check = Command::new(bin);
     config_check
         .args(["config", "validate", "-c"])
-        .arg(config.join("saker.yaml"));
+        .arg(config.join("saker.yaml"))
+        .arg("-o")
+        .arg(format!(
+            "rules_files=[{}, {}]",
+            config.join("saker_rules.yaml").display(),
+            config.join("rules.d").display()
+        ));
     let mut rules_check = Command::new(bin);
     rules_check
         .args(["rules", "validate", "-r"])

@@ -1,26 +1,27 @@
-//! `saker config validate`: check a configuration file as `saker run` would.
+//! `saker config validate`: check a configuration as `saker run` would, with
+//! the same code (`saker::preflight`): every key, the files it names, and the
+//! rules it loads.
 
-use std::path::PathBuf;
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
+use super::ConfigArgs;
+
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Load and validate a configuration (with -o overrides); print the
-    /// settings that matter or every error with its key and location.
+    /// Load and validate a configuration (with -o overrides), the files it
+    /// names and its rules; print the settings that matter, or every error
+    /// with its key and location (exit status 2).
     Validate(ValidateArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Configuration file. Without it, the defaults are validated.
-    #[arg(short = 'c', long = "config", value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Override a key, as for `saker run`. Repeatable.
-    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
-    options: Vec<String>,
+    #[command(flatten)]
+    files: ConfigArgs,
 }
 
 pub fn run(cmd: ConfigCommand) -> Result<ExitCode> {
@@ -30,24 +31,19 @@ pub fn run(cmd: ConfigCommand) -> Result<ExitCode> {
 }
 
 fn validate(a: &ValidateArgs) -> Result<ExitCode> {
-    let cfg = match saker::config::load(a.config.as_deref(), &a.options) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    for key in &cfg.ignored_keys {
-        println!("warning: {key}: a Falco feature Saker does not implement; ignored");
+    let report = saker::preflight::check(&a.files.inputs(&a.files.options));
+    let mut out = std::io::stdout().lock();
+    super::print_issues(&mut out, &report, true)?;
+    if !report.is_ok() {
+        writeln!(
+            out,
+            "FAILED: {} error(s); `saker run` would not start",
+            report.error_count()
+        )?;
+        return Ok(super::exit_invalid());
     }
-    let rules = if cfg.rules_files.is_empty() {
-        "embedded default rules".to_string()
-    } else {
-        cfg.rules_files
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+    let (Some(cfg), Some(rules)) = (&report.config, &report.rules) else {
+        return Ok(super::exit_invalid());
     };
     let outputs: Vec<&str> = [
         cfg.outputs.stdout.as_ref().map(|_| "stdout"),
@@ -58,8 +54,23 @@ fn validate(a: &ValidateArgs) -> Result<ExitCode> {
     .into_iter()
     .flatten()
     .collect();
-    println!("OK: rules: {rules}");
-    println!(
+    writeln!(
+        out,
+        "OK: {} rules enabled of {} from {}{}",
+        rules.enabled(),
+        rules.loaded(),
+        if rules.files.is_empty() {
+            "no rules files".to_string()
+        } else {
+            rules.files.join(", ")
+        },
+        match rules.warnings() {
+            0 => String::new(),
+            n => format!(" ({n} rule warnings: `saker rules validate` lists them)"),
+        }
+    )?;
+    writeln!(
+        out,
         "    outputs: {} ({}), minimum priority {}",
         if outputs.is_empty() {
             "none".to_string()
@@ -72,8 +83,9 @@ fn validate(a: &ValidateArgs) -> Result<ExitCode> {
             "text"
         },
         cfg.min_priority
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "    ring buffer {} MiB, webserver {}",
         cfg.ring_bytes >> 20,
         if cfg.webserver.enabled {
@@ -81,6 +93,6 @@ fn validate(a: &ValidateArgs) -> Result<ExitCode> {
         } else {
             "disabled".to_string()
         }
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

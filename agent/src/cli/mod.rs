@@ -38,3 +38,106 @@ pub enum Command {
     #[command(hide = true)]
     BenchFloor(bench_floor::BenchFloorArgs),
 }
+
+/// `-c`, `-o` and `-r`: what `saker run`, `saker config validate` and
+/// `saker rules validate|list` read, checked by one path
+/// ([`saker::preflight::check`]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// Configuration file (Falco's falco.yaml keys; see docs/configuration.md).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Override a configuration key: `-o json_output=true`,
+    /// `-o http_output.url=...`; `-o rules_files[]=extra.yaml` adds a rules
+    /// file to the list (the default rules stay), `-o rules_files=[a.yaml]`
+    /// replaces it. Repeatable.
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
+    /// Rules file or directory (its .yaml/.yml files, sorted); repeatable.
+    /// Replaces `rules_files` of the configuration (the embedded default
+    /// rules are not loaded).
+    #[arg(short = 'r', long = "rules", value_name = "FILE")]
+    pub rules: Vec<std::path::PathBuf>,
+}
+
+impl ConfigArgs {
+    pub fn inputs<'a>(&'a self, overrides: &'a [String]) -> saker::preflight::Inputs<'a> {
+        saker::preflight::Inputs {
+            config: self.config.as_deref(),
+            overrides,
+            rules: &self.rules,
+        }
+    }
+}
+
+/// Prints the report's configuration errors and warnings (and the rules'
+/// errors, with `rule_errors`), one per line, to `out`.
+pub fn print_issues(
+    out: &mut impl std::io::Write,
+    report: &saker::preflight::Report,
+    rule_errors: bool,
+) -> std::io::Result<()> {
+    for e in &report.errors {
+        writeln!(out, "{}", e.render("error"))?;
+    }
+    if rule_errors && let Some(r) = &report.rules {
+        for d in r.diagnostics.iter().filter(|d| d.is_error()) {
+            writeln!(out, "{d}")?;
+        }
+    }
+    for w in &report.warnings {
+        writeln!(out, "{}", w.render("warning"))?;
+    }
+    Ok(())
+}
+
+/// The exit status for an invalid configuration or invalid rules.
+pub fn exit_invalid() -> std::process::ExitCode {
+    std::process::ExitCode::from(saker::preflight::EXIT_INVALID)
+}
+
+/// An error and its causes on one line, each cause once: every error's
+/// own text already includes its cause (so it reads well in a log line),
+/// and a cause whose text is already there is not repeated
+/// (`Address already in use (os error 98): Address already in use (os
+/// error 98)` was the error, then its source).
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if text.contains(&c) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&c);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("loading the probe: {0}")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("map error: {source}")]
+    struct Inner {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn error_chains_print_each_cause_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        let e = anyhow::Error::new(Outer(Inner { source: io })).context("starting");
+        let text = super::error_text(&e);
+        assert_eq!(
+            text,
+            "starting: loading the probe: map error: address in use"
+        );
+        let plain = anyhow::anyhow!("a").context("b");
+        assert_eq!(super::error_text(&plain), "b: a");
+    }
+}

@@ -1,33 +1,29 @@
-//! `saker rules validate|list`.
+//! `saker rules validate|list`: the rules `saker run` would load, through
+//! the same code (`saker::preflight`), so a configuration's `rules_files`,
+//! priority and `rules:` selection count as they would at start.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use saker::rules::{self, LoadOutcome, Severity};
+
+use super::ConfigArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
-    /// Load and compile rules; print every diagnostic; exit non-zero on any error.
+    /// Load and compile rules; print every diagnostic; exit with status 2 on any error.
     Validate(ValidateArgs),
     /// List the compiled rules: name, priority, enabled, event types, tags.
     List(ListArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct RulesFiles {
-    /// Rules file or directory (its .yaml/.yml files, sorted). Repeatable.
-    /// Without it, the embedded default ruleset.
-    #[arg(short = 'r', long = "rules", value_name = "FILE")]
-    pub rules: Vec<PathBuf>,
-}
-
-#[derive(Debug, Args)]
 pub struct ValidateArgs {
+    /// Without -r, the rules of the configuration (`rules_files`; by default
+    /// the embedded default ruleset).
     #[command(flatten)]
-    pub files: RulesFiles,
+    pub files: ConfigArgs,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -36,18 +32,10 @@ pub struct ValidateArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
-    pub files: RulesFiles,
+    pub files: ConfigArgs,
     /// Print the rules as JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-fn load(files: &RulesFiles) -> LoadOutcome {
-    if files.rules.is_empty() {
-        rules::load_default()
-    } else {
-        rules::load_paths(&files.rules)
-    }
 }
 
 pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
@@ -58,49 +46,79 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
 }
 
 fn validate(a: &ValidateArgs) -> Result<ExitCode> {
-    let loaded = load(&a.files);
+    let report = saker::preflight::check(&a.files.inputs(&a.files.options));
     let mut out = std::io::stdout().lock();
-    let errors = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Warning)
-        .count();
-    let compiled = loaded.ruleset.rules().len();
-    let enabled = loaded.ruleset.rules().iter().filter(|r| r.enabled).count();
+    let errors = report.error_count();
+    let (compiled, enabled, warnings) = report.rules.as_ref().map_or((0, 0, 0), |r| {
+        (
+            r.loaded(),
+            r.enabled(),
+            r.warnings() + report.warnings.len(),
+        )
+    });
     if a.json {
+        let diagnostics = report
+            .rules
+            .as_ref()
+            .map(|r| serde_json::to_value(&r.diagnostics))
+            .transpose()?
+            .unwrap_or_default();
+        let issues = |list: &[saker::config::ConfigIssue]| -> Vec<serde_json::Value> {
+            list.iter()
+                .map(|i| {
+                    serde_json::json!({
+                        "key": i.key,
+                        "location": i.origin.to_string(),
+                        "message": i.message,
+                        "hint": i.hint,
+                    })
+                })
+                .collect()
+        };
         let v = serde_json::json!({
-            "ok": errors == 0,
+            "ok": report.is_ok(),
             "rules_compiled": compiled,
             "rules_enabled": enabled,
             "errors": errors,
             "warnings": warnings,
-            "diagnostics": loaded.diagnostics,
+            "config_errors": issues(&report.errors),
+            "config_warnings": issues(&report.warnings),
+            "diagnostics": diagnostics,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
-        for d in &loaded.diagnostics {
-            writeln!(out, "{d}")?;
+        for e in &report.errors {
+            writeln!(out, "{}", e.render("error"))?;
+        }
+        if let Some(r) = &report.rules {
+            for d in &r.diagnostics {
+                writeln!(out, "{d}")?;
+            }
+        }
+        for w in &report.warnings {
+            writeln!(out, "{}", w.render("warning"))?;
         }
         writeln!(
             out,
             "{}: {compiled} rules compiled ({enabled} enabled), {errors} errors, {warnings} warnings",
-            if errors == 0 { "OK" } else { "FAILED" }
+            if report.is_ok() { "OK" } else { "FAILED" }
         )?;
     }
-    Ok(if errors == 0 {
+    Ok(if report.is_ok() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::FAILURE
+        super::exit_invalid()
     })
 }
 
 fn list(a: &ListArgs) -> Result<ExitCode> {
-    let loaded = load(&a.files);
+    let report = saker::preflight::check(&a.files.inputs(&a.files.options));
+    let mut err = std::io::stderr().lock();
+    super::print_issues(&mut err, &report, true)?;
     let mut out = std::io::stdout().lock();
-    for d in loaded.diagnostics.iter().filter(|d| d.is_error()) {
-        eprintln!("{d}");
-    }
+    let Some(loaded) = &report.rules else {
+        return Ok(super::exit_invalid());
+    };
     let rows: Vec<serde_json::Value> = loaded
         .ruleset
         .rules()
@@ -150,9 +168,9 @@ fn list(a: &ListArgs) -> Result<ExitCode> {
             )?;
         }
     }
-    Ok(if loaded.has_errors() {
-        ExitCode::FAILURE
-    } else {
+    Ok(if report.is_ok() {
         ExitCode::SUCCESS
+    } else {
+        super::exit_invalid()
     })
 }

@@ -3,18 +3,21 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use saker::alert::Alert;
-use saker::config::{self, Config};
+use saker::config::{Config, ConfigIssue};
 use saker::drops::DropMonitor;
 use saker::engine::{self, Engine};
 use saker::metrics::{BpfStatsSampler, Metrics, OverheadMeter, SelfUsage, Snapshot};
 use saker::output::Outputs;
+use saker::preflight::LoadedRules;
+use saker::probe::privileges::{self, Privileges};
 use saker::probe::{Probe, ProbeOptions, RingReader};
 use saker::recording::{FRAME_PROCESS, Frame, RecordingMeta, RecordingReader, RecordingWriter};
-use saker::rules::{self, RuleSet};
+use saker::rules::RuleSet;
 use saker::runtime::{Answer, RuntimeService};
 use saker::state::State;
 use saker::state::container::{ContainerTable, LookupResult};
@@ -25,17 +28,8 @@ use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Configuration file (Falco's falco.yaml keys; see docs/configuration.md).
-    #[arg(short = 'c', long = "config", value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Rules file or directory; repeatable. Replaces `rules_files` of the
-    /// configuration. Without any, the embedded default rules.
-    #[arg(short = 'r', long = "rules", value_name = "FILE")]
-    rules: Vec<PathBuf>,
-    /// Override a configuration key: `-o json_output=true`, `-o http_output.url=...`,
-    /// `-o rules_files[]=extra.yaml`. Repeatable.
-    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
-    options: Vec<String>,
+    #[command(flatten)]
+    files: super::ConfigArgs,
     /// Print alerts as Falco JSON (same as `-o json_output=true`).
     #[arg(long)]
     json: bool,
@@ -59,63 +53,67 @@ struct Totals {
     kernel_read_failures: u64,
 }
 
-fn load_config(args: &RunArgs) -> Result<Config> {
-    let mut overrides = args.options.clone();
+/// The configuration and rules through the one validation path that
+/// `saker config validate` and `saker rules validate` share: every error is
+/// printed (exit status 2) before anything starts; warnings are logged.
+fn checked_config(args: &RunArgs) -> Result<(Config, LoadedRules), ExitCode> {
+    let mut overrides = args.files.options.clone();
     if args.json {
         overrides.push("json_output=true".into());
     }
-    let mut cfg = config::load(args.config.as_deref(), &overrides)?;
-    if !args.rules.is_empty() {
-        cfg.rules_files = args.rules.clone();
-    }
-    for key in &cfg.ignored_keys {
-        log::warn!("configuration key {key} is a Falco feature Saker does not implement; ignored");
-    }
-    Ok(cfg)
-}
-
-/// Warnings of the last rules load (for the metrics).
-static RULE_WARNINGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Loads and selects the rules; refuses to start on any rule error (as Falco does).
-pub fn load_rules(cfg: &Config) -> Result<RuleSet> {
-    let out = if cfg.rules_files.is_empty() {
-        rules::load_default()
-    } else {
-        rules::load_paths(&cfg.rules_files)
-    };
-    let mut errors = 0;
-    for d in &out.diagnostics {
-        if d.is_error() {
-            errors += 1;
-            log::error!("{d}");
-        } else {
+    let report = saker::preflight::check(&args.files.inputs(&overrides));
+    if let Some(r) = &report.rules {
+        for d in r.diagnostics.iter().filter(|d| !d.is_error()) {
             log::warn!("{d}");
         }
     }
-    if errors > 0 {
-        bail!("{errors} error(s) in the rules; `saker rules validate` shows them all");
+    for w in &report.warnings {
+        log::warn!("{w}");
     }
-    RULE_WARNINGS.store(
-        out.diagnostics.len() as u64,
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    let mut ruleset = out.ruleset;
-    engine::select_rules(&mut ruleset, cfg.min_priority, &cfg.rule_selection)
-        .context("rules: selection pattern")?;
-    ruleset
-        .append_output(&cfg.append_output)
-        .map_err(|e| anyhow::anyhow!("append_output: {}", e.message))?;
-    ruleset.set_rule_matching(match cfg.rule_matching {
-        config::RuleMatching::First => rules::RuleMatching::First,
-        config::RuleMatching::All => rules::RuleMatching::All,
-    });
-    let enabled = ruleset.rules().iter().filter(|r| r.enabled).count();
-    log::info!(
-        "{enabled} rules enabled of {} loaded",
-        ruleset.rules().len()
-    );
-    Ok(ruleset)
+    let errors = report.error_count();
+    for e in &report.errors {
+        eprintln!("{}", e.render("error"));
+    }
+    if let Some(r) = &report.rules {
+        for d in r.diagnostics.iter().filter(|d| d.is_error()) {
+            eprintln!("{d}");
+        }
+    }
+    match report.into_valid() {
+        Some(valid) => Ok(valid),
+        None => {
+            eprintln!(
+                "saker: {errors} error(s) in the configuration or rules; nothing started (`saker config validate` checks the same)"
+            );
+            Err(super::exit_invalid())
+        }
+    }
+}
+
+/// Where the alerts go, for the start banner.
+fn outputs_text(cfg: &Config) -> String {
+    let o = &cfg.outputs;
+    let mut list = Vec::new();
+    if o.stdout.is_some() {
+        list.push("stdout".to_string());
+    }
+    if let Some(f) = &o.file {
+        list.push(f.filename.display().to_string());
+    }
+    if let Some(h) = &o.http {
+        list.push(h.url.to_string());
+    }
+    if o.program.is_some() {
+        list.push("program_output".to_string());
+    }
+    if list.is_empty() {
+        return "no output".into();
+    }
+    format!(
+        "alerts ({}) to {}",
+        if o.format.json { "JSON" } else { "text" },
+        list.join(", ")
+    )
 }
 
 fn recording_meta(cfg: &Config, event_types: Vec<String>) -> RecordingMeta {
@@ -232,31 +230,118 @@ impl StopSignals {
 
 pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let signals = StopSignals::install()?;
-    let cfg = load_config(&args)?;
-    match &args.replay {
-        Some(path) => {
-            let ruleset = load_rules(&cfg)?;
-            replay(&cfg, ruleset, path).await
+    let (cfg, rules) = match checked_config(&args) {
+        Ok(v) => v,
+        Err(code) => return Ok(code),
+    };
+    let summary = format!(
+        "{} rules enabled from {}",
+        rules.enabled(),
+        if rules.files.is_empty() {
+            "no rules files".to_string()
+        } else {
+            rules.files.join(", ")
         }
-        None => {
-            // The web server comes up first, so /healthz answers and /readyz
-            // says what is still missing while rules and probes load.
-            let metrics = Metrics::new();
-            if cfg.webserver.enabled {
-                let addr = saker::webserver::start(cfg.webserver.clone(), metrics.clone()).await?;
-                log::info!(
-                    "webserver listening on {addr} (/metrics, {}, /readyz)",
-                    cfg.webserver.healthz_path
-                );
-            }
-            let ruleset = load_rules(&cfg)?;
-            metrics
-                .health
-                .rules_loaded
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-            live(&cfg, ruleset, args.write.as_deref(), metrics, signals).await
+    );
+    let rules_warnings = rules.warnings() as u64;
+    let ruleset = rules.ruleset;
+    if let Some(path) = &args.replay {
+        eprintln!(
+            "saker {}: replaying {} with {summary}",
+            env!("CARGO_PKG_VERSION"),
+            path.display()
+        );
+        return replay(&cfg, ruleset, path).await;
+    }
+    // Missing mandatory privileges are named before anything starts.
+    let privileges = Privileges::detect();
+    log::info!("privileges: {}", privileges.summary());
+    let missing = privileges.missing_mandatory();
+    if !missing.is_empty() {
+        for m in &missing {
+            eprintln!("error: {}\n    hint: {}", m.message, m.hint);
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    let metrics = Metrics::new();
+    for f in privileges.features(cfg.bpf_stats) {
+        metrics.set_feature(f.name, f.enabled);
+        if !f.enabled && !f.warning.is_empty() {
+            log::warn!("{}", f.warning);
         }
     }
+    let (rules_enabled, rules_disabled) = rule_counts(&ruleset);
+    metrics.publish(Snapshot {
+        rules_enabled,
+        rules_disabled,
+        rules_warnings,
+        ..Snapshot::default()
+    });
+    metrics
+        .health
+        .no_rules
+        .store(rules_enabled == 0 && !cfg.allow_no_rules, Ordering::Relaxed);
+    metrics.health.rules_loaded.store(true, Ordering::Relaxed);
+    // The web server comes up before the probe, so /healthz answers and
+    // /readyz says what is still missing while the probe loads.
+    if cfg.webserver.enabled {
+        match saker::webserver::start(cfg.webserver.clone(), metrics.clone()).await {
+            Ok(addr) => log::info!(
+                "webserver listening on {addr} (/metrics, {}, /readyz)",
+                cfg.webserver.healthz_path
+            ),
+            Err(e) => {
+                let mut issue = ConfigIssue::new(e.key(), e.to_string());
+                issue.hint = e.hint();
+                let issue = cfg
+                    .sources
+                    .locate(issue.with_related("webserver.listen_address"));
+                eprintln!("{}", issue.render("error"));
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    let started = Started {
+        summary,
+        rules_warnings,
+        bpf_stats_sysctl: privileges.bpf_stats_sysctl,
+        bpf_stats_allowed: privileges.has(privileges::CAP_SYS_ADMIN),
+    };
+    live(
+        &cfg,
+        ruleset,
+        args.write.as_deref(),
+        metrics,
+        signals,
+        started,
+    )
+    .await
+}
+
+/// What `run` found out before the probe, for `live`.
+struct Started {
+    /// "N rules enabled from FILES".
+    summary: String,
+    rules_warnings: u64,
+    /// kernel.bpf_stats_enabled=1 keeps statistics on node-wide.
+    bpf_stats_sysctl: bool,
+    /// BPF_ENABLE_STATS may be asked for (CAP_SYS_ADMIN).
+    bpf_stats_allowed: bool,
+}
+
+/// Loading the probe failed: the error once, and what to do when the
+/// kernel said no although the capabilities looked sufficient.
+fn probe_failed(e: saker::probe::ProbeError) -> ExitCode {
+    let denied = e.permission_denied();
+    let text = super::error_text(&anyhow::Error::new(e));
+    eprintln!("error: loading the eBPF probe: {text}");
+    if denied {
+        eprintln!(
+            "    hint: the kernel refused although the capabilities look sufficient: a seccomp profile, \
+             an LSM policy (AppArmor, SELinux) or a container runtime may forbid bpf(); run as root to compare"
+        );
+    }
+    ExitCode::FAILURE
 }
 
 /// Rule counts for the metrics: enabled, disabled.
@@ -397,6 +482,7 @@ async fn live(
     write: Option<&Path>,
     metrics: Arc<Metrics>,
     mut signals: StopSignals,
+    started: Started,
 ) -> Result<ExitCode> {
     let interest = engine::interest_for(&ruleset, &cfg.base_syscalls);
     let interest = if cfg.base_syscalls_all {
@@ -408,11 +494,16 @@ async fn live(
     };
     let opts = ProbeOptions {
         ring_bytes: cfg.ring_bytes,
-        bpf_stats: cfg.bpf_stats,
+        // Without CAP_SYS_ADMIN the kernel refuses BPF_ENABLE_STATS (warned
+        // with the privileges); the sysctl may still keep them on.
+        bpf_stats: cfg.bpf_stats && started.bpf_stats_allowed,
         timestamp_every: cfg.timestamp_every,
         ..ProbeOptions::default()
     };
-    let mut probe = Probe::load(&opts).context("loading the eBPF probe")?;
+    let mut probe = match Probe::load(&opts) {
+        Ok(p) => p,
+        Err(e) => return Ok(probe_failed(e)),
+    };
     probe.set_interest(&interest)?;
     let mut reader = RingReader::new(probe.take_ring()?, cfg.drain_interval)?;
     let outputs = start_outputs(cfg)?;
@@ -422,7 +513,9 @@ async fn live(
 
     // Attach first, then read /proc: processes that start in between are
     // seen by both, and events wait in the ring until the seed is done.
-    probe.attach().context("attaching the eBPF programs")?;
+    if let Err(e) = probe.attach() {
+        return Ok(probe_failed(e));
+    }
     metrics
         .health
         .attached
@@ -493,12 +586,22 @@ async fn live(
             .unwrap_or(1)
             .max(1),
         overhead_budget: cfg.overhead_budget,
-        rules_warnings: RULE_WARNINGS.load(std::sync::atomic::Ordering::Relaxed),
+        rules_warnings: started.rules_warnings,
         // Not when the kernel refused statistics at load (warned there).
         bpf_stats: (cfg.bpf_stats && probe.bpf_stats_on())
             .then(|| BpfStatsSampler::new(cfg.bpf_stats_every)),
     };
+    let bpf_stats_feature = |sampler: &MetricsSampler| {
+        cfg.bpf_stats && (sampler.bpf_stats.is_some() || started.bpf_stats_sysctl)
+    };
+    metrics.set_feature(privileges::FEATURE_BPF_STATS, bpf_stats_feature(&sampler));
     metrics.health.mark_read();
+    eprintln!(
+        "saker {}: {}; {}; Ctrl-C to stop",
+        env!("CARGO_PKG_VERSION"),
+        started.summary,
+        outputs_text(cfg)
+    );
     loop {
         tokio::select! {
             biased;
@@ -527,6 +630,7 @@ async fn live(
                 pipe.release_held(false);
                 pipe.send_lookups();
                 let mut snap = sampler.sample(&pipe.engine, &mut probe, &reader);
+                metrics.set_feature(privileges::FEATURE_BPF_STATS, bpf_stats_feature(&sampler));
                 if let Some(rs) = &runtime_stats {
                     snap.runtime = rs.snapshot();
                     snap.runtime_queue_full =

@@ -15,12 +15,12 @@ use std::time::Duration;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use hyper::Uri;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::alert::{Alert, Priority};
 
 /// Every output key, as found at the top level of `falco.yaml`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputsConfig {
     pub json_output: bool,
@@ -51,7 +51,7 @@ impl Default for OutputsConfig {
 }
 
 /// `stdout_output`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StdoutOutputConfig {
     pub enabled: bool,
@@ -72,7 +72,7 @@ impl Default for StdoutOutputConfig {
 }
 
 /// `file_output`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FileOutputConfig {
     pub enabled: bool,
@@ -105,7 +105,7 @@ impl Default for FileOutputConfig {
 
 /// `file_output.rotate` (Saker): size-based rotation, logrotate-style names
 /// (`events.txt.1` is the newest rotated file).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RotateConfig {
     /// Rotate before a line would take the file past this size; 0 = never.
@@ -124,7 +124,7 @@ impl Default for RotateConfig {
 }
 
 /// `http_output`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpOutputConfig {
     pub enabled: bool,
@@ -202,7 +202,7 @@ impl Default for HttpOutputConfig {
 }
 
 /// `program_output`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProgramOutputConfig {
     pub enabled: bool,
@@ -237,7 +237,7 @@ impl Default for ProgramOutputConfig {
 }
 
 /// `<output>.filter` (Saker): which alerts this output takes.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FilterConfig {
     /// Minimum priority for this output (on top of the global `priority`).
@@ -253,7 +253,7 @@ pub struct FilterConfig {
 }
 
 /// `<output>.retry` (Saker): exponential backoff with jitter.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryConfig {
     pub initial_backoff_ms: u64,
@@ -275,7 +275,7 @@ impl Default for RetryConfig {
 
 /// `<output>.spool` (Saker): on-disk buffer that survives receiver outages
 /// and agent restarts.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpoolConfig {
     pub enabled: bool,
@@ -299,7 +299,7 @@ impl Default for SpoolConfig {
 }
 
 /// `<output>.dedup` (Saker): identical alerts within a window are sent once.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DedupConfig {
     pub enabled: bool,
@@ -619,108 +619,176 @@ fn non_empty_path(p: &std::path::Path) -> Option<PathBuf> {
     (!p.as_os_str().is_empty()).then(|| p.to_path_buf())
 }
 
+/// Every error of one validation, not only the first.
+#[derive(Debug, Default)]
+struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    /// The value, or `None` with its error kept.
+    fn take<T>(&mut self, r: Result<T, ConfigError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.push(e);
+                None
+            }
+        }
+    }
+
+    fn push(&mut self, key: impl Into<String>, reason: impl Into<String>) {
+        self.0.push(ConfigError::new(key, reason));
+    }
+}
+
+/// The settings every output shares, each key checked (every error kept).
+struct DeliveryKeys<'a> {
+    section: &'a str,
+    filter: &'a FilterConfig,
+    queue_capacity: usize,
+    retry: Option<&'a RetryConfig>,
+    dedup: &'a DedupConfig,
+    /// The spool and the output's subdirectory in it.
+    spool: Option<(&'a SpoolConfig, &'a str)>,
+}
+
+impl DeliveryKeys<'_> {
+    fn validate(&self, errs: &mut Errors) -> Option<DeliverySettings> {
+        let s = self.section;
+        let filter = errs.take(self.filter.validate(s));
+        let queue_capacity = errs.take(queue_capacity(s, self.queue_capacity));
+        let retry = match self.retry {
+            Some(r) => errs.take(r.validate(s)),
+            None => Some(RetryPolicy::default()),
+        };
+        let dedup_window = errs.take(self.dedup.validate(s));
+        let spool = match self.spool {
+            Some((spool, subdir)) => errs.take(spool.validate(s, subdir)),
+            None => Some(None),
+        };
+        Some(DeliverySettings {
+            filter: filter?,
+            queue_capacity: queue_capacity?,
+            retry: retry?,
+            dedup_window: dedup_window?,
+            spool: spool?,
+        })
+    }
+}
+
 impl OutputsConfig {
-    /// Checks every key and compiles filters; reads no file (certificates and
-    /// spools are opened by `Outputs::start`).
+    /// Checks every key and compiles filters; reads no file but
+    /// `http_output.headers_file` (certificates and spools are opened by
+    /// `Outputs::start`, and checked beforehand by [`super::check_files`]).
+    /// The first error; [`Self::validate_all`] gives them all.
     pub fn validate(&self) -> Result<OutputSettings, ConfigError> {
+        self.validate_all().map_err(|mut errs| errs.swap_remove(0))
+    }
+
+    /// Checks every key; on failure, every error (at least one).
+    pub fn validate_all(&self) -> Result<OutputSettings, Vec<ConfigError>> {
+        let mut errs = Errors::default();
         let format = Format {
             json: self.json_output,
             include_output: self.json_include_output_property,
             include_tags: self.json_include_tags_property,
         };
-        let min_priority = parse_priority("priority", &self.priority)?;
+        let min_priority = errs.take(parse_priority("priority", &self.priority));
 
         let stdout = if self.stdout_output.enabled {
             let c = &self.stdout_output;
-            let s = "stdout_output";
-            Some(StdoutSettings {
-                delivery: DeliverySettings {
-                    filter: c.filter.validate(s)?,
-                    queue_capacity: queue_capacity(s, c.queue_capacity)?,
-                    retry: RetryPolicy::default(),
-                    dedup_window: c.dedup.validate(s)?,
-                    spool: None,
-                },
-            })
+            DeliveryKeys {
+                section: "stdout_output",
+                filter: &c.filter,
+                queue_capacity: c.queue_capacity,
+                retry: None,
+                dedup: &c.dedup,
+                spool: None,
+            }
+            .validate(&mut errs)
+            .map(|delivery| StdoutSettings { delivery })
         } else {
             None
         };
 
         let file = if self.file_output.enabled {
             let c = &self.file_output;
-            let s = "file_output";
             if c.filename.as_os_str().is_empty() {
-                return Err(ConfigError::new("file_output.filename", "must be set"));
+                errs.push("file_output.filename", "must be set");
             }
             let rotate = if c.rotate.max_bytes > 0 {
                 if c.rotate.keep == 0 {
-                    return Err(ConfigError::new(
+                    errs.push(
                         "file_output.rotate.keep",
                         "must be at least 1 when rotate.max_bytes is set",
-                    ));
+                    );
                 }
                 Some((c.rotate.max_bytes, c.rotate.keep))
             } else {
                 None
             };
-            Some(FileSettings {
+            DeliveryKeys {
+                section: "file_output",
+                filter: &c.filter,
+                queue_capacity: c.queue_capacity,
+                retry: Some(&c.retry),
+                dedup: &c.dedup,
+                spool: None,
+            }
+            .validate(&mut errs)
+            .map(|delivery| FileSettings {
                 filename: c.filename.clone(),
                 keep_alive: c.keep_alive,
                 rotate,
-                delivery: DeliverySettings {
-                    filter: c.filter.validate(s)?,
-                    queue_capacity: queue_capacity(s, c.queue_capacity)?,
-                    retry: c.retry.validate(s)?,
-                    dedup_window: c.dedup.validate(s)?,
-                    spool: None,
-                },
+                delivery,
             })
         } else {
             None
         };
 
         let http = if self.http_output.enabled {
-            Some(self.http_output.validate()?)
+            self.http_output.validate(&mut errs)
         } else {
             None
         };
 
         let program = if self.program_output.enabled {
             let c = &self.program_output;
-            let s = "program_output";
             if c.program.trim().is_empty() {
-                return Err(ConfigError::new("program_output.program", "must be set"));
+                errs.push("program_output.program", "must be set");
             }
             if c.timeout_ms == 0 {
-                return Err(ConfigError::new(
-                    "program_output.timeout_ms",
-                    "must be at least 1",
-                ));
+                errs.push("program_output.timeout_ms", "must be at least 1");
             }
-            Some(ProgramSettings {
+            DeliveryKeys {
+                section: "program_output",
+                filter: &c.filter,
+                queue_capacity: c.queue_capacity,
+                retry: Some(&c.retry),
+                dedup: &c.dedup,
+                spool: Some((&c.spool, "program")),
+            }
+            .validate(&mut errs)
+            .map(|delivery| ProgramSettings {
                 program: c.program.clone(),
                 keep_alive: c.keep_alive,
                 timeout: Duration::from_millis(c.timeout_ms),
-                delivery: DeliverySettings {
-                    filter: c.filter.validate(s)?,
-                    queue_capacity: queue_capacity(s, c.queue_capacity)?,
-                    retry: c.retry.validate(s)?,
-                    dedup_window: c.dedup.validate(s)?,
-                    spool: c.spool.validate(s, "program")?,
-                },
+                delivery,
             })
         } else {
             None
         };
 
-        Ok(OutputSettings {
-            format,
-            min_priority,
-            stdout,
-            file,
-            http,
-            program,
-        })
+        match min_priority {
+            Some(min_priority) if errs.0.is_empty() => Ok(OutputSettings {
+                format,
+                min_priority,
+                stdout,
+                file,
+                http,
+                program,
+            }),
+            _ => Err(errs.0),
+        }
     }
 }
 
@@ -773,62 +841,62 @@ fn read_headers_file(path: &std::path::Path) -> Result<Vec<(String, String)>, Co
 }
 
 impl HttpOutputConfig {
-    fn validate(&self) -> Result<HttpSettings, ConfigError> {
-        let s = "http_output";
+    /// The settings, or `None` with every error of the section in `errs`.
+    fn validate(&self, errs: &mut Errors) -> Option<HttpSettings> {
+        let before = errs.0.len();
         // Falco strips quotes around the URL (outputs_http.cpp); do the same.
         let raw = self.url.trim().trim_matches('"');
-        if raw.is_empty() {
-            return Err(ConfigError::new("http_output.url", "must be set"));
-        }
-        let url: Uri = raw
-            .parse()
-            .map_err(|e| ConfigError::new("http_output.url", format!("{raw:?}: {e}")))?;
-        match url.scheme_str() {
-            Some("http") | Some("https") => {}
-            _ => {
-                return Err(ConfigError::new(
-                    "http_output.url",
-                    format!("{raw:?}: scheme must be http or https"),
-                ));
+        let url = if raw.is_empty() {
+            errs.push("http_output.url", "must be set");
+            None
+        } else {
+            match raw.parse::<Uri>() {
+                Err(e) => {
+                    errs.push("http_output.url", format!("{raw:?}: {e}"));
+                    None
+                }
+                Ok(url) => {
+                    if !matches!(url.scheme_str(), Some("http") | Some("https")) {
+                        errs.push(
+                            "http_output.url",
+                            format!("{raw:?}: scheme must be http or https"),
+                        );
+                    } else if url.host().is_none() {
+                        errs.push("http_output.url", format!("{raw:?}: no host"));
+                    }
+                    Some(url)
+                }
             }
-        }
-        if url.host().is_none() {
-            return Err(ConfigError::new(
-                "http_output.url",
-                format!("{raw:?}: no host"),
-            ));
-        }
+        };
         if self.mtls {
             if self.client_cert.as_os_str().is_empty() {
-                return Err(ConfigError::new(
-                    "http_output.client_cert",
-                    "must be set when mtls is true",
-                ));
+                errs.push("http_output.client_cert", "must be set when mtls is true");
             }
             if self.client_key.as_os_str().is_empty() {
-                return Err(ConfigError::new(
-                    "http_output.client_key",
-                    "must be set when mtls is true",
-                ));
+                errs.push("http_output.client_key", "must be set when mtls is true");
             }
         }
-        hyper::header::HeaderValue::from_str(&self.user_agent)
-            .map_err(|e| ConfigError::new("http_output.user_agent", e.to_string()))?;
+        if let Err(e) = hyper::header::HeaderValue::from_str(&self.user_agent) {
+            errs.push("http_output.user_agent", e.to_string());
+        }
         let mut all: Vec<(String, String, String)> = self
             .headers
             .iter()
             .map(|(k, v)| (format!("http_output.headers.{k}"), k.clone(), v.clone()))
             .collect();
-        if !self.headers_file.as_os_str().is_empty() {
-            for (name, value) in read_headers_file(&self.headers_file)? {
+        if !self.headers_file.as_os_str().is_empty()
+            && let Some(from_file) = errs.take(read_headers_file(&self.headers_file))
+        {
+            for (name, value) in from_file {
                 if self.headers.keys().any(|k| k.eq_ignore_ascii_case(&name)) {
-                    return Err(ConfigError::new(
+                    errs.push(
                         "http_output.headers_file",
                         format!(
                             "{}: header {name:?} is also in http_output.headers; give it once",
                             self.headers_file.display()
                         ),
-                    ));
+                    );
+                    continue;
                 }
                 let key = format!("http_output.headers_file ({})", self.headers_file.display());
                 all.push((key, name, value));
@@ -836,32 +904,44 @@ impl HttpOutputConfig {
         }
         let mut headers = Vec::with_capacity(all.len());
         for (key, k, v) in &all {
-            let name = hyper::header::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|e| ConfigError::new(key, format!("{k:?}: {e}")))?;
+            let name = match hyper::header::HeaderName::from_bytes(k.as_bytes()) {
+                Ok(n) => n,
+                Err(e) => {
+                    errs.push(key.as_str(), format!("{k:?}: {e}"));
+                    continue;
+                }
+            };
             // The value is not repeated in the error: it may be a secret.
-            let mut value = hyper::header::HeaderValue::from_str(v).map_err(|_| {
-                ConfigError::new(
-                    key,
+            let Ok(mut value) = hyper::header::HeaderValue::from_str(v) else {
+                errs.push(
+                    key.as_str(),
                     format!("the value of {k:?} is not a valid header value"),
-                )
-            })?;
+                );
+                continue;
+            };
             value.set_sensitive(true);
             headers.push((name, value));
         }
         if self.connect_timeout_ms == 0 {
-            return Err(ConfigError::new(
-                "http_output.connect_timeout_ms",
-                "must be at least 1",
-            ));
+            errs.push("http_output.connect_timeout_ms", "must be at least 1");
         }
         if self.timeout_ms == 0 {
-            return Err(ConfigError::new(
-                "http_output.timeout_ms",
-                "must be at least 1",
-            ));
+            errs.push("http_output.timeout_ms", "must be at least 1");
         }
-        Ok(HttpSettings {
-            url,
+        let delivery = DeliveryKeys {
+            section: "http_output",
+            filter: &self.filter,
+            queue_capacity: self.queue_capacity,
+            retry: Some(&self.retry),
+            dedup: &self.dedup,
+            spool: Some((&self.spool, "http")),
+        }
+        .validate(errs);
+        if errs.0.len() > before {
+            return None;
+        }
+        Some(HttpSettings {
+            url: url?,
             user_agent: self.user_agent.clone(),
             insecure: self.insecure,
             ca_cert: non_empty_path(&self.ca_cert),
@@ -876,13 +956,7 @@ impl HttpOutputConfig {
             headers,
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             timeout: Duration::from_millis(self.timeout_ms),
-            delivery: DeliverySettings {
-                filter: self.filter.validate(s)?,
-                queue_capacity: queue_capacity(s, self.queue_capacity)?,
-                retry: self.retry.validate(s)?,
-                dedup_window: self.dedup.validate(s)?,
-                spool: self.spool.validate(s, "http")?,
-            },
+            delivery: delivery?,
         })
     }
 }

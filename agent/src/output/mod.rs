@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod check;
 pub mod config;
 mod dedup;
 mod file;
@@ -43,6 +44,7 @@ use tokio::time::Instant;
 
 use crate::alert::{Alert, Priority};
 
+pub use check::check_files;
 pub use config::{ConfigError, OutputSettings, OutputsConfig};
 pub use dedup::DEDUP_COUNT_FIELD;
 pub use spool::SpoolError;

@@ -6,6 +6,7 @@
 //! everything. The ring buffer is read by [`ring::RingReader`].
 
 pub mod interest;
+pub mod privileges;
 pub mod ring;
 
 use std::os::fd::OwnedFd;
@@ -64,6 +65,23 @@ pub enum ProbeError {
     Cpus(String),
     #[error("enabling BPF run-time statistics: {0}")]
     Stats(String),
+}
+
+impl ProbeError {
+    /// The kernel refused with EPERM or EACCES somewhere in the cause chain
+    /// (a missing capability, or a policy that forbids bpf()).
+    pub fn permission_denied(&self) -> bool {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<std::io::Error>()
+                && matches!(io.raw_os_error(), Some(libc::EPERM | libc::EACCES))
+            {
+                return true;
+            }
+            cause = c.source();
+        }
+        false
+    }
 }
 
 /// How the probe is set up.
@@ -147,6 +165,12 @@ pub fn object_abi_version(object: &[u8]) -> Result<u32, ProbeError> {
     Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
 }
 
+/// `bpf_enable_stats failed: Operation not permitted (os error 1)`: aya's
+/// text names the call only, its cause is the errno.
+fn syscall_text(e: &aya::sys::SyscallError) -> String {
+    format!("{} failed: {}", e.call, e.io_error)
+}
+
 /// eBPF needs locked memory on kernels before 5.11; newer kernels charge
 /// BPF memory to the cgroup. Raising the limit needs CAP_SYS_RESOURCE, which
 /// a least-privilege agent may not have: failure is logged, not fatal.
@@ -210,8 +234,11 @@ impl Probe {
             match aya::sys::enable_stats(aya::sys::Stats::RunTime) {
                 Ok(fd) => Some(fd),
                 Err(e) => {
+                    // The privileges were checked before (probe::privileges);
+                    // this is the kernel refusing anyway (a seccomp or LSM policy).
                     log::warn!(
-                        "BPF run-time statistics unavailable ({e}; BPF_ENABLE_STATS needs CAP_SYS_ADMIN): running without them; saker_node_overhead_bpf_ratio reads 0 unless the node sets kernel.bpf_stats_enabled=1 (metrics.libbpf_stats_enabled=false silences this)"
+                        "BPF run-time statistics unavailable ({}): running without them; saker_node_overhead_bpf_ratio reads 0 unless the node sets kernel.bpf_stats_enabled=1 (metrics.libbpf_stats_enabled=false silences this)",
+                        syscall_text(&e)
                     );
                     None
                 }
@@ -385,7 +412,7 @@ impl Probe {
         if on && self.stats.is_none() {
             self.stats = Some(
                 aya::sys::enable_stats(aya::sys::Stats::RunTime)
-                    .map_err(|e| ProbeError::Stats(e.to_string()))?,
+                    .map_err(|e| ProbeError::Stats(syscall_text(&e)))?,
             );
         } else if !on {
             self.stats = None;

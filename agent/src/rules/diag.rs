@@ -166,8 +166,13 @@ impl Location {
     }
 }
 
+/// `file:line:col`, or the file alone when no position is known (a file
+/// that cannot be read has no line).
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return write!(f, "{}", self.file);
+        }
         write!(f, "{}:{}:{}", self.file, self.line, self.col)
     }
 }

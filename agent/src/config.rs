@@ -1330,32 +1330,50 @@ fn read_shape(root: &mut Value, issues: &mut Vec<ConfigIssue>) -> Option<ConfigF
 /// validates the result. Every problem is reported, each with its key and
 /// where the value came from (file:line:column, or the `-o` argument).
 pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigErrors> {
+    match load_checked(path, overrides) {
+        (Some(c), errors) if errors.0.is_empty() => Ok(c),
+        (_, errors) => Err(errors),
+    }
+}
+
+/// [`load`] that keeps going: every issue, and the configuration with each
+/// bad value replaced by its default, so that the files and rules it names
+/// can still be checked (`None` only when the file cannot be read or is not
+/// YAML).
+pub fn load_checked(path: Option<&Path>, overrides: &[String]) -> (Option<Config>, ConfigErrors) {
+    let one = |issue: ConfigIssue| (None, ConfigErrors(vec![issue]));
     let mut sources = ConfigSources::default();
     let mut issues: Vec<ConfigIssue> = Vec::new();
     let mut root = Value::Mapping(Mapping::new());
     if let Some(p) = path {
         let whole = Origin::WholeFile(p.to_path_buf());
-        let text = std::fs::read_to_string(p).map_err(|e| {
-            ConfigErrors(vec![
-                ConfigIssue::new("", format!("cannot read the configuration file: {e}"))
-                    .with_origin(whole.clone()),
-            ])
-        })?;
+        let text = match std::fs::read_to_string(p) {
+            Ok(t) => t,
+            Err(e) => {
+                return one(
+                    ConfigIssue::new("", format!("cannot read the configuration file: {e}"))
+                        .with_origin(whole),
+                );
+            }
+        };
         sources.file = Some(p.to_path_buf());
         if !text.trim().is_empty() {
-            root = serde_yaml::from_str::<Value>(&text).map_err(|e| {
-                let origin = match e.location() {
-                    Some(l) => Origin::File {
-                        path: p.to_path_buf(),
-                        line: u32::try_from(l.line()).unwrap_or(u32::MAX),
-                        col: u32::try_from(l.column()).unwrap_or(u32::MAX),
-                    },
-                    None => whole.clone(),
-                };
-                ConfigErrors(vec![
-                    ConfigIssue::new("", format!("not valid YAML: {e}")).with_origin(origin),
-                ])
-            })?;
+            root = match serde_yaml::from_str::<Value>(&text) {
+                Ok(v) => v,
+                Err(e) => {
+                    let origin = match e.location() {
+                        Some(l) => Origin::File {
+                            path: p.to_path_buf(),
+                            line: u32::try_from(l.line()).unwrap_or(u32::MAX),
+                            col: u32::try_from(l.column()).unwrap_or(u32::MAX),
+                        },
+                        None => whole,
+                    };
+                    return one(
+                        ConfigIssue::new("", format!("not valid YAML: {e}")).with_origin(origin),
+                    );
+                }
+            };
             sources.tree = crate::rules::yaml::parse_documents(&text)
                 .ok()
                 .and_then(|docs| docs.into_iter().next());
@@ -1364,13 +1382,13 @@ pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigE
             root = Value::Mapping(Mapping::new());
         }
         if !root.is_mapping() {
-            return Err(ConfigErrors(vec![
+            return one(
                 ConfigIssue::new(
                     "",
                     "the configuration must be a mapping of keys (key: value)",
                 )
                 .with_origin(whole),
-            ]));
+            );
         }
     }
     // Falco's old singular key: one name for the -o paths below.
@@ -1390,7 +1408,7 @@ pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigE
     }
     scalars_to_lists(&mut root, &defaults);
     let file = read_shape(&mut root, &mut issues);
-    let mut cfg = file.map(|file| {
+    let cfg = file.map(|file| {
         let mut ignored = file.ignored_present();
         let e = &file.container_engines;
         for (name, cfg) in [
@@ -1405,14 +1423,15 @@ pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigE
         }
         (validate(file, &mut issues), ignored)
     });
-    if issues.is_empty()
-        && let Some((Some(mut c), ignored)) = cfg.take()
-    {
-        c.ignored_keys = ignored;
-        c.sources = sources;
-        return Ok(c);
-    }
-    Err(finish_issues(&sources, issues))
+    let errors = finish_issues(&sources, issues);
+    let cfg = cfg.and_then(|(c, ignored)| {
+        c.map(|mut c| {
+            c.ignored_keys = ignored;
+            c.sources = sources;
+            c
+        })
+    });
+    (cfg, errors)
 }
 
 /// Locates every issue, drops repeats (the same key and message) and puts
@@ -1464,10 +1483,9 @@ impl Issues<'_> {
     }
 }
 
-/// Checks every value (every error is kept, a bad value replaced by its
-/// default so that the rest is still checked); `None` if any was wrong.
+/// Checks every value; every error is kept in `all`, and a bad value is
+/// replaced by its default so that the rest is still checked.
 fn validate(f: ConfigFile, all: &mut Vec<ConfigIssue>) -> Option<Config> {
-    let before = all.len();
     let mut issues = Issues(all);
     let rule_matching = match f.rule_matching.as_str() {
         "first" => RuleMatching::First,
@@ -1524,12 +1542,19 @@ fn validate(f: ConfigFile, all: &mut Vec<ConfigIssue>) -> Option<Config> {
     })
     .validate_all()
     {
-        Ok(o) => Some(o),
+        Ok(o) => o,
         Err(errs) => {
             for e in errs {
                 issues.push(e.key, e.reason);
             }
-            None
+            // The files of invalid outputs are not checked: the defaults'.
+            match OutputsConfig::default().validate() {
+                Ok(o) => o,
+                Err(e) => {
+                    issues.push(e.key, e.reason);
+                    return None;
+                }
+            }
         }
     };
 
@@ -1722,15 +1747,12 @@ fn validate(f: ConfigFile, all: &mut Vec<ConfigIssue>) -> Option<Config> {
         resolvers: h.resolvers,
         max_pending: h.max_pending,
     };
-    if issues.0.len() > before {
-        return None;
-    }
     Some(Config {
         rules_files: f.rules_files,
         rule_selection,
         rule_matching,
         min_priority,
-        outputs: outputs?,
+        outputs,
         webserver,
         base_syscalls,
         base_syscalls_all: f.base_syscalls.all,

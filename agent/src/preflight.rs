@@ -89,12 +89,13 @@ impl Report {
 /// Checks the configuration, the files it names and the rules.
 pub fn check(inputs: &Inputs<'_>) -> Report {
     let mut report = Report::default();
-    let cfg = match config::load(inputs.config, inputs.overrides) {
-        Ok(c) => c,
-        Err(e) => {
-            report.errors = e.0;
-            return report;
-        }
+    // With errors in the configuration, the files and rules it names are
+    // still checked (bad values replaced by their defaults), so that one
+    // run reports everything.
+    let (cfg, errors) = config::load_checked(inputs.config, inputs.overrides);
+    report.errors = errors.0;
+    let Some(cfg) = cfg else {
+        return report;
     };
     let locate = |issue: ConfigIssue| cfg.sources.locate(issue);
     for key in &cfg.ignored_keys {

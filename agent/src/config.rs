@@ -1350,10 +1350,11 @@ pub fn load_checked(path: Option<&Path>, overrides: &[String]) -> (Option<Config
         let text = match std::fs::read_to_string(p) {
             Ok(t) => t,
             Err(e) => {
-                return one(
-                    ConfigIssue::new("", format!("cannot read the configuration file: {e}"))
-                        .with_origin(whole),
-                );
+                return one(ConfigIssue::new(
+                    "",
+                    format!("cannot read the configuration file: {e}"),
+                )
+                .with_origin(whole));
             }
         };
         sources.file = Some(p.to_path_buf());
@@ -1370,7 +1371,7 @@ pub fn load_checked(path: Option<&Path>, overrides: &[String]) -> (Option<Config
                         None => whole,
                     };
                     return one(
-                        ConfigIssue::new("", format!("not valid YAML: {e}")).with_origin(origin),
+                        ConfigIssue::new("", format!("not valid YAML: {e}")).with_origin(origin)
                     );
                 }
             };
@@ -1382,13 +1383,11 @@ pub fn load_checked(path: Option<&Path>, overrides: &[String]) -> (Option<Config
             root = Value::Mapping(Mapping::new());
         }
         if !root.is_mapping() {
-            return one(
-                ConfigIssue::new(
-                    "",
-                    "the configuration must be a mapping of keys (key: value)",
-                )
-                .with_origin(whole),
-            );
+            return one(ConfigIssue::new(
+                "",
+                "the configuration must be a mapping of keys (key: value)",
+            )
+            .with_origin(whole));
         }
     }
     // Falco's old singular key: one name for the -o paths below.

@@ -663,6 +663,44 @@ fn one_alert_is_one_line_on_every_output() {
 }
 
 #[test]
+fn falcos_rules_give_one_alert_per_line() {
+    let Some(dir) = saker_upstream::for_test(&[saker_upstream::STABLE]) else {
+        return;
+    };
+    let stable = p(&dir.join(saker_upstream::STABLE));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let rec = p(&recording(
+        tmp.path(),
+        &[openat("/etc/shadow", "cat", 4444, 1)],
+    ));
+    for json in ["false", "true"] {
+        let out = saker(&[
+            "run",
+            "--replay",
+            &rec,
+            "-r",
+            &stable,
+            "-o",
+            &format!("json_output={json}"),
+        ]);
+        assert_eq!(out.code, 0, "{}", out.all());
+        assert_one_alert_per_line("Falco's rules", &out.stdout, 1);
+        assert!(
+            out.stdout
+                .contains("Sensitive file opened for reading by non-trusted program"),
+            "{}",
+            out.stdout
+        );
+        if json == "true" {
+            let v: serde_json::Value =
+                serde_json::from_str(out.stdout.trim_end()).expect("JSON alert");
+            let output = v["output"].as_str().expect("output");
+            assert!(!output.ends_with('\n'), "{output:?}");
+        }
+    }
+}
+
+#[test]
 fn the_replay_start_line_says_what_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rec = p(&recording(dir.path(), &[]));

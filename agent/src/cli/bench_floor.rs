@@ -18,6 +18,9 @@ use tokio::signal::unix::{SignalKind, signal};
 pub struct BenchFloorArgs {}
 
 pub async fn run(_args: BenchFloorArgs) -> Result<ExitCode> {
+    if let Err(code) = super::require_privileges() {
+        return Ok(code);
+    }
     let btf = Btf::from_sys_fs().context("reading kernel BTF")?;
     let mut ebpf = EbpfLoader::new()
         .btf(Some(&btf))

@@ -136,6 +136,9 @@ pub async fn run(args: CaptureArgs) -> Result<ExitCode> {
         timestamp_every: args.timestamp_every,
         ..ProbeOptions::default()
     };
+    if let Err(code) = super::require_privileges() {
+        return Ok(code);
+    }
     let mut probe = Probe::load(&opts).context("loading the eBPF probe")?;
     probe.set_interest(&interest)?;
     let mut reader = RingReader::new(probe.take_ring()?, Duration::from_millis(args.drain_ms))?;

@@ -91,6 +91,23 @@ pub fn print_issues(
     Ok(())
 }
 
+/// Logs the privileges this process has and checks the mandatory ones
+/// before any eBPF is loaded: `Err` with the exit status (1) after naming
+/// each missing one and how to get it.
+pub fn require_privileges() -> Result<saker::probe::privileges::Privileges, std::process::ExitCode>
+{
+    let privileges = saker::probe::privileges::Privileges::detect();
+    log::info!("privileges: {}", privileges.summary());
+    let missing = privileges.missing_mandatory();
+    if missing.is_empty() {
+        return Ok(privileges);
+    }
+    for m in &missing {
+        eprintln!("error: {}\n    hint: {}", m.message, m.hint);
+    }
+    Err(std::process::ExitCode::FAILURE)
+}
+
 /// The exit status for an invalid configuration or invalid rules.
 pub fn exit_invalid() -> std::process::ExitCode {
     std::process::ExitCode::from(saker::preflight::EXIT_INVALID)

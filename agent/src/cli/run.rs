@@ -14,7 +14,7 @@ use saker::engine::{self, Engine};
 use saker::metrics::{BpfStatsSampler, Metrics, OverheadMeter, SelfUsage, Snapshot};
 use saker::output::Outputs;
 use saker::preflight::LoadedRules;
-use saker::probe::privileges::{self, Privileges};
+use saker::probe::privileges;
 use saker::probe::{Probe, ProbeOptions, RingReader};
 use saker::recording::{FRAME_PROCESS, Frame, RecordingMeta, RecordingReader, RecordingWriter};
 use saker::rules::RuleSet;
@@ -254,15 +254,10 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         return replay(&cfg, ruleset, path).await;
     }
     // Missing mandatory privileges are named before anything starts.
-    let privileges = Privileges::detect();
-    log::info!("privileges: {}", privileges.summary());
-    let missing = privileges.missing_mandatory();
-    if !missing.is_empty() {
-        for m in &missing {
-            eprintln!("error: {}\n    hint: {}", m.message, m.hint);
-        }
-        return Ok(ExitCode::FAILURE);
-    }
+    let privileges = match super::require_privileges() {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
     let metrics = Metrics::new();
     for f in privileges.features(cfg.bpf_stats) {
         metrics.set_feature(f.name, f.enabled);

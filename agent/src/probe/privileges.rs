@@ -252,7 +252,8 @@ impl Privileges {
                     "other users' processes in /proc cannot be read fully without {}: \
                      the open files, executable and working directory of processes started \
                      before Saker are unknown until they act, so rules on fd.name, \
-                     proc.exepath or proc.cwd may miss them (grant the capability, or run as root)",
+                     proc.exepath or proc.cwd may miss them (grant {}, or run as root)",
+                    proc_missing.join(" and "),
                     proc_missing.join(" and ")
                 ),
             },

@@ -1039,6 +1039,17 @@ pub struct Config {
     pub sources: ConfigSources,
 }
 
+impl Config {
+    /// The `rules_files` entries that are files or folders on disk (every
+    /// one but the embedded ruleset's name), e.g. to watch them.
+    pub fn rules_paths_on_disk(&self) -> impl Iterator<Item = &Path> {
+        self.rules_files
+            .iter()
+            .map(PathBuf::as_path)
+            .filter(|p| *p != Path::new(crate::rules::DEFAULT_RULES_NAME))
+    }
+}
+
 /// Parses Falco-style durations: `15s`, `500ms`, `1m`, `2h`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
@@ -2263,6 +2274,10 @@ mod tests {
         assert_eq!(c.rules_files, std::slice::from_ref(&builtin));
         let c = load(None, &["rules_files[]=/x.yaml".into()]).unwrap();
         assert_eq!(c.rules_files, [builtin.clone(), PathBuf::from("/x.yaml")]);
+        assert_eq!(
+            c.rules_paths_on_disk().collect::<Vec<_>>(),
+            [Path::new("/x.yaml")]
+        );
         assert_eq!(
             c.sources.origin_of("rules_files[1]"),
             Origin::Override("rules_files[]=/x.yaml".into())

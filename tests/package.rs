@@ -158,7 +158,14 @@ fn the_deb_installs_a_hardened_service_whose_agent_detects_and_purges_cleanly() 
     for f in CONFFILES {
         assert!(conffiles.contains(f), "{f} is not a conffile:\n{conffiles}");
     }
-    run_ok(Command::new(bin).args(["config", "validate", "-c", "/etc/saker/saker.yaml"]));
+    // The shipped configuration and rules load as they are, without a
+    // warning at every start.
+    let validated =
+        run_ok(Command::new(bin).args(["config", "validate", "-c", "/etc/saker/saker.yaml"]));
+    assert!(
+        !validated.to_lowercase().contains("warning"),
+        "the installed configuration warns:\n{validated}"
+    );
     assert!(
         Path::new("/usr/share/doc/saker/copyright").is_file(),
         "the license is installed"

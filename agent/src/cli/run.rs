@@ -243,6 +243,14 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             rules.files.join(", ")
         }
     );
+    // With none enabled, the warning of the check said so.
+    if rules.enabled() > 0 {
+        log::info!(
+            "{} rules enabled of {} loaded",
+            rules.enabled(),
+            rules.loaded()
+        );
+    }
     let rules_warnings = rules.warnings() as u64;
     let ruleset = rules.ruleset;
     if let Some(path) = &args.replay {

@@ -393,7 +393,6 @@ fn node_position(root: &Node, path: &[KeySeg]) -> Option<crate::rules::yaml::Pos
 /// Falco keys Saker accepts and ignores (with a warning), so that a Falco
 /// configuration file loads.
 const IGNORED_FALCO_KEYS: &[&str] = &[
-    "watch_config_files",
     "time_format_iso_8601",
     "buffered_outputs",
     "outputs_queue",
@@ -445,9 +444,10 @@ pub struct ConfigFile {
     pub append_output: Vec<AppendOutputItem>,
     /// Container runtimes asked for metadata (the container plugin's `engines`).
     pub container_engines: ContainerEnginesConfig,
+    /// Falco's `watch_config_files`: reload when the configuration file or a
+    /// rules file or folder changes (SIGHUP always reloads).
+    pub watch_config_files: bool,
     // Falco keys Saker accepts and ignores (IGNORED_FALCO_KEYS, same order).
-    #[serde(rename = "watch_config_files", skip_serializing)]
-    ignored_0: Option<serde::de::IgnoredAny>,
     #[serde(rename = "time_format_iso_8601", skip_serializing)]
     ignored_1: Option<serde::de::IgnoredAny>,
     #[serde(rename = "buffered_outputs", skip_serializing)]
@@ -496,7 +496,6 @@ impl ConfigFile {
     /// The Falco-only keys present in the file, in IGNORED_FALCO_KEYS order.
     fn ignored_present(&self) -> Vec<String> {
         let present = [
-            self.ignored_0.is_some(),
             self.ignored_1.is_some(),
             self.ignored_2.is_some(),
             self.ignored_3.is_some(),
@@ -558,7 +557,7 @@ impl Default for ConfigFile {
                 ..AppendOutputItem::default()
             }],
             container_engines: ContainerEnginesConfig::default(),
-            ignored_0: None,
+            watch_config_files: true,
             ignored_1: None,
             ignored_2: None,
             ignored_3: None,
@@ -1035,6 +1034,8 @@ pub struct Config {
     pub ignored_keys: Vec<String>,
     /// `saker.allow_no_rules`.
     pub allow_no_rules: bool,
+    /// Falco's `watch_config_files` (default true).
+    pub watch_config_files: bool,
     /// Where each value came from, to locate later findings.
     pub sources: ConfigSources,
 }
@@ -1786,6 +1787,7 @@ fn validate(f: ConfigFile, all: &mut Vec<ConfigIssue>) -> Option<Config> {
         hostnames,
         ignored_keys: Vec::new(),
         allow_no_rules: f.saker.allow_no_rules,
+        watch_config_files: f.watch_config_files,
         sources: ConfigSources::default(),
     })
 }

@@ -15,6 +15,7 @@ pub mod output;
 pub mod preflight;
 pub mod probe;
 pub mod recording;
+pub mod reload;
 pub mod rules;
 pub mod runtime;
 pub mod state;

@@ -230,6 +230,12 @@ pub struct Snapshot {
     pub rules_enabled: u64,
     pub rules_disabled: u64,
     pub rules_warnings: u64,
+    /// Hot reloads applied and refused (saker run, agent/src/reload.rs).
+    pub reloads_applied: u64,
+    pub reloads_failed: u64,
+    /// When the running rules were loaded (start or last applied reload), ns
+    /// since the Unix epoch (Falco: `falcosecurity_falco_reload_timestamp_nanoseconds`).
+    pub reload_ts_ns: i64,
 }
 
 /// Liveness and readiness, for /healthz and /readyz.
@@ -765,6 +771,19 @@ impl Collector for Metrics {
             "Warnings reported when the rules were loaded.",
             &one(clamp_i64(s.rules_warnings)),
         )?;
+        e.counter(
+            "reloads",
+            "Hot reloads (SIGHUP, watched file changes), by result: applied, or failed (the previous rules keep running).",
+            &[
+                (labels(&[("result", "applied")]), s.reloads_applied),
+                (labels(&[("result", "failed")]), s.reloads_failed),
+            ],
+        )?;
+        e.gauge(
+            "reload_timestamp_nanoseconds",
+            "When the running rules were loaded (start or last applied reload), ns since the Unix epoch.",
+            &one(s.reload_ts_ns),
+        )?;
 
         let features: Vec<(Labels, i64)> = self
             .features
@@ -922,6 +941,7 @@ pub fn exported_names() -> Vec<String> {
         "hostname_cache_evictions",
         "hostname_lookups",
         "hostname_lookups_dropped",
+        "reloads",
     ];
     let gauges = [
         "ring_buffer_fill_ratio",
@@ -931,6 +951,7 @@ pub fn exported_names() -> Vec<String> {
         "containers",
         "rules",
         "rules_warnings",
+        "reload_timestamp_nanoseconds",
         "feature_enabled",
         "memory_rss_bytes",
         "memory_pss_bytes",

@@ -262,6 +262,11 @@ impl SakerRun {
         self.stderr_log.lock().unwrap().clone()
     }
 
+    /// The agent's pid (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGINT, wait for exit; returns (stdout, stderr).
     pub fn stop(mut self) -> (String, String) {
         // Give the drain timer a moment to take the last events.

@@ -17,6 +17,7 @@ use saker::preflight::LoadedRules;
 use saker::probe::privileges;
 use saker::probe::{Probe, ProbeOptions, RingReader};
 use saker::recording::{FRAME_PROCESS, Frame, RecordingMeta, RecordingReader, RecordingWriter};
+use saker::reload;
 use saker::rules::RuleSet;
 use saker::runtime::{Answer, RuntimeService};
 use saker::state::State;
@@ -87,6 +88,211 @@ fn checked_config(args: &RunArgs) -> Result<(Config, LoadedRules), ExitCode> {
             );
             Err(super::exit_invalid())
         }
+    }
+}
+
+/// What `saker run` was started with, to load the configuration and rules
+/// again on a reload exactly as at start (same file, `-o`, `-r`).
+#[derive(Debug, Clone)]
+struct ReloadInputs {
+    config: Option<PathBuf>,
+    overrides: Vec<String>,
+    rules: Vec<PathBuf>,
+}
+
+impl ReloadInputs {
+    fn new(args: &RunArgs) -> Self {
+        let mut overrides = args.files.options.clone();
+        if args.json {
+            overrides.push("json_output=true".into());
+        }
+        ReloadInputs {
+            config: args.files.config.clone(),
+            overrides,
+            rules: args.files.rules.clone(),
+        }
+    }
+
+    /// Loads and checks everything again (blocking: call off the hot path).
+    /// Errors: every configuration and rules error, one per line.
+    fn load(&self) -> std::result::Result<(Config, LoadedRules), String> {
+        let report = saker::preflight::check(&saker::preflight::Inputs {
+            config: self.config.as_deref(),
+            overrides: &self.overrides,
+            rules: &self.rules,
+        });
+        let mut errors: Vec<String> = report.errors.iter().map(|e| e.render("error")).collect();
+        if let Some(r) = &report.rules {
+            errors.extend(
+                r.diagnostics
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .map(|d| d.to_string()),
+            );
+            for d in r.diagnostics.iter().filter(|d| !d.is_error()) {
+                log::warn!("reload: {d}");
+            }
+        }
+        match report.into_valid() {
+            Some(valid) if errors.is_empty() => Ok(valid),
+            _ if errors.is_empty() => Err("the configuration or rules are invalid".into()),
+            _ => Err(errors.join("\n")),
+        }
+    }
+}
+
+/// The kernel interest set for a configuration and ruleset.
+fn interest_of(cfg: &Config, rules: &RuleSet) -> saker::probe::InterestSet {
+    let interest = engine::interest_for(rules, &cfg.base_syscalls);
+    if cfg.base_syscalls_all {
+        let mut all = saker::probe::InterestSet::all_decoded();
+        all.union(&interest);
+        all
+    } else {
+        interest
+    }
+}
+
+/// Configuration keys whose new value a reload cannot apply (they take
+/// effect at the next start), compared by value.
+fn restart_keys(running: &Config, new: &Config) -> Vec<&'static str> {
+    let pairs: [(&'static str, String, String); 13] = [
+        (
+            "stdout_output",
+            format!("{:?}", running.outputs.stdout),
+            format!("{:?}", new.outputs.stdout),
+        ),
+        (
+            "file_output",
+            format!("{:?}", running.outputs.file),
+            format!("{:?}", new.outputs.file),
+        ),
+        (
+            "http_output",
+            format!("{:?}", running.outputs.http),
+            format!("{:?}", new.outputs.http),
+        ),
+        (
+            "program_output",
+            format!("{:?}", running.outputs.program),
+            format!("{:?}", new.outputs.program),
+        ),
+        (
+            "json_output",
+            format!("{:?}", running.outputs.format),
+            format!("{:?}", new.outputs.format),
+        ),
+        (
+            "webserver",
+            format!("{:?}", running.webserver),
+            format!("{:?}", new.webserver),
+        ),
+        (
+            "syscall_event_drops",
+            format!("{:?}", running.drops),
+            format!("{:?}", new.drops),
+        ),
+        (
+            "engine",
+            format!(
+                "{:?}",
+                (
+                    running.ring_bytes,
+                    running.drain_interval,
+                    running.timestamp_every
+                )
+            ),
+            format!(
+                "{:?}",
+                (new.ring_bytes, new.drain_interval, new.timestamp_every)
+            ),
+        ),
+        (
+            "metrics",
+            format!(
+                "{:?}",
+                (
+                    running.metrics_enabled,
+                    running.metrics_interval,
+                    running.bpf_stats,
+                    running.bpf_stats_every
+                )
+            ),
+            format!(
+                "{:?}",
+                (
+                    new.metrics_enabled,
+                    new.metrics_interval,
+                    new.bpf_stats,
+                    new.bpf_stats_every
+                )
+            ),
+        ),
+        (
+            "container_engines",
+            format!("{:?}", running.runtime),
+            format!("{:?}", new.runtime),
+        ),
+        (
+            "saker.containers",
+            format!("{:?}", (&running.containers, &running.hold)),
+            format!("{:?}", (&new.containers, &new.hold)),
+        ),
+        (
+            "saker.hostnames",
+            format!("{:?}", running.hostnames),
+            format!("{:?}", new.hostnames),
+        ),
+        (
+            "saker (host_root, hostname, shutdown, overhead budget)",
+            format!(
+                "{:?}",
+                (
+                    &running.host_root,
+                    &running.hostname,
+                    running.shutdown_timeout,
+                    running.overhead_budget
+                )
+            ),
+            format!(
+                "{:?}",
+                (
+                    &new.host_root,
+                    &new.hostname,
+                    new.shutdown_timeout,
+                    new.overhead_budget
+                )
+            ),
+        ),
+    ];
+    pairs
+        .into_iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(k, _, _)| k)
+        .collect()
+}
+
+/// The alert Falco sends when a hot restart fails ("Falco internal: hot
+/// restart failure", CRITICAL, create_signal_handlers.cpp), for a reload.
+fn reload_failure_alert(hostname: &Arc<str>, errors: &str) -> Alert {
+    const RULE: &str = "Saker internal: hot reload failure";
+    let now = engine::wall_now_ns();
+    let one_line = saker::rules::format::escape_controls(errors.to_string());
+    Alert {
+        time_ns: now,
+        rule: Arc::from(RULE),
+        priority: saker::alert::Priority::Critical,
+        source: Arc::from("internal"),
+        tags: Arc::from(Vec::<Arc<str>>::new()),
+        hostname: hostname.clone(),
+        output: format!(
+            "{}: Critical {RULE}: the previous rules keep running: {one_line}",
+            saker::alert::format_clock_nanos(now)
+        ),
+        output_fields: vec![(
+            Arc::from("errors"),
+            saker::alert::FieldOutput::Str(errors.to_string()),
+        )],
     }
 }
 
@@ -207,9 +413,13 @@ impl Pipeline {
 
 /// SIGINT and SIGTERM, installed before anything slow so that a stop
 /// request during startup still ends in a clean shutdown.
+/// SIGHUP (reload) is installed with them: its default action would end
+/// the agent.
 struct StopSignals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
+    /// Taken by the live loop (SIGHUP stays handled, and ignored, before).
+    hup: Option<tokio::signal::unix::Signal>,
 }
 
 impl StopSignals {
@@ -217,6 +427,7 @@ impl StopSignals {
         Ok(StopSignals {
             int: signal(SignalKind::interrupt())?,
             term: signal(SignalKind::terminate())?,
+            hup: Some(signal(SignalKind::hangup())?),
         })
     }
 
@@ -306,6 +517,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let started = Started {
         summary,
+        reload: ReloadInputs::new(&args),
         rules_warnings,
         bpf_stats_sysctl: privileges.bpf_stats_sysctl,
         bpf_stats_allowed: privileges.has(privileges::CAP_SYS_ADMIN),
@@ -325,6 +537,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
 struct Started {
     /// "N rules enabled from FILES".
     summary: String,
+    /// How to load the configuration and rules again.
+    reload: ReloadInputs,
     rules_warnings: u64,
     /// kernel.bpf_stats_enabled=1 keeps statistics on node-wide.
     bpf_stats_sysctl: bool,
@@ -361,6 +575,9 @@ struct MetricsSampler {
     rules_warnings: u64,
     /// None when BPF statistics are off (`metrics.libbpf_stats_enabled`).
     bpf_stats: Option<BpfStatsSampler>,
+    reloads_applied: u64,
+    reloads_failed: u64,
+    reload_ts_ns: i64,
 }
 
 impl MetricsSampler {
@@ -408,6 +625,9 @@ impl MetricsSampler {
             rules_enabled,
             rules_disabled,
             rules_warnings: self.rules_warnings,
+            reloads_applied: self.reloads_applied,
+            reloads_failed: self.reloads_failed,
+            reload_ts_ns: self.reload_ts_ns,
         }
     }
 }
@@ -487,14 +707,7 @@ async fn live(
     mut signals: StopSignals,
     started: Started,
 ) -> Result<ExitCode> {
-    let interest = engine::interest_for(&ruleset, &cfg.base_syscalls);
-    let interest = if cfg.base_syscalls_all {
-        let mut all = saker::probe::InterestSet::all_decoded();
-        all.union(&interest);
-        all
-    } else {
-        interest
-    };
+    let interest = interest_of(cfg, &ruleset);
     let opts = ProbeOptions {
         ring_bytes: cfg.ring_bytes,
         // Without CAP_SYS_ADMIN the kernel refuses BPF_ENABLE_STATS (warned
@@ -593,6 +806,9 @@ async fn live(
         // Not when the kernel refused statistics at load (warned there).
         bpf_stats: (cfg.bpf_stats && probe.bpf_stats_on())
             .then(|| BpfStatsSampler::new(cfg.bpf_stats_every)),
+        reloads_applied: 0,
+        reloads_failed: 0,
+        reload_ts_ns: 0,
     };
     let bpf_stats_feature = |sampler: &MetricsSampler| {
         cfg.bpf_stats && (sampler.bpf_stats.is_some() || started.bpf_stats_sysctl)
@@ -605,10 +821,113 @@ async fn live(
         started.summary,
         outputs_text(cfg)
     );
+    // Hot reload (agent/src/reload.rs): SIGHUP, and changes of the files
+    // the configuration came from (watch_config_files).
+    let (trigger_tx, mut triggers) = tokio::sync::mpsc::unbounded_channel::<reload::Trigger>();
+    let _watch = if cfg.watch_config_files {
+        let mut paths: Vec<PathBuf> = cfg
+            .sources
+            .file()
+            .map(Path::to_path_buf)
+            .into_iter()
+            .collect();
+        paths.extend(cfg.rules_paths_on_disk().map(Path::to_path_buf));
+        match reload::FileWatch::start(&paths, trigger_tx) {
+            Ok(w) => {
+                if !w.watched.is_empty() {
+                    log::info!(
+                        "watching {} for changes (watch_config_files); SIGHUP also reloads",
+                        w.watched
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+                Some(w)
+            }
+            Err(e) => {
+                log::warn!("{e}; only SIGHUP reloads");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let (loaded_tx, mut loaded) = tokio::sync::mpsc::unbounded_channel::<
+        std::result::Result<(Config, LoadedRules), String>,
+    >();
+    let mut reload_due: Option<tokio::time::Instant> = None;
+    let mut reloading = false;
+    let mut hup = signals.hup.take().context("SIGHUP handler")?;
+    sampler.reload_ts_ns = engine::wall_now_ns();
     loop {
+        let due = reload_due.filter(|_| !reloading);
         tokio::select! {
             biased;
             () = signals.recv() => break,
+            _ = hup.recv() => {
+                log::info!("SIGHUP: reloading the configuration and rules");
+                reload_due = Some(tokio::time::Instant::now());
+            }
+            Some(t) = triggers.recv() => {
+                if let reload::Trigger::FileChanged(p) = &t {
+                    log::info!("{} changed: reloading", p.display());
+                }
+                // Editors and ConfigMap updates write in several steps:
+                // reload once they are done.
+                reload_due = Some(tokio::time::Instant::now() + reload::SETTLE);
+            }
+            () = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
+                reload_due = None;
+                reloading = true;
+                let inputs = started.reload.clone();
+                let tx = loaded_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = tx.send(inputs.load());
+                });
+            }
+            Some(result) = loaded.recv() => {
+                reloading = false;
+                match result {
+                    Ok((new_cfg, rules)) => {
+                        let interest = interest_of(&new_cfg, &rules.ruleset);
+                        // The kernel sends the new rules' event types before
+                        // they are swapped in: no event they need is missed.
+                        if let Err(e) = probe.set_interest(&interest) {
+                            let text = format!("updating the kernel's event types: {e}");
+                            log::error!("reload failed; the previous rules keep running: {text}");
+                            sampler.reloads_failed += 1;
+                            outputs.send(reload_failure_alert(pipe.engine.hostname(), &text));
+                            continue;
+                        }
+                        let enabled = rules.enabled();
+                        let files = rules.files.join(", ");
+                        pipe.engine.rules = rules.ruleset;
+                        pipe.engine.state.hostnames = start_hostnames(&new_cfg, &pipe.engine.rules);
+                        sampler.rules_warnings = rules.diagnostics.iter().filter(|d| !d.is_error()).count() as u64;
+                        sampler.reloads_applied += 1;
+                        sampler.reload_ts_ns = engine::wall_now_ns();
+                        metrics.health.no_rules.store(enabled == 0 && !new_cfg.allow_no_rules, Ordering::Relaxed);
+                        log::info!(
+                            "reloaded: {enabled} rules enabled from {files}; watching {} event types",
+                            interest.names().len()
+                        );
+                        let keys = restart_keys(cfg, &new_cfg);
+                        if !keys.is_empty() {
+                            log::warn!(
+                                "reload: changes to {} take effect at the next start; the running values stay",
+                                keys.join(", ")
+                            );
+                        }
+                    }
+                    Err(errors) => {
+                        log::error!("reload failed; the previous rules keep running:\n{errors}");
+                        sampler.reloads_failed += 1;
+                        outputs.send(reload_failure_alert(pipe.engine.hostname(), &errors));
+                    }
+                }
+            }
             _ = tick.tick() => {
                 probe.update_clock()?;
                 if let Ok(k) = probe.counters()

@@ -1,0 +1,156 @@
+//! Hot reload on the real kernel: a continuous stream of marked actions
+//! (opens of `marker-<i>` files) while the agent is reloaded 20 times,
+//! alternating SIGHUP and edits of the rules file, one edit leaving the file
+//! invalid. Every action must alert exactly once, each reload must take
+//! effect (the alert text carries the generation of the rules that matched),
+//! and the invalid file must leave the previous rules running and raise the
+//! reload failure alert.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::*;
+
+fn rules_text(dir: &Path, generation: usize) -> String {
+    format!(
+        "- rule: Reload marker\n  desc: opens of marker files\n  \
+         condition: evt.type in (open, openat) and fd.name startswith {}/marker-\n  \
+         output: marker file=%fd.name gen={generation}\n  priority: WARNING\n",
+        dir.display()
+    )
+}
+
+/// Replaces the file the way editors and ConfigMap updates do: write a new
+/// file, rename it over the old one.
+fn replace(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).expect("write rules");
+    std::fs::rename(&tmp, path).expect("rename rules");
+}
+
+#[test]
+fn twenty_reloads_lose_and_duplicate_no_alert() {
+    if !bpf_available() {
+        return;
+    }
+    let dir = unique_dir();
+    let d = dir.path().join("watched");
+    std::fs::create_dir(&d).expect("mkdir");
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, rules_text(&d, 0)).expect("rules");
+    let config = dir.path().join("saker.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "rules_files: [{}]\njson_output: true\nwatch_config_files: true\nwebserver: {{enabled: false}}\n",
+            rules.display()
+        ),
+    )
+    .expect("config");
+    let run = SakerRun::start(&["run", "-c", config.to_str().expect("utf-8")]);
+    let pid = run.pid() as i32;
+
+    // The actions: one open every 10 ms until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    let actor = {
+        let (stop, done, d) = (stop.clone(), done.clone(), d.clone());
+        std::thread::spawn(move || {
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                std::fs::write(d.join(format!("marker-{i}")), b"x").expect("marker");
+                i += 1;
+                done.store(i, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let invalid_at = 9;
+    let mut generation = 0;
+    for r in 0..20 {
+        std::thread::sleep(Duration::from_millis(250));
+        if r % 2 == 0 {
+            if r == invalid_at - 1 {
+                // Left invalid until the next edit: the old rules must stay.
+                replace(&rules, "- rule: Reload marker\n  condition: (unbalanced\n");
+            } else {
+                generation += 1;
+                replace(&rules, &rules_text(&d, generation));
+            }
+        } else {
+            // At invalid_at the file is still invalid: this SIGHUP fails too.
+            // SAFETY: signal to our own child.
+            unsafe { libc::kill(pid, libc::SIGHUP) };
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    actor.join().expect("actor");
+    let actions = done.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(300));
+    let (stdout, stderr) = run.stop();
+    let alerts = parse_alerts(&stdout);
+
+    let mut per_action: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut gens = Vec::new();
+    for a in alerts.iter().filter(|a| a["rule"] == "Reload marker") {
+        let name = a["output_fields"]["fd.name"].as_str().unwrap_or_default();
+        let i: usize = name
+            .rsplit("marker-")
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected fd.name {name}"));
+        *per_action.entry(i).or_default() += 1;
+        let out = a["output"].as_str().unwrap_or_default();
+        if let Some(g) = out
+            .rsplit("gen=")
+            .next()
+            .and_then(|g| g.split_whitespace().next())
+        {
+            gens.push(g.parse::<usize>().unwrap_or(usize::MAX));
+        }
+    }
+    let missing: Vec<usize> = (0..actions)
+        .filter(|i| !per_action.contains_key(i))
+        .collect();
+    let doubled: Vec<(&usize, &usize)> = per_action.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        missing.is_empty() && doubled.is_empty(),
+        "{actions} actions: missing {missing:?}, more than once {doubled:?}\n{stderr}"
+    );
+    assert!(actions > 300, "the actions kept running: {actions}");
+    // Generations only move forward, and the last edit took effect.
+    assert!(
+        gens.windows(2).all(|w| w[0] <= w[1]),
+        "generations: {gens:?}"
+    );
+    assert_eq!(
+        gens.last().copied(),
+        Some(generation),
+        "last generation applied\n{stderr}"
+    );
+    let distinct: std::collections::BTreeSet<usize> = gens.iter().copied().collect();
+    assert!(
+        distinct.len() >= 8,
+        "most reloads took effect: {distinct:?}"
+    );
+    let failures: Vec<&serde_json::Value> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "Saker internal: hot reload failure")
+        .collect();
+    assert!(
+        !failures.is_empty(),
+        "the invalid file raised the reload failure alert:\n{stderr}"
+    );
+    assert!(
+        failures.iter().all(|a| a["output"]
+            .as_str()
+            .is_some_and(|o| o.contains("rules.yaml"))),
+        "the failure names the file: {failures:?}"
+    );
+}

@@ -356,18 +356,24 @@ impl Agent {
     }
 
     fn stop(&mut self) {
-        // SAFETY: signal to our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_child(&mut self.child, libc::SIGINT, Duration::from_secs(20));
     }
+}
+
+/// Sends `signal` to `child`, waits up to `grace` for it to exit, then
+/// kills it; always reaps it.
+pub(crate) fn stop_child(child: &mut Child, signal: i32, grace: Duration) {
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 impl Drop for Agent {

@@ -961,6 +961,12 @@ impl Default for SakerConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleMatching {
     First,
+    /// Mode of the rules no `rule_modes` item names: `alert` or `observe`.
+    pub default_rule_mode: String,
+    /// Rule modes by rule name (glob), tag or maturity; later items win.
+    pub rule_modes: Vec<crate::observe::RuleModeItem>,
+    /// JSON lines file of the matches of rules in observe mode.
+    pub observe_log: Option<PathBuf>,
     All,
 }
 
@@ -982,6 +988,9 @@ pub struct DropPolicy {
     pub max_burst: u32,
 }
 
+            default_rule_mode: "alert".into(),
+            rule_modes: Vec::new(),
+            observe_log: None,
 #[derive(Debug, Clone)]
 pub struct WebserverSettings {
     pub enabled: bool,
@@ -1065,6 +1074,10 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "h" => v * 3600.0,
         "d" => v * 86400.0,
         _ => return None,
+    /// `saker.default_rule_mode` and `saker.rule_modes`.
+    pub rule_modes: crate::observe::RuleModes,
+    /// `saker.observe_log`.
+    pub observe_log: Option<PathBuf>,
     };
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
@@ -1576,6 +1589,11 @@ fn validate(f: ConfigFile, all: &mut Vec<ConfigIssue>) -> Option<Config> {
                 "webserver.listen_address",
                 format!("{:?}: {e}", f.webserver.listen_address),
             );
+    let rule_modes = crate::observe::RuleModes::validate(
+        &f.saker.default_rule_mode,
+        &f.saker.rule_modes,
+        &mut |key, msg| issues.push(key, msg),
+    );
             IpAddr::from([0, 0, 0, 0])
         }
     };
@@ -1838,6 +1856,8 @@ fn validate_append_output(
         };
         // Check now that the text and fields compile, so a typo is a config error.
         let mut probe = crate::rules::format::OutputFormat::default();
+        rule_modes,
+        observe_log: f.saker.observe_log.clone(),
         if let Err(e) = probe.append_text(&a.text) {
             issues.push(format!("{key}.extra_output"), e.message);
             continue;

@@ -201,7 +201,10 @@ impl HeldAlerts {
 pub struct RuleMatchCount {
     pub priority: Priority,
     pub source: Arc<str>,
+    /// Matches in alert mode (sent to the outputs).
     pub count: u64,
+    /// Matches in observe mode (counted and logged only).
+    pub observed: u64,
 }
 
 /// Upper bounds (ns) of the event-latency histogram buckets.
@@ -250,6 +253,8 @@ pub struct Engine {
     latency_clock: Option<fn() -> i64>,
     hold: HoldPolicy,
     held: HeldAlerts,
+    /// Where matches of rules in observe mode go (none: counted only).
+    observe_log: Option<Arc<crate::observe::ObserveLog>>,
 }
 
 /// Wall clock now, ns since the Unix epoch.
@@ -276,7 +281,13 @@ impl Engine {
                 max_alerts: 0,
             },
             held: HeldAlerts::default(),
+            observe_log: None,
         }
+    }
+
+    /// Writes the matches of rules in observe mode to `log`.
+    pub fn set_observe_log(&mut self, log: Arc<crate::observe::ObserveLog>) {
+        self.observe_log = Some(log);
     }
 
     /// Holds alerts from containers whose metadata is being looked up
@@ -390,17 +401,29 @@ impl Engine {
         let held = &mut self.held;
         let hold = self.hold;
         let state = &self.state;
+        let observe_log = self.observe_log.as_deref();
         self.rules.evaluate(&ctx, |rule| {
-            stats.alerts += 1;
-            stats
+            let count = stats
                 .rule_matches
                 .entry(rule.name.clone())
                 .or_insert_with(|| RuleMatchCount {
                     priority: rule.priority,
                     source: rule.source.clone(),
                     count: 0,
-                })
-                .count += 1;
+                    observed: 0,
+                });
+            // Observed matches never reach the outputs: evaluated, counted,
+            // logged (not held for container metadata: the log takes what
+            // is known now).
+            if rule.mode == crate::rules::RuleMode::Observe {
+                count.observed += 1;
+                if let Some(log) = observe_log {
+                    log.record(&rule.alert(&ctx.for_output(), &self.run.hostname));
+                }
+                return;
+            }
+            count.count += 1;
+            stats.alerts += 1;
             // Alerts from a container whose metadata is on its way wait for
             // it (bounded), so that they name the pod and image. Asked per
             // match, not per event: the table is not touched on the hot path.

@@ -30,6 +30,9 @@ fn main() -> ExitCode {
             Command::Config(c) => cli::config::run(c),
             Command::Rules(cmd) => cli::rules::run(cmd),
             Command::Fields(a) => cli::fields::run(&a),
+            Command::Exceptions(c) => cli::exceptions::run(c),
+            Command::Baseline(a) => cli::noise::baseline(&a),
+            Command::Report(a) => cli::noise::report(&a),
             Command::BenchFloor(a) => cli::bench_floor::run(a).await,
         }
     });

@@ -236,6 +236,12 @@ pub struct Snapshot {
     /// When the running rules were loaded (start or last applied reload), ns
     /// since the Unix epoch (Falco: `falcosecurity_falco_reload_timestamp_nanoseconds`).
     pub reload_ts_ns: i64,
+    /// Exceptions that stopped applying at their expiry while running, by category.
+    pub exceptions_expired: Vec<(&'static str, u64)>,
+    /// Matches of observed rules written to the observe log, and dropped
+    /// (writer behind).
+    pub observe_log_written: u64,
+    pub observe_log_dropped: u64,
 }
 
 /// Liveness and readiness, for /healthz and /readyz.
@@ -471,21 +477,33 @@ impl Collector for Metrics {
             &one(engine.decode_errors),
         )?;
         e.counter("alerts", "Alerts raised by rules.", &one(engine.alerts))?;
+        // Rule names are a bounded set (the loaded rules); mode is alert
+        // (sent to the outputs) or observe (counted and logged only).
         let matches: Vec<(Labels, u64)> = engine
             .rule_matches
             .iter()
-            .map(|(rule, m)| {
-                (
-                    labels(&[
-                        ("rule", rule),
-                        ("priority", m.priority.as_str()),
-                        ("source", &m.source),
-                    ]),
-                    m.count,
-                )
+            .flat_map(|(rule, m)| {
+                [("alert", m.count), ("observe", m.observed)]
+                    .into_iter()
+                    .filter(|(mode, n)| *n > 0 || *mode == "alert")
+                    .map(move |(mode, n)| {
+                        (
+                            labels(&[
+                                ("rule", rule),
+                                ("priority", m.priority.as_str()),
+                                ("source", &m.source),
+                                ("mode", mode),
+                            ]),
+                            n,
+                        )
+                    })
             })
             .collect();
-        e.counter("rule_matches", "Alerts raised, by rule.", &matches)?;
+        e.counter(
+            "rule_matches",
+            "Rule matches, by rule and mode (alert: sent to the outputs; observe: counted and written to the observe log only).",
+            &matches,
+        )?;
 
         // Event latency histogram: kernel timestamp -> rules evaluated.
         let bounds: Vec<f64> = LATENCY_BUCKETS_NS
@@ -812,6 +830,24 @@ impl Collector for Metrics {
         e.gauge(
             "memory_rss_bytes",
             "Resident memory of the agent.",
+        let expired: Vec<(Labels, u64)> = s
+            .exceptions_expired
+            .iter()
+            .map(|(c, n)| (labels(&[("category", c)]), *n))
+            .collect();
+        e.counter(
+            "exceptions_expired",
+            "Exceptions that stopped applying at their expiry while the agent ran, by category.",
+            &expired,
+        )?;
+        e.counter(
+            "observe_log_lines",
+            "Matches of rules in observe mode written to the observe log (saker.observe_log), by result: written, or dropped (writer behind).",
+            &[
+                (labels(&[("result", "written")]), s.observe_log_written),
+                (labels(&[("result", "dropped")]), s.observe_log_dropped),
+            ],
+        )?;
             &one(clamp_i64(s.usage.rss_bytes)),
         )?;
         e.gauge(
@@ -973,6 +1009,8 @@ pub fn exported_names() -> Vec<String> {
     for g in gauges {
         out.push(format!("saker_{g}"));
     }
+        "exceptions_expired",
+        "observe_log_lines",
     for h in HISTOGRAMS {
         for suffix in ["_bucket", "_sum", "_count"] {
             out.push(format!("saker_{h}{suffix}"));
@@ -1112,6 +1150,7 @@ mod tests {
             Arc::new(Outputs::start(&settings, &tokio::runtime::Handle::current()).unwrap())
         });
         m.set_outputs(outputs);
+                observed: 3,
         m.set_feature("bpf_stats", true);
         m.set_feature("proc_other_users", false);
         m.set_feature("bpf_stats", false);
@@ -1123,7 +1162,10 @@ mod tests {
             );
         }
         assert!(text.contains(
-            "saker_rule_matches_total{rule=\"Read sensitive file untrusted\",priority=\"Warning\",source=\"syscall\"} 2"
+            "saker_rule_matches_total{rule=\"Read sensitive file untrusted\",priority=\"Warning\",source=\"syscall\",mode=\"alert\"} 2"
+        ));
+        assert!(text.contains(
+            "saker_rule_matches_total{rule=\"Read sensitive file untrusted\",priority=\"Warning\",source=\"syscall\",mode=\"observe\"} 3"
         ));
         assert!(text.contains("saker_events_total{type=\"openat\"} 5"));
         assert!(text.contains("saker_feature_enabled{feature=\"bpf_stats\"} 0\n"));

@@ -24,6 +24,10 @@ pub struct Inputs<'a> {
     pub config: Option<&'a Path>,
     pub overrides: &'a [String],
     pub rules: &'a [PathBuf],
+    /// Exceptions files (`--exceptions`), compiled into the rules.
+    pub exceptions: &'a [PathBuf],
+    /// The time exceptions' expiry is judged at (default: now).
+    pub now: Option<time::OffsetDateTime>,
 }
 
 /// The rules, loaded and selected as `saker run` uses them.
@@ -34,6 +38,9 @@ pub struct LoadedRules {
     pub diagnostics: Vec<Diagnostic>,
     /// The rules files and folders, in load order, as named.
     pub files: Vec<String>,
+    /// The exceptions files, as read (expired exceptions included: they
+    /// are left out of the rules, and tell a running agent when to reload).
+    pub exceptions: Vec<crate::exceptions::Loaded>,
 }
 
 impl LoadedRules {
@@ -127,7 +134,7 @@ pub fn check(inputs: &Inputs<'_>) -> Report {
         issue.hint = hint.map(str::to_string);
         report.errors.push(locate(issue));
     }
-    let rules = load_rules(&cfg, inputs.rules, &mut report);
+    let rules = load_rules(&cfg, inputs, &mut report);
     cfg.sources.sort(&mut report.errors);
     report.rules = Some(rules);
     report.config = Some(cfg);
@@ -139,6 +146,37 @@ struct RulesEntry {
     path: PathBuf,
     key: String,
     origin: Origin,
+}
+
+/// Reads the exceptions files and adds the exceptions that apply now to
+/// the rules sources, as Falco syntax after every rules file (Falco's
+/// `override: {exceptions: append}` needs the rule loaded first).
+fn read_exceptions(
+    inputs: &Inputs<'_>,
+    sources: &mut Vec<RuleSource>,
+    report: &mut Report,
+) -> Vec<crate::exceptions::Loaded> {
+    let now = inputs.now.unwrap_or_else(time::OffsetDateTime::now_utc);
+    let mut out = Vec::new();
+    for p in inputs.exceptions {
+        match crate::exceptions::read(p) {
+            Ok(l) => {
+                let text = crate::exceptions::falco_yaml(std::slice::from_ref(&l), Some(now));
+                if !text.is_empty() {
+                    sources.push(RuleSource {
+                        name: format!("{} (exceptions)", p.display()),
+                        text,
+                    });
+                }
+                out.push(l);
+            }
+            Err(e) => report.errors.push(
+                ConfigIssue::new("", e.to_string())
+                    .with_origin(Origin::Flag(format!("--exceptions {}", p.display()))),
+            ),
+        }
+    }
+    out
 }
 
 /// Whether a rules file holds anything but blank lines and comments.
@@ -153,7 +191,8 @@ fn has_content(text: &str) -> bool {
 /// the embedded ruleset for [`rules::DEFAULT_RULES_NAME`], files, and
 /// folders' `.yaml`/`.yml` files in sorted order; then the configuration's
 /// priority, `rules:` selection, `append_output` and `rule_matching`.
-fn load_rules(cfg: &Config, flags: &[PathBuf], report: &mut Report) -> LoadedRules {
+fn load_rules(cfg: &Config, inputs: &Inputs<'_>, report: &mut Report) -> LoadedRules {
+    let flags = inputs.rules;
     let entries: Vec<RulesEntry> = if flags.is_empty() {
         cfg.rules_files
             .iter()
@@ -232,13 +271,34 @@ fn load_rules(cfg: &Config, flags: &[PathBuf], report: &mut Report) -> LoadedRul
         sources.extend(read);
         io_diagnostics.append(&mut diags);
     }
+    let exceptions = read_exceptions(inputs, &mut sources, report);
     let out = rules::load_sources(&sources);
     io_diagnostics.extend(out.diagnostics);
     let mut loaded = LoadedRules {
         ruleset: out.ruleset,
         diagnostics: io_diagnostics,
         files,
+        exceptions,
     };
+    if loaded.errors() == 0 {
+        let known: Vec<String> = loaded
+            .ruleset
+            .rules()
+            .iter()
+            .map(|r| r.name.to_string())
+            .collect();
+        let now = inputs.now.unwrap_or_else(time::OffsetDateTime::now_utc);
+        // What the approval gate (`saker exceptions check`) rejects is a
+        // warning here: the agent runs with what was merged.
+        for l in &loaded.exceptions {
+            for f in crate::exceptions::check(l, Some(&known), now) {
+                report.warnings.push(
+                    ConfigIssue::new("", format!("{} {}", l.path.display(), f))
+                        .with_origin(Origin::Flag(format!("--exceptions {}", l.path.display()))),
+                );
+            }
+        }
+    }
     if loaded.errors() > 0 {
         return loaded;
     }
@@ -254,6 +314,12 @@ fn load_rules(cfg: &Config, flags: &[PathBuf], report: &mut Report) -> LoadedRul
         report.errors.push(
             cfg.sources
                 .locate(ConfigIssue::new("append_output", e.message)),
+        );
+    }
+    if let Err(e) = cfg.rule_modes.apply(&mut loaded.ruleset) {
+        report.errors.push(
+            cfg.sources
+                .locate(ConfigIssue::new("saker.rule_modes", e.message)),
         );
     }
     loaded.ruleset.set_rule_matching(match cfg.rule_matching {

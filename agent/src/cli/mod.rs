@@ -5,7 +5,9 @@ use clap::{Parser, Subcommand};
 pub mod bench_floor;
 pub mod capture;
 pub mod config;
+pub mod exceptions;
 pub mod fields;
+pub mod noise;
 pub mod rules;
 pub mod run;
 
@@ -32,6 +34,13 @@ pub enum Command {
     /// Validate and inspect Falco rules files.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Exceptions files: check (the CI approval gate), export (Falco syntax), list.
+    #[command(subcommand)]
+    Exceptions(exceptions::ExceptionsCommand),
+    /// Suggest exceptions from observed matches (observe log or Falco JSON alerts).
+    Baseline(noise::BaselineArgs),
+    /// Noise and audit report of an alert file: per rule, per tag.
+    Report(noise::ReportArgs),
     /// List the field catalog.
     Fields(fields::FieldsArgs),
     /// Benchmark floor for `cargo xtask bench`: count sys_enter/sys_exit, nothing else.
@@ -58,6 +67,11 @@ pub struct ConfigArgs {
     /// rules are not loaded).
     #[arg(short = 'r', long = "rules", value_name = "FILE")]
     pub rules: Vec<std::path::PathBuf>,
+    /// Exceptions file (see docs/operations.md): its exceptions that have
+    /// not expired are compiled into the rules as Falco exceptions.
+    /// Repeatable.
+    #[arg(long = "exceptions", value_name = "FILE")]
+    pub exceptions: Vec<std::path::PathBuf>,
 }
 
 impl ConfigArgs {
@@ -66,6 +80,8 @@ impl ConfigArgs {
             config: self.config.as_deref(),
             overrides,
             rules: &self.rules,
+            exceptions: &self.exceptions,
+            now: None,
         }
     }
 }

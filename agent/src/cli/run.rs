@@ -11,7 +11,9 @@ use saker::alert::Alert;
 use saker::config::{Config, ConfigIssue};
 use saker::drops::DropMonitor;
 use saker::engine::{self, Engine};
+use saker::exceptions::{Clock, OffsetClock, SystemClock};
 use saker::metrics::{BpfStatsSampler, Metrics, OverheadMeter, SelfUsage, Snapshot};
+use saker::observe::ObserveLog;
 use saker::output::Outputs;
 use saker::preflight::LoadedRules;
 use saker::probe::privileges;
@@ -41,6 +43,20 @@ pub struct RunArgs {
     /// Record the processed event stream (and the initial process table) to FILE.
     #[arg(long, value_name = "FILE")]
     write: Option<PathBuf>,
+    /// Seconds added to the wall clock when judging exceptions' expiry
+    /// (tests move the agent's time without waiting).
+    #[arg(long, hide = true, value_name = "SECONDS", allow_hyphen_values = true)]
+    clock_offset: Option<i64>,
+}
+
+impl RunArgs {
+    /// The clock exceptions expire by.
+    fn clock(&self) -> Arc<dyn Clock> {
+        match self.clock_offset {
+            Some(s) => Arc::new(OffsetClock(time::Duration::seconds(s))),
+            None => Arc::new(SystemClock),
+        }
+    }
 }
 
 /// Totals printed on exit.
@@ -62,7 +78,9 @@ fn checked_config(args: &RunArgs) -> Result<(Config, LoadedRules), ExitCode> {
     if args.json {
         overrides.push("json_output=true".into());
     }
-    let report = saker::preflight::check(&args.files.inputs(&overrides));
+    let mut inputs = args.files.inputs(&overrides);
+    inputs.now = Some(args.clock().now());
+    let report = saker::preflight::check(&inputs);
     if let Some(r) = &report.rules {
         for d in r.diagnostics.iter().filter(|d| !d.is_error()) {
             log::warn!("{d}");
@@ -98,6 +116,8 @@ struct ReloadInputs {
     config: Option<PathBuf>,
     overrides: Vec<String>,
     rules: Vec<PathBuf>,
+    exceptions: Vec<PathBuf>,
+    clock: Arc<dyn Clock>,
 }
 
 impl ReloadInputs {
@@ -110,6 +130,8 @@ impl ReloadInputs {
             config: args.files.config.clone(),
             overrides,
             rules: args.files.rules.clone(),
+            exceptions: args.files.exceptions.clone(),
+            clock: args.clock(),
         }
     }
 
@@ -120,6 +142,8 @@ impl ReloadInputs {
             config: self.config.as_deref(),
             overrides: &self.overrides,
             rules: &self.rules,
+            exceptions: &self.exceptions,
+            now: Some(self.clock.now()),
         });
         let mut errors: Vec<String> = report.errors.iter().map(|e| e.render("error")).collect();
         if let Some(r) = &report.rules {
@@ -468,9 +492,17 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         eprintln!(
             "saker {}: replaying {} with {summary}",
             env!("CARGO_PKG_VERSION"),
+    let exceptions = rules.exceptions;
+    let observe_log = match open_observe_log(&cfg) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
             path.display()
         );
-        return replay(&cfg, ruleset, path).await;
+        return replay(&cfg, ruleset, path, observe_log).await;
     }
     // Missing mandatory privileges are named before anything starts.
     let privileges = match super::require_privileges() {
@@ -537,6 +569,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
 struct Started {
     /// "N rules enabled from FILES".
     summary: String,
+        exceptions,
+        observe_log,
     /// How to load the configuration and rules again.
     reload: ReloadInputs,
     rules_warnings: u64,
@@ -558,6 +592,9 @@ fn probe_failed(e: saker::probe::ProbeError) -> ExitCode {
              an LSM policy (AppArmor, SELinux) or a container runtime may forbid bpf(); run as root to compare"
         );
     }
+    /// The exceptions files, to stop applying each at its expiry.
+    exceptions: Vec<saker::exceptions::Loaded>,
+    observe_log: Option<Arc<ObserveLog>>,
     ExitCode::FAILURE
 }
 
@@ -653,7 +690,12 @@ fn start_hostnames(cfg: &Config, ruleset: &RuleSet) -> HostNames {
     names
 }
 
-async fn replay(cfg: &Config, ruleset: RuleSet, path: &Path) -> Result<ExitCode> {
+async fn replay(
+    cfg: &Config,
+    ruleset: RuleSet,
+    path: &Path,
+    observe_log: Option<Arc<ObserveLog>>,
+) -> Result<ExitCode> {
     let mut reader = RecordingReader::open(path)?;
     let users = UserDb::load(&cfg.host_root);
     let mut state = State::detached(users);
@@ -674,10 +716,69 @@ async fn replay(cfg: &Config, ruleset: RuleSet, path: &Path) -> Result<ExitCode>
                     .with_context(|| format!("{}: byte {offset}: process frame", path.display()))?;
                 engine.state.insert_seed(p);
             }
+            // Filled in by the loop, which tracks them.
+            exceptions_expired: Vec::new(),
+            observe_log_written: 0,
+            observe_log_dropped: 0,
             Frame::Event(raw) => {
                 if let Err(e) = engine.process_record(&raw, &mut send) {
                     log::warn!("{}: byte {offset}: {e}", path.display());
                 }
+/// The observe log (`saker.observe_log`), when configured.
+fn open_observe_log(
+    cfg: &Config,
+) -> Result<Option<Arc<ObserveLog>>, saker::observe::ObserveLogError> {
+    let Some(path) = &cfg.observe_log else {
+        return Ok(None);
+    };
+    let log = ObserveLog::open(path)?;
+    log::info!(
+        "matches of rules in observe mode go to {} (default mode: {})",
+        path.display(),
+        cfg.rule_modes.default.as_str()
+    );
+    Ok(Some(Arc::new(log)))
+}
+
+/// The INFO alert of an exception that stopped applying at its expiry.
+fn exception_expired_alert(hostname: &Arc<str>, e: &saker::exceptions::ExceptionEntry) -> Alert {
+    use saker::alert::FieldOutput;
+    const RULE: &str = "Saker internal: exception expired";
+    let now = engine::wall_now_ns();
+    let output = format!(
+        "{}: Informational {RULE}: exception {:?} of rule {:?} expired at {} and no longer applies (category={} owner={} ticket={})",
+        saker::alert::format_clock_nanos(now),
+        e.name,
+        e.rule,
+        e.expires.as_deref().unwrap_or(""),
+        e.category.map_or("", |c| c.as_str()),
+        e.owner.as_deref().unwrap_or(""),
+        e.ticket.as_deref().unwrap_or(""),
+    );
+    let s = |v: &str| FieldOutput::Str(v.to_string());
+    Alert {
+        time_ns: now,
+        rule: Arc::from(RULE),
+        priority: saker::alert::Priority::Informational,
+        source: Arc::from("internal"),
+        tags: Arc::from(vec![Arc::from("saker_internal")]),
+        hostname: hostname.clone(),
+        output,
+        output_fields: vec![
+            (Arc::from("exception.rule"), s(&e.rule)),
+            (Arc::from("exception.name"), s(&e.name)),
+            (
+                Arc::from("exception.owner"),
+                s(e.owner.as_deref().unwrap_or("")),
+            ),
+            (
+                Arc::from("exception.expires"),
+                s(e.expires.as_deref().unwrap_or("")),
+            ),
+        ],
+    }
+}
+
             }
             Frame::Trailer(v) => log::info!("recording trailer: {v}"),
         }
@@ -709,6 +810,9 @@ async fn live(
 ) -> Result<ExitCode> {
     let interest = interest_of(cfg, &ruleset);
     let opts = ProbeOptions {
+    if let Some(log) = &observe_log {
+        engine.set_observe_log(log.clone());
+    }
         ring_bytes: cfg.ring_bytes,
         // Without CAP_SYS_ADMIN the kernel refuses BPF_ENABLE_STATS (warned
         // with the privileges); the sysctl may still keep them on.
@@ -812,6 +916,9 @@ async fn live(
     };
     let bpf_stats_feature = |sampler: &MetricsSampler| {
         cfg.bpf_stats && (sampler.bpf_stats.is_some() || started.bpf_stats_sysctl)
+    if let Some(log) = &started.observe_log {
+        engine.set_observe_log(log.clone());
+    }
     };
     metrics.set_feature(privileges::FEATURE_BPF_STATS, bpf_stats_feature(&sampler));
     metrics.health.mark_read();
@@ -881,6 +988,7 @@ async fn live(
             () = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
                 reload_due = None;
                 reloading = true;
+        paths.extend(started.reload.exceptions.iter().cloned());
                 let inputs = started.reload.clone();
                 let tx = loaded_tx.clone();
                 tokio::task::spawn_blocking(move || {
@@ -909,6 +1017,11 @@ async fn live(
                         sampler.reloads_applied += 1;
                         sampler.reload_ts_ns = engine::wall_now_ns();
                         metrics.health.no_rules.store(enabled == 0 && !new_cfg.allow_no_rules, Ordering::Relaxed);
+    // Exceptions stop applying at their expiry: checked every tick against
+    // the exceptions clock, which then reloads the rules without them.
+    let mut exceptions = started.exceptions.clone();
+    let mut expiry_checked = started.reload.clock.now();
+    let mut expired_by_category: Vec<(&'static str, u64)> = Vec::new();
                         log::info!(
                             "reloaded: {enabled} rules enabled from {files}; watching {} event types",
                             interest.names().len()
@@ -952,6 +1065,7 @@ async fn live(
                 pipe.release_held(false);
                 pipe.send_lookups();
                 let mut snap = sampler.sample(&pipe.engine, &mut probe, &reader);
+                        exceptions = rules.exceptions;
                 metrics.set_feature(privileges::FEATURE_BPF_STATS, bpf_stats_feature(&sampler));
                 if let Some(rs) = &runtime_stats {
                     snap.runtime = rs.snapshot();
@@ -978,6 +1092,27 @@ async fn live(
                 metrics.health.mark_read();
             }
         }
+                let now = started.reload.clock.now();
+                let expired = saker::exceptions::expired_between(&exceptions, expiry_checked, now);
+                expiry_checked = now;
+                for e in &expired {
+                    log::warn!(
+                        "exception {:?} of rule {:?} (owner {}) expired at {}: it no longer applies; reloading the rules",
+                        e.name,
+                        e.rule,
+                        e.owner.as_deref().unwrap_or("unknown"),
+                        e.expires.as_deref().unwrap_or("")
+                    );
+                    let cat = e.category.map_or("unknown", |c| c.as_str());
+                    match expired_by_category.iter_mut().find(|(c, _)| *c == cat) {
+                        Some((_, n)) => *n += 1,
+                        None => expired_by_category.push((cat, 1)),
+                    }
+                    outputs.send(exception_expired_alert(pipe.engine.hostname(), e));
+                }
+                if !expired.is_empty() {
+                    reload_due = Some(tokio::time::Instant::now());
+                }
     }
     probe.detach();
     reader.drain(&mut |raw: &[u8]| pipe.on_record(raw));
@@ -1019,6 +1154,11 @@ async fn live(
         kernel_emitted: k.total.emitted,
         kernel_dropped: k.dropped(),
         kernel_read_failures: k.total.read_failures,
+                snap.exceptions_expired.clone_from(&expired_by_category);
+                if let Some(log) = &started.observe_log {
+                    snap.observe_log_written = log.written.load(Ordering::Relaxed);
+                    snap.observe_log_dropped = log.dropped.load(Ordering::Relaxed);
+                }
     };
     eprintln!(
         "saker run: {} events, {} alerts, {} dropped by the kernel, {} read failures, {} malformed",

@@ -68,6 +68,8 @@ pub struct CompiledRule {
     /// The event types the rule can match (Falco's `filter_evttype_resolver`).
     pub event_types: EventTypeSet,
     pub location: Location,
+    /// `alert` (to the outputs) or `observe` (counted and logged only).
+    pub mode: super::RuleMode,
     pub(crate) condition: Cond,
     pub(crate) output: OutputFormat,
 }
@@ -395,6 +397,7 @@ impl<'a> Compiler<'a> {
             source: Arc::from(rule.source.as_str()),
             event_types,
             location: rule.loc.clone(),
+            mode: super::RuleMode::Alert,
             condition,
             output,
         })

@@ -57,6 +57,34 @@ pub enum RuleMatching {
     All,
 }
 
+/// What a match of a rule does: alert (sent to the outputs) or observe
+/// (evaluated, counted and written to the observe log only), the first
+/// phase of a rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum RuleMode {
+    #[default]
+    Alert,
+    Observe,
+}
+
+impl RuleMode {
+    /// The spelling of the configuration and of the `mode` metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleMode::Alert => "alert",
+            RuleMode::Observe => "observe",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "alert" => Some(RuleMode::Alert),
+            "observe" => Some(RuleMode::Observe),
+            _ => None,
+        }
+    }
+}
+
 /// One rules file's name and content.
 #[derive(Debug, Clone)]
 pub struct RuleSource {
@@ -151,6 +179,28 @@ impl RuleSet {
         *self = RuleSet::new(rules, self.slots);
         self.matching = matching;
         true
+    }
+
+    /// Sets each rule's mode: `mode_of(rule)`.
+    pub fn set_modes(&mut self, mode_of: impl Fn(&CompiledRule) -> RuleMode) {
+        for r in &mut self.rules {
+            r.mode = mode_of(r);
+        }
+    }
+
+    /// Adds fields to the `output_fields` of the rules in observe mode, so
+    /// that the observe log carries what a baseline groups by.
+    pub fn add_observe_fields(&mut self, fields: &[&str]) -> Result<(), format::FormatError> {
+        for r in self
+            .rules
+            .iter_mut()
+            .filter(|r| r.mode == RuleMode::Observe)
+        {
+            for f in fields {
+                r.output.add_extra_field(f, f)?;
+            }
+        }
+        Ok(())
     }
 
     /// Falco's `append_output`: adds text and `output_fields`-only fields to

@@ -1,0 +1,242 @@
+//! `saker exceptions check|export|list`: the approval gate, Falco syntax,
+//! and where each exception stands.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use saker::exceptions::{self, Loaded};
+
+#[derive(Debug, Subcommand)]
+pub enum ExceptionsCommand {
+    /// The approval gate for CI: schema, required metadata (category, owner,
+    /// reason, ticket, created; expires for temporary and emergency),
+    /// expiry limits (emergency at most 72 h), rules that exist (with -r or
+    /// the configuration's rules), no exception that silences a whole rule.
+    /// Exit status 2 on any error.
+    Check(CheckArgs),
+    /// Write the exceptions as plain Falco rules syntax (`override:
+    /// {exceptions: append}`), for Falco or `saker rules validate -r`.
+    Export(ExportArgs),
+    /// Each exception's state, owner and time left.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Exceptions files.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// The rules the exceptions apply to (as `saker rules validate`).
+    #[command(flatten)]
+    rules: super::ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Leave out the exceptions expired now.
+    #[arg(long)]
+    active_only: bool,
+    /// Write here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Report exceptions expiring within this many days (exit status 1
+    /// when there are any, or expired ones).
+    #[arg(long, value_name = "DAYS")]
+    expiring_within: Option<u64>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(cmd: ExceptionsCommand) -> Result<ExitCode> {
+    match cmd {
+        ExceptionsCommand::Check(a) => check(&a),
+        ExceptionsCommand::Export(a) => export(&a),
+        ExceptionsCommand::List(a) => list(&a),
+    }
+}
+
+fn read_all(files: &[PathBuf]) -> Result<Vec<Loaded>, ExitCode> {
+    let mut out = Vec::new();
+    let mut failed = false;
+    for f in files {
+        match exceptions::read(f) {
+            Ok(l) => out.push(l),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(super::exit_invalid());
+    }
+    Ok(out)
+}
+
+fn check(a: &CheckArgs) -> Result<ExitCode> {
+    let loaded = match read_all(&a.files) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    // The rules without the exceptions: an exception on an unknown rule is
+    // reported here by name, not as the loader's override error.
+    let report = saker::preflight::check(&a.rules.inputs(&a.rules.options));
+    let known: Option<Vec<String>> = report.rules.as_ref().map(|r| {
+        r.ruleset
+            .rules()
+            .iter()
+            .map(|x| x.name.to_string())
+            .collect()
+    });
+    if known.is_none() || report.error_count() > 0 {
+        let mut err = std::io::stderr().lock();
+        super::print_issues(&mut err, &report, true)?;
+        writeln!(
+            err,
+            "error: the rules did not load; rule names are not checked"
+        )?;
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let mut out = std::io::stdout().lock();
+    let mut errors = 0;
+    let mut warnings = 0;
+    let mut count = 0;
+    for l in &loaded {
+        count += l.file.exceptions.len();
+        for f in exceptions::check(l, known.as_deref(), now) {
+            if f.error {
+                errors += 1;
+            } else {
+                warnings += 1;
+            }
+            writeln!(out, "{}: {f}", l.path.display())?;
+        }
+    }
+    // The compiled form must load too (fields the rules' source has, an
+    // exception name the rule already uses).
+    if errors == 0 && known.is_some() {
+        let mut inputs = a.rules.inputs(&a.rules.options);
+        inputs.exceptions = &a.files;
+        let with = saker::preflight::check(&inputs);
+        if let Some(r) = &with.rules {
+            for d in r.diagnostics.iter().filter(|d| d.is_error()) {
+                errors += 1;
+                writeln!(out, "{d}")?;
+            }
+        }
+    }
+    writeln!(
+        out,
+        "{}: {count} exceptions, {errors} errors, {warnings} warnings",
+        if errors == 0 { "OK" } else { "FAILED" }
+    )?;
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        super::exit_invalid()
+    })
+}
+
+fn export(a: &ExportArgs) -> Result<ExitCode> {
+    let loaded = match read_all(&a.files) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let now = a.active_only.then(time::OffsetDateTime::now_utc);
+    let mut text = String::from(
+        "# Generated by `saker exceptions export` from the exceptions files\n# (load after the rules they apply to).\n",
+    );
+    text.push_str(&exceptions::falco_yaml(&loaded, now));
+    match &a.out {
+        Some(p) => std::fs::write(p, text)?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn human(d: time::Duration) -> String {
+    let s = d.whole_seconds().abs();
+    let text = if s >= 86_400 {
+        format!("{}d{}h", s / 86_400, (s % 86_400) / 3600)
+    } else if s >= 3600 {
+        format!("{}h{}m", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{}m", s / 60)
+    };
+    if d.is_negative() {
+        format!("-{text}")
+    } else {
+        text
+    }
+}
+
+fn list(a: &ListArgs) -> Result<ExitCode> {
+    let loaded = match read_all(&a.files) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let soon = Duration::from_secs(a.expiring_within.unwrap_or(7) * 86_400);
+    let mut rows = Vec::new();
+    let mut flagged = 0;
+    for l in &loaded {
+        for e in &l.file.exceptions {
+            let state = exceptions::state_of(e, now, soon);
+            if state != exceptions::State::Active {
+                flagged += 1;
+            }
+            let left = e.expires_at().map(|x| x - now);
+            rows.push((e, state, left));
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(e, state, left)| {
+                serde_json::json!({
+                    "rule": e.rule,
+                    "name": e.name,
+                    "category": e.category.map(|c| c.as_str()),
+                    "owner": e.owner,
+                    "ticket": e.ticket,
+                    "expires": e.expires,
+                    "state": state.as_str(),
+                    "seconds_left": left.map(|d| d.whole_seconds()),
+                })
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(out, "STATE\tLEFT\tCATEGORY\tOWNER\tRULE / NAME")?;
+        for (e, state, left) in &rows {
+            writeln!(
+                out,
+                "{}\t{}\t{}\t{}\t{}",
+                state.as_str(),
+                left.map_or_else(|| "never".to_string(), human),
+                e.category.map_or("?", |c| c.as_str()),
+                e.owner.as_deref().unwrap_or("?"),
+                e.label()
+            )?;
+        }
+    }
+    Ok(if a.expiring_within.is_some() && flagged > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -35,6 +35,7 @@ const OVERLAYS: &[&str] = &[
     "overlays/production",
     "overlays/privileged",
     "overlays/monitoring",
+    "overlays/observe",
 ];
 
 use common::{kustomize_dir, render, workspace};
@@ -209,7 +210,12 @@ fn every_overlay_renders_into_api_types_without_losing_a_field() {
     .into_iter()
     .map(String::from)
     .collect();
-    for which in ["base", "overlays/production", "overlays/privileged"] {
+    for which in [
+        "base",
+        "overlays/production",
+        "overlays/privileged",
+        "overlays/observe",
+    ] {
         assert_eq!(kinds(which), agent, "{which}");
     }
     let monitoring: BTreeSet<String> = ["ConfigMap", "PrometheusRule", "ServiceMonitor"]
@@ -516,7 +522,12 @@ fn the_configmap_passes_sakers_own_validation() {
         workspace().join("agent/rules/saker_rules.yaml").display(),
         tree.path("rules.d").display()
     );
-    for which in ["base", "overlays/production", "overlays/privileged"] {
+    for which in [
+        "base",
+        "overlays/production",
+        "overlays/privileged",
+        "overlays/observe",
+    ] {
         let args = agent_container(&daemonset(which)).args.expect("args");
         assert_eq!(args[..3], ["run", "-c", "/etc/saker/saker.yaml"], "{which}");
         let mut cmd: Vec<&str> = vec!["config", "validate", "-c", config, "-o", &rules_here];
@@ -631,4 +642,49 @@ fn github_anchors_follow_githubs_rules() {
         "routing-security-alerts-to-on-call-pagerduty-opsgenie"
     );
     assert_eq!(github_anchor("Seccomp: `saker.json`"), "seccomp-sakerjson");
+}
+
+/// The first rollout phase: the observe overlay is the production one with
+/// every rule in observe mode and the observe log on the node's writable
+/// hostPath, and that configuration puts every loaded rule in observe mode.
+#[test]
+fn the_observe_overlay_observes_every_rule_with_production_privileges() {
+    let observe = agent_container(&daemonset("overlays/observe"));
+    let production = agent_container(&daemonset("overlays/production"));
+    assert_eq!(observe.security_context, production.security_context);
+    let args = observe.args.expect("args");
+    let pairs: Vec<&str> = args
+        .windows(2)
+        .filter(|w| w[0] == "-o")
+        .map(|w| w[1].as_str())
+        .collect();
+    assert!(
+        pairs.contains(&"saker.default_rule_mode=observe"),
+        "{args:?}"
+    );
+    let log = pairs
+        .iter()
+        .find_map(|p| p.strip_prefix("saker.observe_log="))
+        .expect("observe log");
+    let mounts = observe.volume_mounts.expect("mounts");
+    assert!(
+        mounts
+            .iter()
+            .any(|m| log.starts_with(&m.mount_path) && m.read_only != Some(true)),
+        "{log} is on a writable mount: {mounts:?}"
+    );
+    let out = Command::new(common::saker_bin())
+        .args([
+            "rules",
+            "list",
+            "--json",
+            "-o",
+            "saker.default_rule_mode=observe",
+        ])
+        .output()
+        .expect("run saker");
+    assert!(out.status.success());
+    let rules: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(!rules.is_empty());
+    assert!(rules.iter().all(|r| r["mode"] == "observe"), "{rules:?}");
 }

@@ -133,6 +133,7 @@ fn list(a: &ListArgs) -> Result<ExitCode> {
                 "name": &*r.name,
                 "priority": r.priority.as_str(),
                 "enabled": r.enabled,
+                "mode": r.mode.as_str(),
                 "event_types": types,
                 "tags": r.tags.iter().map(|t| t.as_ref()).collect::<Vec<&str>>(),
                 "source": &*r.source,

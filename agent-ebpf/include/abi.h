@@ -18,7 +18,7 @@
 #ifndef SAKER_ABI_H
 #define SAKER_ABI_H
 
-#define SAKER_ABI_VERSION 2
+#define SAKER_ABI_VERSION 3
 
 /* Bounds of what one record may carry. */
 #define SAKER_MAX_PATH 4096          /* one user or kernel path string      */
@@ -195,6 +195,12 @@ _Static_assert(sizeof(struct saker_sock_tuple) == 48, "sock tuple size");
  * EXEC's syscall_nr is execveat when the kernel ran it on a file descriptor
  * (bprm->fdpath set), execve otherwise.
  */
+
+/* Records lost per event type: the `drops_by_type` map, a per-CPU array of
+ * __u64 indexed like `interest` (syscall number, or SAKER_INTEREST_EXEC /
+ * FORK / EXIT), counting both ring-full and scratch-busy losses, so the agent
+ * can name the event types (and the rules) a drop made blind. */
+#define SAKER_DROP_SLOTS SAKER_INTEREST_SLOTS
 
 /* Per-CPU counters (the `counters` map, one struct per CPU). */
 struct saker_counters {

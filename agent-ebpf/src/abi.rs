@@ -3,7 +3,7 @@
 
 use core::mem::{offset_of, size_of};
 
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 pub const MAX_PATH: usize = 4096;
 pub const MAX_ARGS: usize = 4096;
@@ -18,6 +18,9 @@ pub const INTEREST_EXEC: u32 = SYSCALL_SLOTS;
 pub const INTEREST_FORK: u32 = SYSCALL_SLOTS + 1;
 pub const INTEREST_EXIT: u32 = SYSCALL_SLOTS + 2;
 pub const INTEREST_SLOTS: u32 = SYSCALL_SLOTS + 3;
+/// Entries of the `drops_by_type` map: records lost per event type, indexed
+/// like the interest map (`SAKER_DROP_SLOTS`).
+pub const DROP_SLOTS: u32 = INTEREST_SLOTS;
 
 pub const EV_SYSCALL: u16 = 1;
 pub const EV_EXEC: u16 = 2;
@@ -244,6 +247,7 @@ mod tests {
             ("INTEREST_FORK", INTEREST_FORK.into()),
             ("INTEREST_EXIT", INTEREST_EXIT.into()),
             ("INTEREST_SLOTS", INTEREST_SLOTS.into()),
+            ("DROP_SLOTS", DROP_SLOTS.into()),
             ("F_TRUNCATED", F_TRUNCATED.into()),
             ("F_READ_FAILED", F_READ_FAILED.into()),
             ("OPEN_CREATED", OPEN_CREATED),

@@ -36,6 +36,7 @@ pub mod maps {
     pub const EVENTS: &str = "events";
     pub const INTEREST: &str = "interest";
     pub const COUNTERS: &str = "counters";
+    pub const DROPS_BY_TYPE: &str = "drops_by_type";
     pub const CLOCK: &str = "clock";
     pub const SCRATCH: &str = "scratch";
 }

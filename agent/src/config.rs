@@ -875,6 +875,30 @@ impl Default for ContainersConfig {
     }
 }
 
+/// `saker.state`: bounds of the process, thread, fd and user tables.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    pub max_processes: usize,
+    pub max_threads: usize,
+    pub max_fds_per_process: usize,
+    pub max_fds: usize,
+    pub max_users: usize,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        let d = crate::state::StateLimits::default();
+        StateConfig {
+            max_processes: d.max_processes,
+            max_threads: d.max_threads,
+            max_fds_per_process: d.max_fds_per_process,
+            max_fds: d.max_fds,
+            max_users: d.max_users,
+        }
+    }
+}
+
 /// `saker.hostnames`: host names of socket addresses (`fd.*ip.name`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -937,6 +961,11 @@ pub struct SakerConfig {
     /// without rules warns and `/readyz` reports it not ready: a
     /// mis-mounted rules volume must not look like a healthy sensor).
     pub allow_no_rules: bool,
+    /// The one-agent-per-node lock (`flock`, pid inside); agents meant to
+    /// run side by side need one each.
+    pub lock_file: PathBuf,
+    /// Bounds of the state tables.
+    pub state: StateConfig,
 }
 
 impl Default for SakerConfig {
@@ -953,6 +982,8 @@ impl Default for SakerConfig {
             containers: ContainersConfig::default(),
             hostnames: HostNamesConfig::default(),
             allow_no_rules: false,
+            lock_file: PathBuf::from(crate::instance::DEFAULT_LOCK_FILE),
+            state: StateConfig::default(),
         }
     }
 }
@@ -1043,6 +1074,10 @@ pub struct Config {
     pub ignored_keys: Vec<String>,
     /// `saker.allow_no_rules`.
     pub allow_no_rules: bool,
+    /// `saker.lock_file`.
+    pub lock_file: PathBuf,
+    /// `saker.state`: bounds of the state tables.
+    pub state_limits: crate::state::StateLimits,
     /// Falco's `watch_config_files` (default true).
     pub watch_config_files: bool,
     /// Where each value came from, to locate later findings.
@@ -1768,6 +1803,22 @@ fn validate(f: ConfigFile, all: &mut Vec<ConfigIssue>) -> Option<Config> {
     if h.resolvers > 64 {
         issues.push("saker.hostnames.resolvers", "must be at most 64");
     }
+    let st = &f.saker.state;
+    if st.max_processes == 0
+        || st.max_threads == 0
+        || st.max_fds_per_process == 0
+        || st.max_fds == 0
+        || st.max_users == 0
+    {
+        issues.push("saker.state", "every bound must be at least 1");
+    }
+    let state_limits = crate::state::StateLimits {
+        max_processes: st.max_processes,
+        max_threads: st.max_threads,
+        max_fds_per_process: st.max_fds_per_process,
+        max_fds: st.max_fds,
+        max_users: st.max_users,
+    };
     let hostnames = crate::state::hostnames::HostNameLimits {
         reverse_lookups: h.reverse_lookups,
         max_entries: h.max_entries,
@@ -1805,6 +1856,8 @@ fn validate(f: ConfigFile, all: &mut Vec<ConfigIssue>) -> Option<Config> {
         hostnames,
         ignored_keys: Vec::new(),
         allow_no_rules: f.saker.allow_no_rules,
+        lock_file: f.saker.lock_file.clone(),
+        state_limits,
         watch_config_files: f.watch_config_files,
         sources: ConfigSources::default(),
     })

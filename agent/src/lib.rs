@@ -11,6 +11,7 @@ pub mod engine;
 pub mod event;
 pub mod exceptions;
 pub mod fields;
+pub mod instance;
 pub mod metrics;
 pub mod output;
 pub mod observe;

@@ -539,6 +539,19 @@ impl Collector for Metrics {
             "Events the kernel side could not deliver, by reason and CPU.",
             &drops,
         )?;
+        // Only the types that lost something: the label set stays the
+        // (bounded) set of event types.
+        let by_type: Vec<(Labels, u64)> = s
+            .kernel
+            .dropped_by_type()
+            .into_iter()
+            .map(|(t, n)| (labels(&[("evt_type", t.name())]), n))
+            .collect();
+        e.counter(
+            "kernel_drops_by_event",
+            "Events the kernel side could not deliver, by event type (exec records count as execve, fork records as clone).",
+            &by_type,
+        )?;
         let per_cpu = |f: fn(&saker_ebpf::abi::Counters) -> u64| -> Vec<(Labels, u64)> {
             s.kernel
                 .per_cpu
@@ -771,6 +784,21 @@ impl Collector for Metrics {
             "Processes removed because their exit was never seen.",
             &one(s.state.swept),
         )?;
+        e.counter(
+            "proc_rescans",
+            "Full /proc rescans done to recover the processes that kernel drops hid.",
+            &one(s.state.proc_rescans),
+        )?;
+        e.counter(
+            "state_evictions",
+            "Entries evicted because a state table was full, by table (processes, threads, fds, users; bounds under saker.state).",
+            &[
+                (labels(&[("table", "processes")]), s.state.processes_evicted),
+                (labels(&[("table", "threads")]), s.state.threads_evicted),
+                (labels(&[("table", "fds")]), s.state.fds_evicted),
+                (labels(&[("table", "users")]), s.state.users_evicted),
+            ],
+        )?;
 
         // ---- rules ----
         e.gauge(
@@ -950,6 +978,7 @@ pub fn exported_names() -> Vec<String> {
         "alerts",
         "rule_matches",
         "kernel_drops",
+        "kernel_drops_by_event",
         "kernel_events",
         "kernel_read_failures",
         "kernel_truncated",
@@ -959,6 +988,8 @@ pub fn exported_names() -> Vec<String> {
         "proc_lookups",
         "proc_lookup_misses",
         "proc_swept",
+        "proc_rescans",
+        "state_evictions",
         "cpu_seconds",
         "output_sent",
         "output_failed",

@@ -56,6 +56,14 @@ struct {
 	__type(value, struct saker_counters);
 } counters SEC(".maps") __weak;
 
+/* Records lost, per event type (abi.h, SAKER_DROP_SLOTS). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SAKER_DROP_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops_by_type SEC(".maps") __weak;
+
 /* Bytes written by this CPU since it last woke the consumer. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -157,6 +165,35 @@ static __always_inline void count(enum counter_id id)
 	}
 }
 
+/* The `interest`/`drops_by_type` slot of a record of `kind` (syscall `nr`). */
+static __always_inline __u32 drop_slot(__u16 kind, __s32 nr)
+{
+	switch (kind) {
+	case SAKER_EV_EXEC:
+		return SAKER_INTEREST_EXEC;
+	case SAKER_EV_FORK:
+		return SAKER_INTEREST_FORK;
+	case SAKER_EV_EXIT:
+		return SAKER_INTEREST_EXIT;
+	default:
+		return (__u32)nr;
+	}
+}
+
+/* Counts a lost record by its event type (out-of-range slots are ignored by
+ * the map lookup). */
+static __always_inline void count_drop_type(__u16 kind, __s32 nr)
+{
+	__u32 slot = drop_slot(kind, nr);
+	__u64 *n;
+
+	if (slot >= SAKER_DROP_SLOTS)
+		return;
+	n = bpf_map_lookup_elem(&drops_by_type, &slot);
+	if (n)
+		(*n)++;
+}
+
 static __always_inline bool interested(__u32 slot)
 {
 	__u8 *want = bpf_map_lookup_elem(&interest, &slot);
@@ -247,8 +284,10 @@ static __always_inline int ev_begin(struct ev *e, struct task_struct *task, __u1
 	__u32 zero = 0;
 	__u64 *wall_offset;
 
-	if (claim_slot(e))
+	if (claim_slot(e)) {
+		count_drop_type(kind, nr);
 		return -1;
+	}
 	e->off = sizeof(struct saker_event_header);
 	e->nparams = 0;
 	e->flags = 0;
@@ -418,8 +457,10 @@ static __always_inline void ev_submit(struct ev *e)
 			flags = BPF_RB_FORCE_WAKEUP;
 		}
 	}
-	if (bpf_ringbuf_output(&events, e->s->buf, len & (2 * SCRATCH_HALF - 1), flags))
+	if (bpf_ringbuf_output(&events, e->s->buf, len & (2 * SCRATCH_HALF - 1), flags)) {
 		count(CNT_DROPPED_FULL);
+		count_drop_type(h->kind, h->syscall_nr);
+	}
 	else
 		count(CNT_EMITTED);
 	release_slot(e);

@@ -268,14 +268,16 @@ fn restart_keys(running: &Config, new: &Config) -> Vec<&'static str> {
             format!("{:?}", new.hostnames),
         ),
         (
-            "saker (host_root, hostname, shutdown, overhead budget)",
+            "saker (host_root, hostname, shutdown, overhead budget, lock_file, state)",
             format!(
                 "{:?}",
                 (
                     &running.host_root,
                     &running.hostname,
                     running.shutdown_timeout,
-                    running.overhead_budget
+                    running.overhead_budget,
+                    &running.lock_file,
+                    &running.state_limits
                 )
             ),
             format!(
@@ -284,7 +286,9 @@ fn restart_keys(running: &Config, new: &Config) -> Vec<&'static str> {
                     &new.host_root,
                     &new.hostname,
                     new.shutdown_timeout,
-                    new.overhead_budget
+                    new.overhead_budget,
+                    &new.lock_file,
+                    &new.state_limits
                 )
             ),
         ),
@@ -509,6 +513,21 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
+    // One agent per node (saker.lock_file), checked before the web server
+    // so that a second agent hears about the first, not about its port.
+    let _instance = match saker::instance::InstanceLock::acquire(&cfg.lock_file) {
+        Ok(l) => Some(l),
+        Err(e @ saker::instance::InstanceLockError::Held { .. }) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => {
+            log::warn!(
+                "cannot take the one-agent-per-node lock ({e}); a second agent on this node would not be refused"
+            );
+            None
+        }
+    };
     let metrics = Metrics::new();
     for f in privileges.features(cfg.bpf_stats) {
         metrics.set_feature(f.name, f.enabled);
@@ -602,6 +621,33 @@ fn probe_failed(e: saker::probe::ProbeError) -> ExitCode {
 fn rule_counts(rules: &RuleSet) -> (u64, u64) {
     let enabled = rules.rules().iter().filter(|r| r.enabled).count() as u64;
     (enabled, rules.rules().len() as u64 - enabled)
+}
+
+/// Hands freed heap back to the system after the tables shrank: glibc keeps
+/// freed memory of a burst (200,000 short-lived processes, a million fds)
+/// resident otherwise, and the agent's RSS would stay at its peak.
+#[derive(Debug, Default)]
+struct HeapTrim {
+    /// Largest table size (threads + fds) since the last trim.
+    peak: usize,
+    last: Option<Instant>,
+}
+
+impl HeapTrim {
+    fn after_tick(&mut self, size: usize) {
+        self.peak = self.peak.max(size);
+        let shrunk = size + 1024 < self.peak && size < self.peak / 4 * 3;
+        if shrunk
+            && self
+                .last
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
+        {
+            // SAFETY: malloc_trim only releases free memory of glibc's allocator.
+            unsafe { libc::malloc_trim(0) };
+            self.last = Some(Instant::now());
+            self.peak = size;
+        }
+    }
 }
 
 /// Copies what the hot path counted into the metrics snapshot.
@@ -859,6 +905,7 @@ async fn live(
         containers,
     );
     state.hostnames = start_hostnames(cfg, &ruleset);
+    state.set_limits(cfg.state_limits.clone());
     log::info!(
         "watching {} event types; {} processes, {} threads, {} fds seeded from {}",
         interest.names().len(),
@@ -899,6 +946,8 @@ async fn live(
     };
     pipe.send_lookups();
     let mut exit_on_drops = false;
+    let mut rescan_due = false;
+    let mut trim = HeapTrim::default();
     let mut sampler = MetricsSampler {
         overhead: OverheadMeter::default(),
         // SAFETY: sysconf has no preconditions.
@@ -1044,12 +1093,14 @@ async fn live(
             _ = tick.tick() => {
                 probe.update_clock()?;
                 if let Ok(k) = probe.counters()
-                    && let Some(r) = drops.check(&k, Instant::now(), engine::wall_now_ns())
+                    && let Some(r) = drops.check(&k, Instant::now(), engine::wall_now_ns(), &pipe.engine.rules)
                 {
                     if r.log {
                         log::warn!(
-                            "kernel dropped {} events in the last interval ({:.2}%; ring full {}, no scratch {})",
-                            r.dropped, r.ratio * 100.0, r.dropped_ring_full, r.dropped_no_scratch
+                            "kernel dropped {} events in the last interval ({:.2}%; ring full {}, no scratch {}); by type: {}; {} enabled rules blind meanwhile",
+                            r.dropped, r.ratio * 100.0, r.dropped_ring_full, r.dropped_no_scratch,
+                            r.by_type.iter().map(|(t, n)| format!("{}={n}", t.name())).collect::<Vec<_>>().join(","),
+                            r.blind_rules.len()
                         );
                     }
                     if let Some(a) = r.alert {
@@ -1059,8 +1110,18 @@ async fn live(
                         exit_on_drops = true;
                         break;
                     }
+                    // Lost forks and execs: read what /proc knows once the
+                    // drops stop (a rescan per second of overload would add
+                    // to it).
+                    rescan_due = true;
+                } else if rescan_due {
+                    rescan_due = false;
+                    let added = pipe.engine.state.rescan();
+                    log::info!("after kernel drops: {added} processes added from /proc");
                 }
                 pipe.engine.state.sweep();
+                pipe.engine.state.enforce_limits();
+                trim.after_tick(pipe.engine.state.procs.thread_count() + pipe.engine.state.procs.fd_count());
                 pipe.engine.state.sweep_containers(Instant::now());
                 pipe.release_held(false);
                 pipe.send_lookups();

@@ -16,6 +16,10 @@
 //! Data reaches the disk itself at `sync` (about every second and at
 //! shutdown); a power loss can lose or repeat what came after the last sync.
 //! A record cut short by a crash is dropped from the tail on the next start.
+//!
+//! `lock` holds the pid of the agent using the spool, under an exclusive
+//! `flock` for as long as the spool is open: a second agent pointed at the
+//! same directory is refused instead of interleaving records and commits.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -40,6 +44,13 @@ pub enum SpoolError {
     },
     #[error("spool is full ({max_bytes} bytes)")]
     Full { max_bytes: u64 },
+    /// Two writers would interleave segments and commits: one spool
+    /// directory belongs to one agent.
+    #[error(
+        "spool {dir} is in use by another agent{}; give each agent its own spool.directory",
+        holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    Locked { dir: PathBuf, holder: Option<u32> },
 }
 
 /// Where a record starts (or, after a read, where the next one starts).
@@ -80,6 +91,8 @@ pub(crate) struct Spool {
     total_bytes: u64,
     pending: u64,
     dirty: bool,
+    /// Held (flock) while the spool is open; released by the kernel on exit.
+    _lock: File,
 }
 
 fn segment_path(dir: &Path, id: u64) -> PathBuf {
@@ -147,6 +160,38 @@ fn scan_segment(path: &Path, from: u64) -> io::Result<(u64, u64)> {
     Ok((count, off))
 }
 
+/// Takes the spool's lock file (`<dir>/lock`) and writes this pid into it.
+fn lock_dir(dir: &Path) -> Result<File, SpoolError> {
+    let io_err = |source| SpoolError::Io {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let path = dir.join("lock");
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io_err)?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let holder = fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            return Err(SpoolError::Locked {
+                dir: dir.to_path_buf(),
+                holder,
+            });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(io_err(e)),
+    }
+    f.set_len(0).map_err(io_err)?;
+    writeln!(f, "{}", std::process::id()).map_err(io_err)?;
+    Ok(f)
+}
+
 impl Spool {
     pub(crate) fn open(settings: &SpoolSettings) -> Result<(Self, Recovered), SpoolError> {
         let dir = settings.directory.clone();
@@ -155,6 +200,7 @@ impl Spool {
             source,
         };
         fs::create_dir_all(&dir).map_err(io_err)?;
+        let lock = lock_dir(&dir)?;
 
         let mut ids = Vec::new();
         for entry in fs::read_dir(&dir).map_err(io_err)? {
@@ -262,6 +308,7 @@ impl Spool {
             total_bytes,
             pending: recovered.pending,
             dirty: false,
+            _lock: lock,
         };
         Ok((spool, recovered))
     }
@@ -604,6 +651,22 @@ mod tests {
         // Slot 1 says "a" was delivered: "b" comes again (at-least-once).
         assert_eq!(rec.pending, 2);
         assert_eq!(drain(&mut s), vec!["b", "c"]);
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_directory_is_refused_until_the_first_closes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let st = settings(tmp.path(), 1 << 20, 4096);
+        let (first, _) = Spool::open(&st).unwrap();
+        let err = Spool::open(&st).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, SpoolError::Locked { holder: Some(p), .. } if p == std::process::id())
+        );
+        assert!(text.contains(&st.directory.display().to_string()), "{text}");
+        assert!(text.contains("another agent"), "{text}");
+        drop(first);
+        Spool::open(&st).unwrap();
     }
 
     #[test]

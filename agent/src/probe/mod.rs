@@ -118,6 +118,10 @@ impl Default for ProbeOptions {
 pub struct KernelCounters {
     pub total: Counters,
     pub per_cpu: Vec<Counters>,
+    /// Records lost per event type, summed over CPUs: index = interest slot
+    /// (syscall number, or `abi::INTEREST_EXEC`/`FORK`/`EXIT`). Empty when
+    /// not read.
+    pub dropped_by_slot: Vec<u64>,
 }
 
 impl KernelCounters {
@@ -125,6 +129,44 @@ impl KernelCounters {
     pub fn dropped(&self) -> u64 {
         self.total.dropped_full + self.total.scratch_busy
     }
+
+    /// Lost records by event type (non-zero only). Exec records stand for
+    /// `execve`, fork records for `clone`, exit records for `procexit`.
+    pub fn dropped_by_type(&self) -> Vec<(crate::event::EventType, u64)> {
+        self.dropped_by_slot
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .filter_map(|(slot, n)| Some((slot_event_type(slot as u32)?, *n)))
+            .collect()
+    }
+}
+
+/// The event type a record of interest slot `slot` stands for.
+pub fn slot_event_type(slot: u32) -> Option<crate::event::EventType> {
+    use crate::event::EventType;
+    match slot {
+        abi::INTEREST_EXEC => EventType::from_name("execve"),
+        abi::INTEREST_FORK => EventType::from_name("clone"),
+        abi::INTEREST_EXIT => Some(EventType::PROCEXIT),
+        nr => EventType::from_syscall(nr),
+    }
+}
+
+/// The event types whose records a lost record of `slot` can be: an exec
+/// record is what execve and execveat rules see, a fork record what the
+/// clone family's rules see.
+pub fn slot_event_types(slot: u32) -> Vec<crate::event::EventType> {
+    use crate::event::EventType;
+    let names: &[&str] = match slot {
+        abi::INTEREST_EXEC => &["execve", "execveat"],
+        abi::INTEREST_FORK => &["clone", "clone3", "fork", "vfork"],
+        _ => return slot_event_type(slot).into_iter().collect(),
+    };
+    names
+        .iter()
+        .filter_map(|n| EventType::from_name(n))
+        .collect()
 }
 
 /// Run time and count of one BPF program, from the kernel's bpf stats.
@@ -141,6 +183,8 @@ pub struct Probe {
     ebpf: Ebpf,
     attached: bool,
     stats: Option<OwnedFd>,
+    /// The drop total and per-type figures of the last per-type read.
+    drops_by_slot: std::sync::Mutex<(u64, Vec<u64>)>,
 }
 
 /// The `saker_abi_version` global stored in the object's .rodata.
@@ -285,6 +329,7 @@ impl Probe {
             ebpf,
             attached: false,
             stats,
+            drops_by_slot: std::sync::Mutex::new((0, Vec::new())),
         };
         probe.update_clock()?;
         Ok(probe)
@@ -401,6 +446,30 @@ impl Probe {
             };
             out.total.add(&c);
             out.per_cpu.push(c);
+        }
+        // An object without the map (older ABI) cannot load: the version
+        // check refuses it first. Still, per-type figures are optional.
+        // 515 map reads: only when the drop total moved since the last read.
+        let mut cache = self
+            .drops_by_slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.0 == out.dropped() && !cache.1.is_empty() {
+            out.dropped_by_slot = cache.1.clone();
+        } else if out.dropped() > 0
+            && let Some(map) = self.ebpf.map(saker_ebpf::maps::DROPS_BY_TYPE)
+        {
+            let name = saker_ebpf::maps::DROPS_BY_TYPE;
+            let arr: PerCpuArray<&MapData, u64> =
+                PerCpuArray::try_from(map).map_err(|source| ProbeError::Map { name, source })?;
+            out.dropped_by_slot = vec![0; abi::DROP_SLOTS as usize];
+            for (slot, total) in out.dropped_by_slot.iter_mut().enumerate() {
+                let values = arr
+                    .get(&(slot as u32), 0)
+                    .map_err(|source| ProbeError::Map { name, source })?;
+                *total = values.iter().sum();
+            }
+            *cache = (out.dropped(), out.dropped_by_slot.clone());
         }
         Ok(out)
     }

@@ -37,6 +37,38 @@ pub struct StateStats {
     pub proc_lookup_misses: u64,
     /// Processes removed by the sweep because their exit was never seen.
     pub swept: u64,
+    /// Processes evicted because the process table was full.
+    pub processes_evicted: u64,
+    /// Thread entries evicted because the thread table was full.
+    pub threads_evicted: u64,
+    /// File descriptors evicted: a process's table or all of them were full.
+    pub fds_evicted: u64,
+    /// Users and groups of the host's files not kept (over the cap).
+    pub users_evicted: u64,
+    /// Full /proc rescans (after kernel drops).
+    pub proc_rescans: u64,
+}
+
+/// Bounds of the state tables (`saker.state`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateLimits {
+    pub max_processes: usize,
+    pub max_threads: usize,
+    pub max_fds_per_process: usize,
+    pub max_fds: usize,
+    pub max_users: usize,
+}
+
+impl Default for StateLimits {
+    fn default() -> Self {
+        StateLimits {
+            max_processes: process::DEFAULT_MAX_PROCESSES,
+            max_threads: process::DEFAULT_MAX_THREADS,
+            max_fds_per_process: 16_384,
+            max_fds: 262_144,
+            max_users: 65_536,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -52,6 +84,7 @@ pub struct State {
     pub stats: StateStats,
     lookup_budget: LookupBudget,
     last_sweep: Option<Instant>,
+    limits: StateLimits,
 }
 
 /// Lazy /proc lookups allowed per second: a burst of unknown pids (after
@@ -99,6 +132,7 @@ impl State {
                 used: 0,
             },
             last_sweep: None,
+            limits: StateLimits::default(),
         };
         s.seed();
         s
@@ -119,7 +153,86 @@ impl State {
                 used: 0,
             },
             last_sweep: None,
+            limits: StateLimits::default(),
         }
+    }
+
+    /// Sets the table bounds (applied from the next insert on, and by
+    /// [`State::enforce_limits`] to what is already there).
+    pub fn set_limits(&mut self, limits: StateLimits) {
+        self.procs
+            .set_limits(limits.max_processes, limits.max_threads);
+        self.users.set_max_entries(limits.max_users);
+        self.limits = limits;
+        self.enforce_limits();
+    }
+
+    /// Brings the fd tables within `max_fds` (the per-process bound is kept
+    /// as events arrive; the total is checked here, once a second, taking
+    /// from the processes with the most fds), gives back the memory of
+    /// emptied tables, and copies the eviction counts into the stats.
+    pub fn enforce_limits(&mut self) {
+        let mut total = self.procs.fd_count();
+        while total > self.limits.max_fds {
+            let Some(p) = self.procs.iter_mut().max_by_key(|p| p.fds.len()) else {
+                break;
+            };
+            let excess = total - self.limits.max_fds;
+            // At least a quarter of the largest table, so a node with
+            // many processes near the bound does not loop per fd.
+            let n = excess.max(p.fds.len() / 4).min(p.fds.len()).max(1);
+            let victims: Vec<i64> = p.fds.keys().copied().take(n).collect();
+            for fd in &victims {
+                p.fds.remove(fd);
+            }
+            self.stats.fds_evicted += victims.len() as u64;
+            total -= victims.len();
+        }
+        for p in self.procs.iter_mut() {
+            if p.fds.capacity() > 64 && p.fds.len() * 4 < p.fds.capacity() {
+                p.fds.shrink_to_fit();
+            }
+        }
+        self.procs.shrink();
+        self.stats.processes_evicted = self.procs.evicted_processes;
+        self.stats.threads_evicted = self.procs.evicted_threads;
+        self.stats.users_evicted = self.users.evicted;
+    }
+
+    /// Reads every process of /proc that the table lacks (after kernel
+    /// drops lost forks or execs: Falco rescans /proc for the same reason);
+    /// the sweep removes those whose exit was lost. Returns how many were added.
+    pub fn rescan(&mut self) -> usize {
+        let Some(procfs) = self.procfs.clone() else {
+            return 0;
+        };
+        self.stats.proc_rescans += 1;
+        let mut sockets = SocketTables::default();
+        let now = Instant::now();
+        let mut added = 0;
+        for pid in procfs.pids() {
+            if self.procs.get(pid).is_some() {
+                continue;
+            }
+            if let Some(mut p) = procfs.read_process(pid, &mut sockets) {
+                for tid in procfs.tids(pid) {
+                    self.procs.add_thread(tid, pid);
+                }
+                self.set_container(&mut p, now);
+                self.cap_fds_of(&mut p, None);
+                self.procs.insert(p);
+                added += 1;
+            }
+        }
+        // The exits lost with the same drops: let the next tick sweep.
+        self.last_sweep = None;
+        added
+    }
+
+    /// Keeps `p`'s fd table within `max_fds_per_process`, sparing `keep`
+    /// (the fd the current event made).
+    fn cap_fds_of(&mut self, p: &mut Process, keep: Option<i64>) {
+        cap_fds(p, keep, self.limits.max_fds_per_process, &mut self.stats);
     }
 
     pub fn host_id(&self) -> &Arc<str> {
@@ -139,6 +252,7 @@ impl State {
                     self.procs.add_thread(tid, pid);
                 }
                 self.set_container(&mut p, now);
+                self.cap_fds_of(&mut p, None);
                 self.procs.insert(p);
             }
         }
@@ -182,6 +296,7 @@ impl State {
             }
             if let Some(p) = &mut found {
                 self.set_container(p, Instant::now());
+                cap_fds(p, None, self.limits.max_fds_per_process, &mut self.stats);
             }
             let p = found.unwrap_or_else(|| {
                 let mut p = Process::minimal(ev.tgid, ev.ppid, &ev.comm, &self.host);
@@ -223,8 +338,15 @@ impl State {
             Detail::Exec(x) => self.on_exec(ev, x),
             _ => {
                 let host = self.host.clone();
+                let max = self.limits.max_fds_per_process;
                 let p = self.process_for(ev);
                 apply_fd_event(p, ev, &host);
+                if p.fds.len() > max {
+                    let keep = (ev.ret >= 0).then_some(ev.ret);
+                    let mut evicted = StateStats::default();
+                    cap_fds(p, keep, max, &mut evicted);
+                    self.stats.fds_evicted += evicted.fds_evicted;
+                }
             }
         }
     }
@@ -393,6 +515,25 @@ impl State {
     pub fn proc_root(&self) -> Option<PathBuf> {
         self.procfs.as_ref().map(|p| p.root.clone())
     }
+}
+
+/// Evicts fds of `p` above `max` (any but `keep`), counting them.
+fn cap_fds(p: &mut Process, keep: Option<i64>, max: usize, stats: &mut StateStats) {
+    if p.fds.len() <= max {
+        return;
+    }
+    let n = p.fds.len() - max;
+    let victims: Vec<i64> = p
+        .fds
+        .keys()
+        .copied()
+        .filter(|fd| Some(*fd) != keep)
+        .take(n)
+        .collect();
+    for fd in &victims {
+        p.fds.remove(fd);
+    }
+    stats.fds_evicted += victims.len() as u64;
 }
 
 fn inet_kind(family: u16) -> FdKind {

@@ -144,15 +144,64 @@ impl Process {
     }
 }
 
-/// Processes by tgid, and the process each thread belongs to.
-#[derive(Debug, Default)]
+/// Processes by tgid, and the process each thread belongs to, both bounded.
+/// A full table evicts an entry to make room (counted); an evicted process
+/// that is still alive comes back from /proc the next time an event names it.
+#[derive(Debug)]
 pub struct ProcessTable {
     procs: FastMap<u32, Process>,
     /// tid -> tgid for threads that are not the group leader.
     threads: FastMap<u32, u32>,
+    max_processes: usize,
+    max_threads: usize,
+    /// Processes evicted because the table was full.
+    pub evicted_processes: u64,
+    /// Thread entries evicted because the table was full.
+    pub evicted_threads: u64,
+}
+
+/// `saker.state.max_processes` default: room for a busy node's processes
+/// (a few thousand) many times over.
+pub const DEFAULT_MAX_PROCESSES: usize = 131_072;
+/// `saker.state.max_threads` default (non-leader threads).
+pub const DEFAULT_MAX_THREADS: usize = 262_144;
+
+impl Default for ProcessTable {
+    fn default() -> Self {
+        ProcessTable::with_limits(DEFAULT_MAX_PROCESSES, DEFAULT_MAX_THREADS)
+    }
 }
 
 impl ProcessTable {
+    pub fn with_limits(max_processes: usize, max_threads: usize) -> Self {
+        ProcessTable {
+            procs: FastMap::default(),
+            threads: FastMap::default(),
+            max_processes: max_processes.max(1),
+            max_threads: max_threads.max(1),
+            evicted_processes: 0,
+            evicted_threads: 0,
+        }
+    }
+
+    /// Changes the bounds (entries above a lowered bound go at the next inserts).
+    pub fn set_limits(&mut self, max_processes: usize, max_threads: usize) {
+        self.max_processes = max_processes.max(1);
+        self.max_threads = max_threads.max(1);
+    }
+
+    /// Gives back the memory of emptied tables: a hash map keeps its peak
+    /// capacity, so after a burst of processes or threads it is shrunk once
+    /// it is mostly empty.
+    pub fn shrink(&mut self) {
+        if self.procs.capacity() > 1024 && self.procs.len() * 4 < self.procs.capacity() {
+            self.procs.shrink_to_fit();
+        }
+        if self.threads.capacity() > 1024 && self.threads.len() * 4 < self.threads.capacity() {
+            self.threads.shrink_to_fit();
+        }
+    }
+
     pub fn get(&self, tgid: u32) -> Option<&Process> {
         self.procs.get(&tgid)
     }
@@ -162,11 +211,28 @@ impl ProcessTable {
     }
 
     pub fn insert(&mut self, p: Process) {
+        if self.procs.len() >= self.max_processes && !self.procs.contains_key(&p.tgid) {
+            // Any other entry: the table has no notion of age, and a live
+            // victim is read back from /proc when it shows up again. pid 1
+            // stays, as the root of every ancestry.
+            let victim = self.procs.keys().copied().find(|k| *k != 1 && *k != p.tgid);
+            if let Some(v) = victim {
+                self.procs.remove(&v);
+                self.evicted_processes += 1;
+            }
+        }
         self.procs.insert(p.tgid, p);
     }
 
     pub fn add_thread(&mut self, tid: u32, tgid: u32) {
         if tid != tgid {
+            if self.threads.len() >= self.max_threads && !self.threads.contains_key(&tid) {
+                let victim = self.threads.keys().copied().next();
+                if let Some(v) = victim {
+                    self.threads.remove(&v);
+                    self.evicted_threads += 1;
+                }
+            }
             self.threads.insert(tid, tgid);
         }
     }
@@ -211,6 +277,10 @@ impl ProcessTable {
 
     pub fn iter(&self) -> impl Iterator<Item = &Process> {
         self.procs.values()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Process> {
+        self.procs.values_mut()
     }
 
     /// The `n`th ancestor (1 = parent), following ppid links; stops at pid 0,
@@ -286,5 +356,25 @@ mod tests {
         assert_eq!(t.tgid_of(5), Some(5));
         t.drop_threads_of(5);
         assert_eq!(t.tgid_of(6), None);
+    }
+
+    #[test]
+    fn full_tables_evict_and_count_but_keep_pid_1_and_the_newcomer() {
+        let mut t = ProcessTable::with_limits(3, 2);
+        for pid in [1, 2, 3, 4, 5] {
+            t.insert(p(pid, 1, "x"));
+        }
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.evicted_processes, 2);
+        assert!(t.get(1).is_some() && t.get(5).is_some());
+        // Updating a known process evicts nothing.
+        t.insert(p(5, 1, "y"));
+        assert_eq!(t.evicted_processes, 2);
+        for tid in [10, 11, 12] {
+            t.add_thread(tid, 5);
+        }
+        assert_eq!(t.thread_count(), 3 + 2);
+        assert_eq!(t.evicted_threads, 1);
+        assert_eq!(t.tgid_of(12), Some(5));
     }
 }

@@ -21,6 +21,11 @@ pub struct UserDb {
     groups: HashMap<u32, String>,
     stamp: (Option<SystemTime>, Option<SystemTime>),
     checked: Option<Instant>,
+    /// Bound on users and on groups (a huge or hostile passwd file must not
+    /// grow the agent without limit).
+    max_entries: usize,
+    /// Entries not kept because of the bound (over every load).
+    pub evicted: u64,
 }
 
 /// How often the files' modification times are checked.
@@ -77,6 +82,8 @@ impl UserDb {
             groups: HashMap::new(),
             stamp: (None, None),
             checked: None,
+            max_entries: usize::MAX,
+            evicted: 0,
         };
         db.reload();
         db
@@ -91,6 +98,25 @@ impl UserDb {
             groups: parse_group(group),
             stamp: (None, None),
             checked: None,
+            max_entries: usize::MAX,
+            evicted: 0,
+        }
+    }
+
+    /// Bounds users and groups to `max` entries each (the lowest ids are
+    /// kept: system accounts first); applied now and at every reload.
+    pub fn set_max_entries(&mut self, max: usize) {
+        self.max_entries = max.max(1);
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        let max = self.max_entries;
+        for over in [
+            trim_map(&mut self.users, max),
+            trim_map(&mut self.groups, max),
+        ] {
+            self.evicted += over;
         }
     }
 
@@ -102,6 +128,7 @@ impl UserDb {
             .map(|t| parse_group(&t))
             .unwrap_or_default();
         self.stamp = (mtime(&self.passwd_path), mtime(&self.group_path));
+        self.trim();
     }
 
     /// Reloads if the files changed (checked at most every few seconds).
@@ -139,9 +166,37 @@ impl UserDb {
     }
 }
 
+/// Keeps the `max` lowest ids of `m`; returns how many went.
+fn trim_map<V>(m: &mut HashMap<u32, V>, max: usize) -> u64 {
+    if m.len() <= max {
+        return 0;
+    }
+    let mut ids: Vec<u32> = m.keys().copied().collect();
+    ids.sort_unstable();
+    let over = ids.len() - max;
+    for id in &ids[max..] {
+        m.remove(id);
+    }
+    m.shrink_to_fit();
+    over as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bound_keeps_the_lowest_ids_and_counts_the_rest() {
+        let mut db = UserDb::from_text(
+            "a:x:0:0::/:/bin/sh\nb:x:1000:0::/:/bin/sh\nc:x:5:0::/:/bin/sh\n",
+            "g:x:7:\n",
+        );
+        db.set_max_entries(2);
+        assert!(db.user(0).is_some() && db.user(5).is_some());
+        assert!(db.user(1000).is_none());
+        assert_eq!(db.evicted, 1);
+        assert_eq!(db.group(7), Some("g"));
+    }
 
     #[test]
     fn parses_passwd_and_group() {

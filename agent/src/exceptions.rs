@@ -394,7 +394,7 @@ pub fn check(loaded: &Loaded, known_rules: Option<&[String]>, now: OffsetDateTim
         }
         if let Some(rules) = known_rules
             && !e.rule.is_empty()
-            && !rules.iter().any(|r| *r == e.rule)
+            && !rules.contains(&e.rule)
         {
             out.push(Finding {
                 exception: label.clone(),

@@ -356,9 +356,12 @@ pub struct Behaviour {
     pub last: Option<OffsetDateTime>,
 }
 
+/// A rule and the identifying (field, value) pairs of a match.
+type BehaviourKey = (String, Vec<(&'static str, String)>);
+
 /// Groups matches per rule and behaviour, most frequent first.
 pub fn group(alerts: &[AlertLine]) -> Vec<Behaviour> {
-    let mut map: BTreeMap<(String, Vec<(&'static str, String)>), Behaviour> = BTreeMap::new();
+    let mut map: BTreeMap<BehaviourKey, Behaviour> = BTreeMap::new();
     for a in alerts {
         let id = identity(a);
         if id.is_empty() {

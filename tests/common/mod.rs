@@ -200,6 +200,16 @@ pub fn falco_stable_rules() -> Option<PathBuf> {
     falco_rules_dir(&[saker_upstream::STABLE]).map(|d| d.join(saker_upstream::STABLE))
 }
 
+/// A lock file path of its own for one agent of a test (see `saker.lock_file`).
+pub fn unique_lock_file() -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    std::env::temp_dir().join(format!(
+        "saker-it-{}-{}.lock",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ))
+}
+
 /// A `saker run` process started by a test, stopped with SIGINT.
 pub struct SakerRun {
     child: std::process::Child,
@@ -220,6 +230,16 @@ impl SakerRun {
     /// or saker behind a wrapper that execs it, such as setpriv).
     pub fn start_command(mut cmd: Command) -> SakerRun {
         use std::io::BufRead;
+        // Tests run agents side by side: each its own one-agent-per-node
+        // lock (saker.lock_file), unless the test chose one.
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        if args.iter().any(|a| a == "run") && !args.iter().any(|a| a.contains("saker.lock_file")) {
+            cmd.arg("-o")
+                .arg(format!("saker.lock_file={}", unique_lock_file().display()));
+        }
         let mut child = cmd
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::piped())
@@ -367,4 +387,41 @@ pub fn render(which: &str) -> Vec<serde_json::Value> {
     }
     assert!(!docs.is_empty(), "{which} rendered nothing");
     docs
+}
+
+/// The port of a running agent's "webserver listening on ADDR" line.
+pub fn webserver_port(run: &SakerRun) -> u16 {
+    let log = run.stderr();
+    log.lines()
+        .find_map(|l| l.split("webserver listening on ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|addr| addr.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no webserver line in:\n{log}"))
+}
+
+/// The sum of a metric's samples on /metrics (`name` or `name{labels}` as
+/// printed; a bare name sums every label set). 0 when absent.
+pub fn metric_sum(port: u16, series: &str) -> f64 {
+    let (_, text) = http_get(port, "/metrics").expect("GET /metrics");
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            let matches =
+                name == series || (!series.contains('{') && name.split('{').next() == Some(series));
+            matches.then(|| value.parse::<f64>().ok()).flatten()
+        })
+        .sum()
+}
+
+/// VmRSS of a process, in KiB.
+pub fn vm_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS")
 }

@@ -830,6 +830,32 @@ impl Collector for Metrics {
             "When the running rules were loaded (start or last applied reload), ns since the Unix epoch.",
             &one(s.reload_ts_ns),
         )?;
+        // Every category from the start (0), so that rates and alerts on
+        // the series work before the first expiry.
+        let expired: Vec<(Labels, u64)> = ["permanent", "temporary", "emergency", "unknown"]
+            .into_iter()
+            .filter_map(|c| {
+                let n = s
+                    .exceptions_expired
+                    .iter()
+                    .find(|(k, _)| *k == c)
+                    .map_or(0, |(_, n)| *n);
+                (c != "unknown" || n > 0).then(|| (labels(&[("category", c)]), n))
+            })
+            .collect();
+        e.counter(
+            "exceptions_expired",
+            "Exceptions that stopped applying at their expiry while the agent ran, by category.",
+            &expired,
+        )?;
+        e.counter(
+            "observe_log_lines",
+            "Matches of rules in observe mode written to the observe log (saker.observe_log), by result: written, or dropped (writer behind).",
+            &[
+                (labels(&[("result", "written")]), s.observe_log_written),
+                (labels(&[("result", "dropped")]), s.observe_log_dropped),
+            ],
+        )?;
 
         let features: Vec<(Labels, i64)> = self
             .features
@@ -858,24 +884,6 @@ impl Collector for Metrics {
         e.gauge(
             "memory_rss_bytes",
             "Resident memory of the agent.",
-        let expired: Vec<(Labels, u64)> = s
-            .exceptions_expired
-            .iter()
-            .map(|(c, n)| (labels(&[("category", c)]), *n))
-            .collect();
-        e.counter(
-            "exceptions_expired",
-            "Exceptions that stopped applying at their expiry while the agent ran, by category.",
-            &expired,
-        )?;
-        e.counter(
-            "observe_log_lines",
-            "Matches of rules in observe mode written to the observe log (saker.observe_log), by result: written, or dropped (writer behind).",
-            &[
-                (labels(&[("result", "written")]), s.observe_log_written),
-                (labels(&[("result", "dropped")]), s.observe_log_dropped),
-            ],
-        )?;
             &one(clamp_i64(s.usage.rss_bytes)),
         )?;
         e.gauge(
@@ -1009,6 +1017,8 @@ pub fn exported_names() -> Vec<String> {
         "hostname_lookups",
         "hostname_lookups_dropped",
         "reloads",
+        "exceptions_expired",
+        "observe_log_lines",
     ];
     let gauges = [
         "ring_buffer_fill_ratio",
@@ -1040,8 +1050,6 @@ pub fn exported_names() -> Vec<String> {
     for g in gauges {
         out.push(format!("saker_{g}"));
     }
-        "exceptions_expired",
-        "observe_log_lines",
     for h in HISTOGRAMS {
         for suffix in ["_bucket", "_sum", "_count"] {
             out.push(format!("saker_{h}{suffix}"));
@@ -1150,10 +1158,16 @@ mod tests {
                 priority: crate::alert::Priority::Warning,
                 source: Arc::from("syscall"),
                 count: 2,
+                observed: 3,
             },
         );
         s.engine = Some(engine);
         s.kernel.per_cpu = vec![Default::default(); 2];
+        let openat = crate::event::EventType::from_name("openat")
+            .and_then(|t| t.syscall_nr())
+            .unwrap_or(0) as usize;
+        s.kernel.dropped_by_slot = vec![0; saker_ebpf::abi::DROP_SLOTS as usize];
+        s.kernel.dropped_by_slot[openat] = 3;
         s.programs = vec![ProgramStats {
             name: "saker_sys_exit",
             run_time_ns: 1000,
@@ -1181,7 +1195,6 @@ mod tests {
             Arc::new(Outputs::start(&settings, &tokio::runtime::Handle::current()).unwrap())
         });
         m.set_outputs(outputs);
-                observed: 3,
         m.set_feature("bpf_stats", true);
         m.set_feature("proc_other_users", false);
         m.set_feature("bpf_stats", false);

@@ -961,6 +961,12 @@ pub struct SakerConfig {
     /// without rules warns and `/readyz` reports it not ready: a
     /// mis-mounted rules volume must not look like a healthy sensor).
     pub allow_no_rules: bool,
+    /// Mode of the rules no `rule_modes` item names: `alert` or `observe`.
+    pub default_rule_mode: String,
+    /// Rule modes by rule name (glob), tag or maturity; later items win.
+    pub rule_modes: Vec<crate::observe::RuleModeItem>,
+    /// JSON lines file of the matches of rules in observe mode.
+    pub observe_log: Option<PathBuf>,
     /// The one-agent-per-node lock (`flock`, pid inside); agents meant to
     /// run side by side need one each.
     pub lock_file: PathBuf,
@@ -982,6 +988,9 @@ impl Default for SakerConfig {
             containers: ContainersConfig::default(),
             hostnames: HostNamesConfig::default(),
             allow_no_rules: false,
+            default_rule_mode: "alert".into(),
+            rule_modes: Vec::new(),
+            observe_log: None,
             lock_file: PathBuf::from(crate::instance::DEFAULT_LOCK_FILE),
             state: StateConfig::default(),
         }
@@ -992,12 +1001,6 @@ impl Default for SakerConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleMatching {
     First,
-    /// Mode of the rules no `rule_modes` item names: `alert` or `observe`.
-    pub default_rule_mode: String,
-    /// Rule modes by rule name (glob), tag or maturity; later items win.
-    pub rule_modes: Vec<crate::observe::RuleModeItem>,
-    /// JSON lines file of the matches of rules in observe mode.
-    pub observe_log: Option<PathBuf>,
     All,
 }
 
@@ -1019,9 +1022,6 @@ pub struct DropPolicy {
     pub max_burst: u32,
 }
 
-            default_rule_mode: "alert".into(),
-            rule_modes: Vec::new(),
-            observe_log: None,
 #[derive(Debug, Clone)]
 pub struct WebserverSettings {
     pub enabled: bool,
@@ -1074,6 +1074,10 @@ pub struct Config {
     pub ignored_keys: Vec<String>,
     /// `saker.allow_no_rules`.
     pub allow_no_rules: bool,
+    /// `saker.default_rule_mode` and `saker.rule_modes`.
+    pub rule_modes: crate::observe::RuleModes,
+    /// `saker.observe_log`.
+    pub observe_log: Option<PathBuf>,
     /// `saker.lock_file`.
     pub lock_file: PathBuf,
     /// `saker.state`: bounds of the state tables.
@@ -1109,10 +1113,6 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "h" => v * 3600.0,
         "d" => v * 86400.0,
         _ => return None,
-    /// `saker.default_rule_mode` and `saker.rule_modes`.
-    pub rule_modes: crate::observe::RuleModes,
-    /// `saker.observe_log`.
-    pub observe_log: Option<PathBuf>,
     };
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
@@ -1589,6 +1589,11 @@ fn validate(f: ConfigFile, all: &mut Vec<ConfigIssue>) -> Option<Config> {
         }
         rule_selection.push(sel);
     }
+    let rule_modes = crate::observe::RuleModes::validate(
+        &f.saker.default_rule_mode,
+        &f.saker.rule_modes,
+        &mut |key, msg| issues.push(key, msg),
+    );
     let outputs = match (OutputsConfig {
         json_output: f.json_output,
         json_include_output_property: f.json_include_output_property,
@@ -1624,11 +1629,6 @@ fn validate(f: ConfigFile, all: &mut Vec<ConfigIssue>) -> Option<Config> {
                 "webserver.listen_address",
                 format!("{:?}: {e}", f.webserver.listen_address),
             );
-    let rule_modes = crate::observe::RuleModes::validate(
-        &f.saker.default_rule_mode,
-        &f.saker.rule_modes,
-        &mut |key, msg| issues.push(key, msg),
-    );
             IpAddr::from([0, 0, 0, 0])
         }
     };
@@ -1856,6 +1856,8 @@ fn validate(f: ConfigFile, all: &mut Vec<ConfigIssue>) -> Option<Config> {
         hostnames,
         ignored_keys: Vec::new(),
         allow_no_rules: f.saker.allow_no_rules,
+        rule_modes,
+        observe_log: f.saker.observe_log.clone(),
         lock_file: f.saker.lock_file.clone(),
         state_limits,
         watch_config_files: f.watch_config_files,
@@ -1909,8 +1911,6 @@ fn validate_append_output(
         };
         // Check now that the text and fields compile, so a typo is a config error.
         let mut probe = crate::rules::format::OutputFormat::default();
-        rule_modes,
-        observe_log: f.saker.observe_log.clone(),
         if let Err(e) = probe.append_text(&a.text) {
             issues.push(format!("{key}.extra_output"), e.message);
             continue;

@@ -492,10 +492,6 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let rules_warnings = rules.warnings() as u64;
     let ruleset = rules.ruleset;
-    if let Some(path) = &args.replay {
-        eprintln!(
-            "saker {}: replaying {} with {summary}",
-            env!("CARGO_PKG_VERSION"),
     let exceptions = rules.exceptions;
     let observe_log = match open_observe_log(&cfg) {
         Ok(l) => l,
@@ -504,6 +500,10 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
+    if let Some(path) = &args.replay {
+        eprintln!(
+            "saker {}: replaying {} with {summary}",
+            env!("CARGO_PKG_VERSION"),
             path.display()
         );
         return replay(&cfg, ruleset, path, observe_log).await;
@@ -569,6 +569,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let started = Started {
         summary,
         reload: ReloadInputs::new(&args),
+        exceptions,
+        observe_log,
         rules_warnings,
         bpf_stats_sysctl: privileges.bpf_stats_sysctl,
         bpf_stats_allowed: privileges.has(privileges::CAP_SYS_ADMIN),
@@ -588,10 +590,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
 struct Started {
     /// "N rules enabled from FILES".
     summary: String,
-        exceptions,
-        observe_log,
     /// How to load the configuration and rules again.
     reload: ReloadInputs,
+    /// The exceptions files, to stop applying each at its expiry.
+    exceptions: Vec<saker::exceptions::Loaded>,
+    observe_log: Option<Arc<ObserveLog>>,
     rules_warnings: u64,
     /// kernel.bpf_stats_enabled=1 keeps statistics on node-wide.
     bpf_stats_sysctl: bool,
@@ -611,9 +614,6 @@ fn probe_failed(e: saker::probe::ProbeError) -> ExitCode {
              an LSM policy (AppArmor, SELinux) or a container runtime may forbid bpf(); run as root to compare"
         );
     }
-    /// The exceptions files, to stop applying each at its expiry.
-    exceptions: Vec<saker::exceptions::Loaded>,
-    observe_log: Option<Arc<ObserveLog>>,
     ExitCode::FAILURE
 }
 
@@ -711,65 +711,14 @@ impl MetricsSampler {
             reloads_applied: self.reloads_applied,
             reloads_failed: self.reloads_failed,
             reload_ts_ns: self.reload_ts_ns,
-        }
-    }
-}
-
-fn start_outputs(cfg: &Config) -> Result<Arc<Outputs>> {
-    let outputs = Outputs::start(&cfg.outputs, &tokio::runtime::Handle::current())
-        .context("starting outputs")?;
-    Ok(Arc::new(outputs))
-}
-
-/// The host name cache (`fd.*ip.name`), with the host names the enabled
-/// rules compare with resolving in the background.
-fn start_hostnames(cfg: &Config, ruleset: &RuleSet) -> HostNames {
-    let names = HostNames::start(cfg.hostnames.clone(), Arc::new(SystemResolver));
-    let watched = hostnames::names_in_rules(ruleset);
-    if !watched.is_empty() {
-        log::info!(
-            "resolving {} host names that rules compare fd.*ip.name with",
-            watched.len()
-        );
-    }
-    names.watch(watched);
-    names
-}
-
-async fn replay(
-    cfg: &Config,
-    ruleset: RuleSet,
-    path: &Path,
-    observe_log: Option<Arc<ObserveLog>>,
-) -> Result<ExitCode> {
-    let mut reader = RecordingReader::open(path)?;
-    let users = UserDb::load(&cfg.host_root);
-    let mut state = State::detached(users);
-    state.hostnames = start_hostnames(cfg, &ruleset);
-    // A replay runs far faster than the events happened: resolve the rules'
-    // host names before the first event, so its alerts do not depend on the
-    // resolver's speed.
-    state.hostnames.resolve_watched_now();
-    let mut engine = Engine::new(state, ruleset, Arc::from(cfg.hostname.as_str()));
-    let outputs = start_outputs(cfg)?;
-    let started = Instant::now();
-    let mut totals = Totals::default();
-    let mut send = |a: Alert| outputs.send(a);
-    while let Some((offset, frame)) = reader.next_frame()? {
-        match frame {
-            Frame::Process(v) => {
-                let p: Process = serde_json::from_value(v)
-                    .with_context(|| format!("{}: byte {offset}: process frame", path.display()))?;
-                engine.state.insert_seed(p);
-            }
             // Filled in by the loop, which tracks them.
             exceptions_expired: Vec::new(),
             observe_log_written: 0,
             observe_log_dropped: 0,
-            Frame::Event(raw) => {
-                if let Err(e) = engine.process_record(&raw, &mut send) {
-                    log::warn!("{}: byte {offset}: {e}", path.display());
-                }
+        }
+    }
+}
+
 /// The observe log (`saker.observe_log`), when configured.
 fn open_observe_log(
     cfg: &Config,
@@ -825,6 +774,60 @@ fn exception_expired_alert(hostname: &Arc<str>, e: &saker::exceptions::Exception
     }
 }
 
+fn start_outputs(cfg: &Config) -> Result<Arc<Outputs>> {
+    let outputs = Outputs::start(&cfg.outputs, &tokio::runtime::Handle::current())
+        .context("starting outputs")?;
+    Ok(Arc::new(outputs))
+}
+
+/// The host name cache (`fd.*ip.name`), with the host names the enabled
+/// rules compare with resolving in the background.
+fn start_hostnames(cfg: &Config, ruleset: &RuleSet) -> HostNames {
+    let names = HostNames::start(cfg.hostnames.clone(), Arc::new(SystemResolver));
+    let watched = hostnames::names_in_rules(ruleset);
+    if !watched.is_empty() {
+        log::info!(
+            "resolving {} host names that rules compare fd.*ip.name with",
+            watched.len()
+        );
+    }
+    names.watch(watched);
+    names
+}
+
+async fn replay(
+    cfg: &Config,
+    ruleset: RuleSet,
+    path: &Path,
+    observe_log: Option<Arc<ObserveLog>>,
+) -> Result<ExitCode> {
+    let mut reader = RecordingReader::open(path)?;
+    let users = UserDb::load(&cfg.host_root);
+    let mut state = State::detached(users);
+    state.hostnames = start_hostnames(cfg, &ruleset);
+    // A replay runs far faster than the events happened: resolve the rules'
+    // host names before the first event, so its alerts do not depend on the
+    // resolver's speed.
+    state.hostnames.resolve_watched_now();
+    let mut engine = Engine::new(state, ruleset, Arc::from(cfg.hostname.as_str()));
+    if let Some(log) = &observe_log {
+        engine.set_observe_log(log.clone());
+    }
+    let outputs = start_outputs(cfg)?;
+    let started = Instant::now();
+    let mut totals = Totals::default();
+    let mut send = |a: Alert| outputs.send(a);
+    while let Some((offset, frame)) = reader.next_frame()? {
+        match frame {
+            Frame::Process(v) => {
+                let p: Process = serde_json::from_value(v)
+                    .with_context(|| format!("{}: byte {offset}: process frame", path.display()))?;
+                engine.state.insert_seed(p);
+            }
+            Frame::Event(raw) => {
+                if let Err(e) = engine.process_record(&raw, &mut send) {
+                    log::warn!("{}: byte {offset}: {e}", path.display());
+                }
             }
             Frame::Trailer(v) => log::info!("recording trailer: {v}"),
         }
@@ -856,9 +859,6 @@ async fn live(
 ) -> Result<ExitCode> {
     let interest = interest_of(cfg, &ruleset);
     let opts = ProbeOptions {
-    if let Some(log) = &observe_log {
-        engine.set_observe_log(log.clone());
-    }
         ring_bytes: cfg.ring_bytes,
         // Without CAP_SYS_ADMIN the kernel refuses BPF_ENABLE_STATS (warned
         // with the privileges); the sysctl may still keep them on.
@@ -916,6 +916,9 @@ async fn live(
     );
     let hostname: Arc<str> = Arc::from(cfg.hostname.as_str());
     let mut engine = Engine::new(state, ruleset, hostname.clone());
+    if let Some(log) = &started.observe_log {
+        engine.set_observe_log(log.clone());
+    }
     // Loading parsed the kernel's whole BTF and the rules' YAML: hand the
     // freed heap back to the system instead of keeping it resident.
     // SAFETY: malloc_trim only releases free memory of glibc's allocator.
@@ -965,9 +968,6 @@ async fn live(
     };
     let bpf_stats_feature = |sampler: &MetricsSampler| {
         cfg.bpf_stats && (sampler.bpf_stats.is_some() || started.bpf_stats_sysctl)
-    if let Some(log) = &started.observe_log {
-        engine.set_observe_log(log.clone());
-    }
     };
     metrics.set_feature(privileges::FEATURE_BPF_STATS, bpf_stats_feature(&sampler));
     metrics.health.mark_read();
@@ -988,6 +988,7 @@ async fn live(
             .into_iter()
             .collect();
         paths.extend(cfg.rules_paths_on_disk().map(Path::to_path_buf));
+        paths.extend(started.reload.exceptions.iter().cloned());
         match reload::FileWatch::start(&paths, trigger_tx) {
             Ok(w) => {
                 if !w.watched.is_empty() {
@@ -1016,6 +1017,11 @@ async fn live(
     let mut reload_due: Option<tokio::time::Instant> = None;
     let mut reloading = false;
     let mut hup = signals.hup.take().context("SIGHUP handler")?;
+    // Exceptions stop applying at their expiry: checked every tick against
+    // the exceptions clock, which then reloads the rules without them.
+    let mut exceptions = started.exceptions.clone();
+    let mut expiry_checked = started.reload.clock.now();
+    let mut expired_by_category: Vec<(&'static str, u64)> = Vec::new();
     sampler.reload_ts_ns = engine::wall_now_ns();
     loop {
         let due = reload_due.filter(|_| !reloading);
@@ -1037,7 +1043,6 @@ async fn live(
             () = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
                 reload_due = None;
                 reloading = true;
-        paths.extend(started.reload.exceptions.iter().cloned());
                 let inputs = started.reload.clone();
                 let tx = loaded_tx.clone();
                 tokio::task::spawn_blocking(move || {
@@ -1060,17 +1065,13 @@ async fn live(
                         }
                         let enabled = rules.enabled();
                         let files = rules.files.join(", ");
+                        exceptions = rules.exceptions;
                         pipe.engine.rules = rules.ruleset;
                         pipe.engine.state.hostnames = start_hostnames(&new_cfg, &pipe.engine.rules);
                         sampler.rules_warnings = rules.diagnostics.iter().filter(|d| !d.is_error()).count() as u64;
                         sampler.reloads_applied += 1;
                         sampler.reload_ts_ns = engine::wall_now_ns();
                         metrics.health.no_rules.store(enabled == 0 && !new_cfg.allow_no_rules, Ordering::Relaxed);
-    // Exceptions stop applying at their expiry: checked every tick against
-    // the exceptions clock, which then reloads the rules without them.
-    let mut exceptions = started.exceptions.clone();
-    let mut expiry_checked = started.reload.clock.now();
-    let mut expired_by_category: Vec<(&'static str, u64)> = Vec::new();
                         log::info!(
                             "reloaded: {enabled} rules enabled from {files}; watching {} event types",
                             interest.names().len()
@@ -1091,6 +1092,27 @@ async fn live(
                 }
             }
             _ = tick.tick() => {
+                let now = started.reload.clock.now();
+                let expired = saker::exceptions::expired_between(&exceptions, expiry_checked, now);
+                expiry_checked = now;
+                for e in &expired {
+                    log::warn!(
+                        "exception {:?} of rule {:?} (owner {}) expired at {}: it no longer applies; reloading the rules",
+                        e.name,
+                        e.rule,
+                        e.owner.as_deref().unwrap_or("unknown"),
+                        e.expires.as_deref().unwrap_or("")
+                    );
+                    let cat = e.category.map_or("unknown", |c| c.as_str());
+                    match expired_by_category.iter_mut().find(|(c, _)| *c == cat) {
+                        Some((_, n)) => *n += 1,
+                        None => expired_by_category.push((cat, 1)),
+                    }
+                    outputs.send(exception_expired_alert(pipe.engine.hostname(), e));
+                }
+                if !expired.is_empty() {
+                    reload_due = Some(tokio::time::Instant::now());
+                }
                 probe.update_clock()?;
                 if let Ok(k) = probe.counters()
                     && let Some(r) = drops.check(&k, Instant::now(), engine::wall_now_ns(), &pipe.engine.rules)
@@ -1126,12 +1148,16 @@ async fn live(
                 pipe.release_held(false);
                 pipe.send_lookups();
                 let mut snap = sampler.sample(&pipe.engine, &mut probe, &reader);
-                        exceptions = rules.exceptions;
                 metrics.set_feature(privileges::FEATURE_BPF_STATS, bpf_stats_feature(&sampler));
                 if let Some(rs) = &runtime_stats {
                     snap.runtime = rs.snapshot();
                     snap.runtime_queue_full =
                         rs.queue_full.load(std::sync::atomic::Ordering::Relaxed);
+                }
+                snap.exceptions_expired.clone_from(&expired_by_category);
+                if let Some(log) = &started.observe_log {
+                    snap.observe_log_written = log.written.load(Ordering::Relaxed);
+                    snap.observe_log_dropped = log.dropped.load(Ordering::Relaxed);
                 }
                 metrics.publish(snap);
                 if pipe.write_error.is_some() {
@@ -1153,27 +1179,6 @@ async fn live(
                 metrics.health.mark_read();
             }
         }
-                let now = started.reload.clock.now();
-                let expired = saker::exceptions::expired_between(&exceptions, expiry_checked, now);
-                expiry_checked = now;
-                for e in &expired {
-                    log::warn!(
-                        "exception {:?} of rule {:?} (owner {}) expired at {}: it no longer applies; reloading the rules",
-                        e.name,
-                        e.rule,
-                        e.owner.as_deref().unwrap_or("unknown"),
-                        e.expires.as_deref().unwrap_or("")
-                    );
-                    let cat = e.category.map_or("unknown", |c| c.as_str());
-                    match expired_by_category.iter_mut().find(|(c, _)| *c == cat) {
-                        Some((_, n)) => *n += 1,
-                        None => expired_by_category.push((cat, 1)),
-                    }
-                    outputs.send(exception_expired_alert(pipe.engine.hostname(), e));
-                }
-                if !expired.is_empty() {
-                    reload_due = Some(tokio::time::Instant::now());
-                }
     }
     probe.detach();
     reader.drain(&mut |raw: &[u8]| pipe.on_record(raw));
@@ -1215,11 +1220,6 @@ async fn live(
         kernel_emitted: k.total.emitted,
         kernel_dropped: k.dropped(),
         kernel_read_failures: k.total.read_failures,
-                snap.exceptions_expired.clone_from(&expired_by_category);
-                if let Some(log) = &started.observe_log {
-                    snap.observe_log_written = log.written.load(Ordering::Relaxed);
-                    snap.observe_log_dropped = log.dropped.load(Ordering::Relaxed);
-                }
     };
     eprintln!(
         "saker run: {} events, {} alerts, {} dropped by the kernel, {} read failures, {} malformed",

@@ -5,8 +5,8 @@
 //! baseline sizes.
 //!
 //! CI sizes: 20,000 processes, 200,000 fds, 200 processes leaking 500 fds
-//! each. `SAKER_CHURN_FULL=1` (or `cargo xtask churn`) runs the full
-//! sizes: 200,000 processes and 1,000,000 fds.
+//! each. `SAKER_CHURN_FULL=1` runs the full sizes: 200,000
+//! processes, 1,000,000 fds, 1,000 processes leaking 500 fds each.
 
 mod common;
 

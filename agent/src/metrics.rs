@@ -1168,11 +1168,6 @@ mod tests {
             .unwrap_or(0) as usize;
         s.kernel.dropped_by_slot = vec![0; saker_ebpf::abi::DROP_SLOTS as usize];
         s.kernel.dropped_by_slot[openat] = 3;
-        let openat = crate::event::EventType::from_name("openat")
-            .and_then(|t| t.syscall_nr())
-            .unwrap_or(0) as usize;
-        s.kernel.dropped_by_slot = vec![0; saker_ebpf::abi::DROP_SLOTS as usize];
-        s.kernel.dropped_by_slot[openat] = 3;
         s.programs = vec![ProgramStats {
             name: "saker_sys_exit",
             run_time_ns: 1000,

@@ -1114,7 +1114,9 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "d" => v * 86400.0,
         _ => return None,
     };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    // try_: a number of seconds beyond Duration's range (about 5.8e11
+    // years) is not a duration, where from_secs_f64 would panic.
+    Duration::try_from_secs_f64(secs).ok()
 }
 
 /// The default configuration as a YAML tree: what `-o KEY[]=VALUE` appends
@@ -2214,6 +2216,19 @@ mod tests {
         assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
         assert_eq!(parse_duration("10"), Some(Duration::from_secs(10)));
         assert_eq!(parse_duration("x"), None);
+    }
+
+    /// A duration too long for `Duration` panicked the agent at start (found
+    /// writing the config_parser fuzz target, which aborted on it; the input
+    /// is fuzz/corpus/config_parser/metrics_interval_overflow).
+    #[test]
+    fn durations_out_of_range_are_errors_not_panics() {
+        assert_eq!(parse_duration("99999999999999999999999"), None);
+        assert_eq!(parse_duration("1e400"), None);
+        assert_eq!(parse_duration("-1"), None);
+        let e = load_str("metrics:\n  interval: \"99999999999999999999999\"\n", &[]).unwrap_err();
+        assert_eq!(e.0[0].key, "metrics.interval", "{e}");
+        assert!(e.to_string().contains("is not a duration"), "{e}");
     }
 
     #[test]

@@ -1,16 +1,18 @@
 //! The agent's configuration: a YAML file plus `-o KEY=VALUE` overrides
-//! (`config::load`, what `saker run -c FILE -o ...` and `saker config
-//! validate` call).
+//! (`config::load_checked`, which `config::load`, `saker run -c FILE -o
+//! ...` and `saker config validate` go through).
 //!
 //! Input: `<config file> (\0 <override>)*`; seeds are real configurations
 //! (fuzz/corpus/config_parser).
 //!
 //! Invariants, beyond "no panic" (a bad config is an error with a message):
-//! - an accepted configuration is within the documented bounds, whichever
-//!   way (file or overrides) the values came in;
+//! - the configuration is within the documented bounds, whichever way
+//!   (file or overrides) the values came in, also when some were rejected
+//!   (`load_checked` puts defaults in their place);
+//! - every issue has a message;
 //! - a file's top-level keys given instead as `-o KEY=<the same value as
-//!   JSON>` overrides give the same result: the same `Config`, or an error
-//!   for both.
+//!   JSON>` overrides give the same result: the same `Config`, and issues
+//!   under the same keys.
 //!
 //! Inputs naming `http_output.headers_file` are skipped: validation reads
 //! the file it names, and a configuration may name any file.
@@ -20,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use saker::config::{Config, load};
+use saker::config::{Config, ConfigErrors, load_checked};
 use serde_yaml::Value;
 
 /// One scratch file per fuzzing process, on tmpfs when there is one.
@@ -65,7 +67,7 @@ fn as_overrides(text: &str) -> Option<Vec<String>> {
     let mut out = Vec::new();
     for (k, v) in map {
         let k = k.as_str()?;
-        if k.is_empty() || k.trim() != k || k.contains(['.', '=', '[', ']', '\0']) {
+        if k.is_empty() || k.trim() != k || k.contains(['.', '=', '[', ']', '\\', '\0']) {
             return None;
         }
         let json = serde_json::to_string(&v).ok()?;
@@ -75,6 +77,13 @@ fn as_overrides(text: &str) -> Option<Vec<String>> {
         out.push(format!("{k}={json}"));
     }
     Some(out)
+}
+
+/// The keys the issues name, in order.
+fn keys(e: &ConfigErrors) -> Vec<&str> {
+    let mut k: Vec<&str> = e.0.iter().map(|i| i.key.as_str()).collect();
+    k.sort_unstable();
+    k
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -91,10 +100,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let path = scratch();
     std::fs::write(path, file).expect("writing the scratch config");
-    let result = load(Some(path), &overrides);
-    match &result {
-        Ok(c) => check_bounds(c),
-        Err(e) => assert!(!e.to_string().is_empty()),
+    let (config, errors) = load_checked(Some(path), &overrides);
+    if let Some(c) = &config {
+        check_bounds(c);
+    }
+    for issue in &errors.0 {
+        assert!(!issue.to_string().is_empty());
     }
     if !overrides.is_empty() {
         return;
@@ -102,18 +113,15 @@ fuzz_target!(|data: &[u8]| {
     let Some(as_o) = std::str::from_utf8(file).ok().and_then(as_overrides) else {
         return;
     };
-    let via_o = load(None, &as_o);
-    match (&result, &via_o) {
-        (Ok(a), Ok(b)) => assert_eq!(
-            format!("{a:?}"),
-            format!("{b:?}"),
-            "the file and the same keys as -o overrides differ: {as_o:?}"
-        ),
-        (Err(_), Err(_)) => {}
-        (a, b) => panic!(
-            "file: {:?}\n-o {as_o:?}: {:?}",
-            a.as_ref().map(|_| "accepted"),
-            b.as_ref().map(|_| "accepted")
-        ),
-    }
+    let (via_o, via_o_errors) = load_checked(None, &as_o);
+    assert_eq!(
+        format!("{config:?}"),
+        format!("{via_o:?}"),
+        "the file and the same keys as -o overrides differ: {as_o:?}"
+    );
+    assert_eq!(
+        keys(&errors),
+        keys(&via_o_errors),
+        "the file and -o {as_o:?} report different keys:\n{errors}\n--\n{via_o_errors}"
+    );
 });

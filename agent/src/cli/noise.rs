@@ -11,8 +11,20 @@ use clap::{Args, ValueEnum};
 #[derive(Debug, Args)]
 pub struct BaselineArgs {
     /// Observe log (`saker.observe_log`) or Falco JSON alert file to learn from.
-    #[arg(long, value_name = "OBSERVED.jsonl")]
-    from: PathBuf,
+    #[arg(
+        long,
+        value_name = "OBSERVED.jsonl",
+        required_unless_present = "duration",
+        conflicts_with = "duration"
+    )]
+    from: Option<PathBuf>,
+    /// Observe live instead: run the agent (`saker run`, every rule in
+    /// observe mode, with -c/-o/-r) this long (`1h`, `7d`), then suggest.
+    #[arg(long, value_name = "DURATION")]
+    duration: Option<String>,
+    /// With --duration: the configuration and rules to observe with.
+    #[command(flatten)]
+    files: super::ConfigArgs,
     /// The exceptions file to write (see `saker exceptions check`).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -49,7 +61,31 @@ pub fn baseline(a: &BaselineArgs) -> Result<ExitCode> {
         );
         return Ok(super::exit_invalid());
     };
-    let (alerts, skipped) = saker::observe::read_alerts(&a.from)?;
+    let mut observed_dir = None;
+    let from = match (&a.from, &a.duration) {
+        (Some(f), _) => f.clone(),
+        (None, Some(d)) => {
+            let Some(span) = parse_span(d).and_then(|s| u64::try_from(s.whole_seconds()).ok())
+            else {
+                eprintln!("error: --duration {d:?}: expected a number and d, h, m or s (1h)");
+                return Ok(super::exit_invalid());
+            };
+            let dir = tempfile_dir()?;
+            let log = dir.join("observed.jsonl");
+            observed_dir = Some(dir);
+            if let Some(code) = observe_live(&a.files, &log, std::time::Duration::from_secs(span))?
+            {
+                return Ok(code);
+            }
+            log
+        }
+        (None, None) => unreachable_args()?,
+    };
+    let read = saker::observe::read_alerts(&from);
+    if let Some(dir) = &observed_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let (alerts, skipped) = read?;
     let file = saker::observe::baseline(
         &alerts,
         &saker::observe::BaselineOptions {
@@ -60,9 +96,12 @@ pub fn baseline(a: &BaselineArgs) -> Result<ExitCode> {
         },
     );
     let mut text = format!(
-        "# Suggested by `saker baseline --from {}`: {} matches, {} behaviours.\n\
+        "# Suggested by `saker baseline {}`: {} matches, {} behaviours.\n\
          # Review each one (owner, reason, ticket, category), then `saker exceptions check`.\n",
-        a.from.display(),
+        a.from.as_ref().map_or_else(
+            || format!("--duration {}", a.duration.as_deref().unwrap_or("")),
+            |f| format!("--from {}", f.display())
+        ),
         alerts.len(),
         file.exceptions.len()
     );
@@ -80,6 +119,73 @@ pub fn baseline(a: &BaselineArgs) -> Result<ExitCode> {
         }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn unreachable_args() -> Result<PathBuf> {
+    anyhow::bail!("give --from FILE or --duration D")
+}
+
+/// A private folder for the live observe log.
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("saker-baseline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Runs `saker run` (this binary) with every rule in observe mode and the
+/// observe log at `log` for `span`, then stops it as Ctrl-C does. `Some`:
+/// the agent failed, with its exit status.
+fn observe_live(
+    files: &super::ConfigArgs,
+    log: &std::path::Path,
+    span: std::time::Duration,
+) -> Result<Option<ExitCode>> {
+    let exe = std::env::current_exe().context("finding the saker binary")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("run");
+    if let Some(c) = &files.config {
+        cmd.arg("-c").arg(c);
+    }
+    for r in &files.rules {
+        cmd.arg("-r").arg(r);
+    }
+    for o in &files.options {
+        cmd.arg("-o").arg(o);
+    }
+    for e in &files.exceptions {
+        cmd.arg("--exceptions").arg(e);
+    }
+    cmd.args([
+        "-o",
+        "saker.default_rule_mode=observe",
+        "-o",
+        "saker.rule_modes=[]",
+    ]);
+    cmd.arg("-o")
+        .arg(format!("saker.observe_log={}", log.display()));
+    cmd.stdout(std::process::Stdio::null());
+    let mut child = cmd.spawn().context("starting saker run")?;
+    eprintln!(
+        "observing for {}s (saker run, every rule in observe mode)",
+        span.as_secs()
+    );
+    let deadline = std::time::Instant::now() + span;
+    while std::time::Instant::now() < deadline {
+        if let Some(st) = child.try_wait()? {
+            eprintln!("error: saker run ended early ({st})");
+            return Ok(Some(ExitCode::FAILURE));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let pid = i32::try_from(child.id()).context("pid")?;
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let st = child.wait()?;
+    if !st.success() {
+        eprintln!("error: saker run failed ({st})");
+        return Ok(Some(ExitCode::FAILURE));
+    }
+    Ok(None)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -269,13 +269,9 @@ impl Shared {
         match job {
             Job::Reverse(ip) => {
                 let name = self.resolver.reverse(ip).map(Arc::<str>::from);
-                bump(if name.is_some() {
-                    &self.counters.reverse_found
-                } else {
-                    &self.counters.reverse_not_found
-                });
+                let found = name.is_some();
                 let now = Instant::now();
-                let ttl = if name.is_some() {
+                let ttl = if found {
                     self.limits.ttl
                 } else {
                     self.limits.failed_ttl
@@ -284,14 +280,21 @@ impl Shared {
                     e.name = name;
                     e.expires = Some(now + ttl);
                 }
+                // Counted once the answer is in the table: whoever reads the
+                // counters then finds the answer cached.
+                bump(if found {
+                    &self.counters.reverse_found
+                } else {
+                    &self.counters.reverse_not_found
+                });
             }
             Job::Forward(name) => {
                 let addrs = self.resolver.forward(&name);
-                bump(if addrs.is_empty() {
+                let counter = if addrs.is_empty() {
                     &self.counters.forward_not_found
                 } else {
                     &self.counters.forward_found
-                });
+                };
                 let now = Instant::now();
                 let mut t = lock(&self.table);
                 if let Some(f) = t.forward.iter_mut().find(|f| f.name == name) {
@@ -307,6 +310,9 @@ impl Shared {
                     f.due = now + f.interval;
                     f.queued = false;
                 }
+                drop(t);
+                // As for reverse answers: counted once in the table.
+                bump(counter);
             }
         }
     }

@@ -164,28 +164,70 @@ fn observe_live(
     cmd.arg("-o")
         .arg(format!("saker.observe_log={}", log.display()));
     cmd.stdout(std::process::Stdio::null());
+    // The agent never outlives this command: if it dies (SIGKILL, a crash),
+    // the kernel stops the agent as SIGTERM does.
+    // SAFETY: prctl only, between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // Ctrl-C or SIGTERM end the observation early; the suggestions are
+    // still written from what was observed.
+    STOP_REQUESTED.store(false, std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: the handler only stores to an atomic (async-signal-safe).
+    unsafe {
+        libc::signal(libc::SIGINT, on_stop_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_stop_signal as *const () as libc::sighandler_t);
+    }
     let mut child = cmd.spawn().context("starting saker run")?;
     eprintln!(
-        "observing for {}s (saker run, every rule in observe mode)",
+        "observing for {}s (saker run, every rule in observe mode; Ctrl-C ends it early and still writes the suggestions)",
         span.as_secs()
     );
+    let stop = || STOP_REQUESTED.load(std::sync::atomic::Ordering::Relaxed);
     let deadline = std::time::Instant::now() + span;
-    while std::time::Instant::now() < deadline {
+    while std::time::Instant::now() < deadline && !stop() {
         if let Some(st) = child.try_wait()? {
-            eprintln!("error: saker run ended early ({st})");
+            if stop() {
+                break;
+            }
+            eprintln!(
+                "error: saker run ended early ({st}); what it observed is in {}",
+                log.display()
+            );
             return Ok(Some(ExitCode::FAILURE));
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    let pid = i32::try_from(child.id()).context("pid")?;
-    // SAFETY: kill on our own child's pid.
-    unsafe { libc::kill(pid, libc::SIGINT) };
+    if stop() {
+        eprintln!("stopping early: suggesting from what was observed so far");
+    }
+    if child.try_wait()?.is_none() {
+        let pid = i32::try_from(child.id()).context("pid")?;
+        // SAFETY: kill on our own child's pid.
+        unsafe { libc::kill(pid, libc::SIGINT) };
+    }
     let st = child.wait()?;
-    if !st.success() {
-        eprintln!("error: saker run failed ({st})");
+    // A Ctrl-C at the terminal reaches the agent too; it then stops by itself.
+    if !st.success() && !stop() {
+        eprintln!(
+            "error: saker run failed ({st}); what it observed is in {}",
+            log.display()
+        );
         return Ok(Some(ExitCode::FAILURE));
     }
     Ok(None)
+}
+
+/// Set by SIGINT/SIGTERM while `baseline --duration` observes.
+static STOP_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    STOP_REQUESTED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -154,3 +154,60 @@ fn twenty_reloads_lose_and_duplicate_no_alert() {
         "the failure names the file: {failures:?}"
     );
 }
+
+/// A rules file that a reloaded configuration names for the first time is
+/// watched from then on: its edits reload too.
+#[test]
+fn a_rules_file_added_by_a_reload_is_watched() {
+    if !bpf_available() {
+        return;
+    }
+    let dir = unique_dir();
+    let d = dir.path().join("watched");
+    std::fs::create_dir(&d).expect("mkdir");
+    let rule = |tag: &str| {
+        format!(
+            "- rule: Reload marker\n  desc: opens of marker files\n  \
+             condition: evt.type in (open, openat) and fd.name startswith {}/marker-\n  \
+             output: marker file=%fd.name rev={tag}\n  priority: WARNING\n",
+            d.display()
+        )
+    };
+    let a = dir.path().join("a.yaml");
+    let b = dir.path().join("b.yaml");
+    std::fs::write(&a, rule("a1")).expect("a");
+    std::fs::write(&b, rule("b1")).expect("b");
+    let config = dir.path().join("saker.yaml");
+    let cfg = |rules: &Path| {
+        format!(
+            "rules_files: [{}]\njson_output: true\nwebserver: {{enabled: false}}\n",
+            rules.display()
+        )
+    };
+    std::fs::write(&config, cfg(&a)).expect("config");
+    let run = SakerRun::start(&["run", "-c", config.to_str().expect("utf-8")]);
+    let act = |i: u32| {
+        std::fs::write(d.join(format!("marker-{i}")), b"x").expect("marker");
+        std::thread::sleep(Duration::from_millis(1500));
+    };
+    act(0);
+    replace(&config, &cfg(&b));
+    std::thread::sleep(Duration::from_millis(1500));
+    act(1);
+    replace(&b, &rule("b2"));
+    std::thread::sleep(Duration::from_millis(1500));
+    act(2);
+    let (stdout, stderr) = run.stop();
+    let tags: Vec<String> = parse_alerts(&stdout)
+        .iter()
+        .filter(|a| a["rule"] == "Reload marker")
+        .filter_map(|a| {
+            a["output"]
+                .as_str()
+                .and_then(|o| o.split("rev=").nth(1))
+                .and_then(|t| t.split_whitespace().next())
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(tags, ["a1", "b1", "b2"], "{stderr}");
+}

@@ -980,18 +980,24 @@ async fn live(
     // Hot reload (agent/src/reload.rs): SIGHUP, and changes of the files
     // the configuration came from (watch_config_files).
     let (trigger_tx, mut triggers) = tokio::sync::mpsc::unbounded_channel::<reload::Trigger>();
-    let _watch = if cfg.watch_config_files {
-        let mut paths: Vec<PathBuf> = cfg
+    // The files a configuration came from: its file, its rules files and
+    // folders, the exceptions files. Rebuilt after each applied reload, so a
+    // rules file the new configuration names is watched too.
+    let watch_paths = |c: &Config| -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = c
             .sources
             .file()
             .map(Path::to_path_buf)
             .into_iter()
             .collect();
-        paths.extend(cfg.rules_paths_on_disk().map(Path::to_path_buf));
+        paths.extend(c.rules_paths_on_disk().map(Path::to_path_buf));
         paths.extend(started.reload.exceptions.iter().cloned());
-        match reload::FileWatch::start(&paths, trigger_tx) {
+        paths
+    };
+    let start_watch = |paths: &[PathBuf], announce: bool| -> Option<reload::FileWatch> {
+        match reload::FileWatch::start(paths, trigger_tx.clone()) {
             Ok(w) => {
-                if !w.watched.is_empty() {
+                if announce && !w.watched.is_empty() {
                     log::info!(
                         "watching {} for changes (watch_config_files); SIGHUP also reloads",
                         w.watched
@@ -1008,6 +1014,10 @@ async fn live(
                 None
             }
         }
+    };
+    let mut watched_paths = watch_paths(cfg);
+    let mut watch = if cfg.watch_config_files {
+        start_watch(&watched_paths, true)
     } else {
         None
     };
@@ -1076,6 +1086,13 @@ async fn live(
                             "reloaded: {enabled} rules enabled from {files}; watching {} event types",
                             interest.names().len()
                         );
+                        let paths = watch_paths(&new_cfg);
+                        if watch.is_some() && paths != watched_paths {
+                            // Drop the old watch first: one inotify watch per folder.
+                            drop(watch.take());
+                            watch = start_watch(&paths, true);
+                            watched_paths = paths;
+                        }
                         let keys = restart_keys(cfg, &new_cfg);
                         if !keys.is_empty() {
                             log::warn!(

@@ -326,18 +326,25 @@ impl OutputFormat {
     }
 }
 
-/// A field value made safe for a one-line text alert: every control
-/// character (C0, DEL, C1) is written as an escape: `\n`, `\r`, `\t`, and
+/// A field value made safe for a one-line text alert: a backslash is
+/// doubled and every control character (C0, DEL, C1) is written as an
+/// escape: `\n`, `\r`, `\t`, and
 /// `\xNN` (C0 and DEL) or `\u{NN}` (C1, U+0080..U+009F) for the others.
 /// The value comes back unchanged (no allocation) when it has none.
 pub fn escape_controls(s: String) -> String {
     // C1 controls are 0xC2 0x80..=0x9F in UTF-8.
-    if !s.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+    if !s
+        .bytes()
+        .any(|b| b < 0x20 || b == 0x7f || b == 0xc2 || b == b'\\')
+    {
         return s;
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
+            // A literal backslash is doubled, so that `\n` in the text is
+            // always an escaped newline, never a file name's two characters.
+            '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
@@ -410,6 +417,11 @@ mod escape_tests {
         assert_eq!(
             got,
             "evt\\n12:00:00.000000000: Critical fake_alert\\r\\t\\x1b[31m\\x07\\x7f\\u{85}é"
+        );
+        assert_eq!(
+            escape_controls("lit\\nline".to_string()),
+            "lit\\\\nline",
+            "a literal backslash-n is not an escaped newline"
         );
         let plain = "/etc/shadow (é, 中文)".to_string();
         let ptr = plain.as_ptr();

@@ -257,6 +257,14 @@ pub fn report(a: &ReportArgs) -> Result<ExitCode> {
             a.alerts.display()
         );
     }
+    if alerts.is_empty() && skipped > 0 {
+        // A text alert file would give an empty review that looks fine.
+        eprintln!(
+            "error: {}: no line is a JSON alert; the report reads alerts written with json_output: true",
+            a.alerts.display()
+        );
+        return Ok(super::exit_invalid());
+    }
     let r = saker::report::build(&alerts);
     let text = match a.format {
         ReportFormat::Md => saker::report::markdown(&r),

@@ -180,8 +180,14 @@ fn observe_live(
     STOP_REQUESTED.store(false, std::sync::atomic::Ordering::Relaxed);
     // SAFETY: the handler only stores to an atomic (async-signal-safe).
     unsafe {
-        libc::signal(libc::SIGINT, on_stop_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_stop_signal as *const () as libc::sighandler_t);
+        libc::signal(
+            libc::SIGINT,
+            on_stop_signal as *const () as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGTERM,
+            on_stop_signal as *const () as libc::sighandler_t,
+        );
     }
     let mut child = cmd.spawn().context("starting saker run")?;
     eprintln!(

@@ -10,6 +10,7 @@
 //! - `bench [--quick]`: overhead benchmark (docs/benchmarks.md).
 //! - `image [--out PATH] [--context-only DIR]`: the container image as an OCI archive (docs/image.md).
 //! - `e2e [-r RULES]... [SPEC]...`: Falco's end-to-end rule tests against `saker run` (docs/rules.md).
+//! - `fuzz [--time SECS] [TARGET]...`: every cargo-fuzz target, one at a time (docs/fuzzing.md).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -20,6 +21,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod deb;
 mod e2e;
+mod fuzz;
 mod image;
 mod supply;
 
@@ -59,6 +61,8 @@ enum Task {
     SupplyChain,
     /// Falco's end-to-end rule tests (event-generator's format) against `saker run` (root).
     E2e(e2e::E2eArgs),
+    /// Run every cargo-fuzz target of fuzz/ for --time seconds each, one at a time (nightly).
+    Fuzz(fuzz::FuzzArgs),
 }
 
 /// Packages building the agent needs (and so `cargo xtask run`), and a file
@@ -483,6 +487,7 @@ fn main() -> ExitCode {
         Task::Deb(a) => deb::run(a).map(|_| ()),
         Task::SupplyChain => supply::run(),
         Task::E2e(a) => e2e::run(a),
+        Task::Fuzz(a) => fuzz::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -176,6 +176,10 @@ fn a_port_in_use_is_named_with_a_hint() {
     let port = busy.local_addr().expect("addr").port();
     let out = Command::new(saker_bin())
         .args(["run", "-o", &format!("webserver.listen_port={port}")])
+        .args([
+            "-o",
+            &format!("saker.lock_file={}", unique_lock_file().display()),
+        ])
         .output()
         .expect("run saker");
     let stderr = String::from_utf8_lossy(&out.stderr);

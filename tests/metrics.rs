@@ -77,6 +77,10 @@ impl Agent {
             "webserver.listen_port=0",
         ];
         args.extend_from_slice(extra);
+        // A lock of its own (saker.lock_file): the tests of this file run
+        // agents at the same time.
+        let lock = format!("saker.lock_file={}", unique_lock_file().display());
+        args.extend_from_slice(&["-o", &lock]);
         let mut child = Command::new(saker_bin())
             .args(&args)
             .env("RUST_LOG", "info")

@@ -337,6 +337,8 @@ fn a_live_baseline_suggests_the_behaviour_it_observed() {
             s(&rules),
             "-o",
             "webserver.enabled=false",
+            "-o",
+            &format!("saker.lock_file={}", unique_lock_file().display()),
             "--out",
             s(&ex),
             "--owner",

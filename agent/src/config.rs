@@ -1160,7 +1160,14 @@ pub fn apply_override(
         )));
     };
     let key = key.trim();
-    let path = parse_key(key).map_err(|e| fail("", format!("key {key:?}: {e}")))?;
+    let mut path = parse_key(key).map_err(|e| fail("", format!("key {key:?}: {e}")))?;
+    // Falco's old singular key names the same list on the command line as
+    // in the file (where load_checked renames it).
+    if let Some(KeySeg::Name(first)) = path.first_mut()
+        && first == "rules_file"
+    {
+        *first = "rules_files".into();
+    }
     let value: Value = serde_yaml::from_str(raw)
         .map_err(|e| fail(key, format!("the value is not valid YAML: {e}")))?;
     if root.is_null() {
@@ -2387,6 +2394,16 @@ mod tests {
         assert_eq!(c.rules_files, [PathBuf::from("/a.yaml")]);
         let c = load_str("rules_file: /a.yaml\n", &[]).unwrap();
         assert_eq!(c.rules_files, [PathBuf::from("/a.yaml")]);
+        // The same with -o: found by fuzzing (the config_parser target's
+        // file-equals--o check), `-o rules_file=/a.yaml` was "expected a
+        // sequence".
+        let c = load(None, &["rules_file=/a.yaml".into()]).unwrap();
+        assert_eq!(c.rules_files, [PathBuf::from("/a.yaml")]);
+        let c = load_str("rules_file: [/a.yaml]\n", &["rules_file[]=/b.yaml"]).unwrap();
+        assert_eq!(
+            c.rules_files,
+            [PathBuf::from("/a.yaml"), PathBuf::from("/b.yaml")]
+        );
         // One element replaced.
         let c = load(None, &["rules_files[0]=/c.yaml".into()]).unwrap();
         assert_eq!(c.rules_files, [PathBuf::from("/c.yaml")]);

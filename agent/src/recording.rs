@@ -329,6 +329,29 @@ mod tests {
         );
     }
 
+    /// The recording_reader fuzz target's seeds (fuzz/corpus) are real
+    /// captures: they must open with this build's ABI and their records must
+    /// decode, or the fuzzer stops at the header. After an ABI or layout
+    /// change, update them (docs/fuzzing.md).
+    #[test]
+    fn fuzz_seed_recordings_open_and_decode() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/recording_reader");
+        let mut events = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let mut r = RecordingReader::open(&path)
+                .unwrap_or_else(|e| panic!("{e} (docs/fuzzing.md: seed corpora)"));
+            while let Some((at, frame)) = r.next_frame().unwrap() {
+                if let Frame::Event(raw) = frame {
+                    crate::event::decode(&raw)
+                        .unwrap_or_else(|e| panic!("{}: byte {at}: {e}", path.display()));
+                    events += 1;
+                }
+            }
+        }
+        assert!(events > 100, "{events} events in the seed recordings");
+    }
+
     #[test]
     fn truncated_and_foreign_files_are_reported_with_offsets() {
         let dir = tempfile::tempdir().unwrap();

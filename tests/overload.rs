@@ -3,11 +3,13 @@
 //! The kernel's drops are counted per event type, the drop alert names the
 //! lost types and the rules they blinded (and not a rule on an untouched
 //! type), the agent neither crashes nor grows without bound, and after the
-//! load a process started during it is known with its command line.
+//! load a process started during it is known with its command line and
+//! files opened during it (their opens dropped) are known by name.
 
 mod common;
 
 use std::ffi::CString;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,6 +56,7 @@ fn rules(dir: &Path) -> String {
     format!(
         "- rule: Overload opens\n  desc: t\n  condition: evt.type in (open, openat) and fd.name startswith {d}/marker\n  \
          output: marker file=%fd.name proc=%proc.name parent=%proc.pname pcmdline=%proc.pcmdline\n  priority: WARNING\n\
+         - rule: Overload held\n  desc: t\n  condition: evt.type = fchmod and fd.name startswith {d}/held-\n  output: held file=%fd.name\n  priority: WARNING\n\
          - rule: Overload connects\n  desc: t\n  condition: evt.type = connect and fd.sport = 1\n  output: c\n  priority: WARNING\n"
     )
 }
@@ -111,6 +114,16 @@ fn drops_are_counted_per_type_name_the_blind_rules_and_state_recovers() {
         })
         .collect();
     std::thread::sleep(Duration::from_secs(2));
+    // Opened during the overload (many of their opens are dropped) and kept
+    // open; fchmod'ed once the load ends, when only a /proc rescan can have
+    // told the agent what they are.
+    let held: Vec<(PathBuf, std::fs::File)> = (0..50)
+        .map(|i| {
+            let p = dir.path().join(format!("held-{i}"));
+            let f = std::fs::File::create(&p).expect("held file");
+            (p, f)
+        })
+        .collect();
     // Started during the overload; it opens the marker after the load ends.
     let late = std::process::Command::new("/bin/sh")
         .arg("-c")
@@ -135,6 +148,12 @@ fn drops_are_counted_per_type_name_the_blind_rules_and_state_recovers() {
     assert!(late.wait().expect("wait sh").success());
     // Recovery: the agent catches up, rescans /proc, alerts on the marker.
     std::thread::sleep(Duration::from_secs(4));
+    for (_, f) in &held {
+        // SAFETY: an fd the File owns.
+        assert_eq!(unsafe { libc::fchmod(f.as_raw_fd(), 0o600) }, 0);
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let recovered = metric_sum(port, "saker_fds_recovered_total");
     let after_rss = vm_rss_kib(pid);
     let opens = metric_sum(
         port,
@@ -148,7 +167,7 @@ fn drops_are_counted_per_type_name_the_blind_rules_and_state_recovers() {
     let rescans = metric_sum(port, "saker_proc_rescans_total");
     let (out, err) = run.stop();
     eprintln!(
-        "overload: kernel drops {total} (openat {opens}, close {closes}); /proc rescans {rescans}; RSS KiB baseline {base_rss} peak {peak} after {after_rss}"
+        "overload: kernel drops {total} (openat {opens}, close {closes}); /proc rescans {rescans}, fds recovered {recovered}; RSS KiB baseline {base_rss} peak {peak} after {after_rss}"
     );
     assert!(opens > 0.0, "openat drops are counted:\n{err}");
     assert!(
@@ -171,6 +190,22 @@ fn drops_are_counted_per_type_name_the_blind_rules_and_state_recovers() {
         !text.contains("Overload connects"),
         "connect lost nothing: {text}"
     );
+    // Every held file is named, whether its open was seen or recovered.
+    let held_alerts: Vec<&str> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "Overload held")
+        .filter_map(|a| a["output"].as_str())
+        .collect();
+    for (p, _) in &held {
+        let want = format!("file={}", p.display());
+        assert!(
+            held_alerts.iter().any(|o| o.split(' ').any(|w| w == want)),
+            "no alert naming {} (fds recovered: {recovered}):\n{}",
+            p.display(),
+            held_alerts.join("\n")
+        );
+    }
+    assert!(rescans >= 1.0, "a /proc rescan after the drops:\n{err}");
     let marker = alerts
         .iter()
         .filter(|a| a["rule"] == "Overload opens")

@@ -790,6 +790,11 @@ impl Collector for Metrics {
             &one(s.state.proc_rescans),
         )?;
         e.counter(
+            "fds_recovered",
+            "File descriptors read back from /proc: opens and closes that kernel drops hid (found by rescans), and evicted fds that an event used again.",
+            &one(s.state.fds_recovered),
+        )?;
+        e.counter(
             "state_evictions",
             "Entries evicted because a state table was full, by table (processes, threads, fds, users; bounds under saker.state).",
             &[
@@ -997,6 +1002,7 @@ pub fn exported_names() -> Vec<String> {
         "proc_lookup_misses",
         "proc_swept",
         "proc_rescans",
+        "fds_recovered",
         "state_evictions",
         "cpu_seconds",
         "output_sent",

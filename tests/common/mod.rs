@@ -212,7 +212,9 @@ pub fn unique_lock_file() -> PathBuf {
 
 /// A `saker run` process started by a test, stopped with SIGINT.
 pub struct SakerRun {
-    child: std::process::Child,
+    /// `None` once [`SakerRun::stop`] took it; [`Drop`] kills what is left
+    /// (a failed assertion must not leave an agent capturing on the machine).
+    child: Option<std::process::Child>,
     stderr_log: Arc<std::sync::Mutex<String>>,
     stderr_thread: Option<JoinHandle<()>>,
 }
@@ -266,13 +268,12 @@ impl SakerRun {
                 l.push('\n');
             }
         });
-        let mut run = SakerRun {
-            child,
+        let run = SakerRun {
+            child: Some(child),
             stderr_log: log,
             stderr_thread: Some(t),
         };
         if rx.recv_timeout(Duration::from_secs(90)).is_err() {
-            let _ = run.child.kill();
             panic!("saker did not start:\n{}", run.stderr());
         }
         run
@@ -284,16 +285,17 @@ impl SakerRun {
 
     /// The agent's pid (to signal it).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.as_ref().expect("running").id()
     }
 
     /// SIGINT, wait for exit; returns (stdout, stderr).
     pub fn stop(mut self) -> (String, String) {
         // Give the drain timer a moment to take the last events.
         std::thread::sleep(Duration::from_millis(300));
+        let child = self.child.take().expect("running");
         // SAFETY: kill on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let out = self.child.wait_with_output().expect("wait saker");
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let out = child.wait_with_output().expect("wait saker");
         if let Some(t) = self.stderr_thread.take() {
             let _ = t.join();
         }
@@ -304,6 +306,15 @@ impl SakerRun {
             out.status
         );
         (String::from_utf8_lossy(&out.stdout).into_owned(), err)
+    }
+}
+
+impl Drop for SakerRun {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

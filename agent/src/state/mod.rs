@@ -22,7 +22,7 @@ use crate::event::flags::{AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, O_CLOEXEC_BIT,
 use crate::event::{AT_FDCWD, Detail, Event, ExecInfo, SockAddr, SockTuple, fcntl};
 use container::ContainerTable;
 use fd::{FdInfo, FdKind, Role};
-use process::{MAX_ENV_ENTRIES, Process, ProcessTable};
+use process::{FastMap, MAX_ENV_ENTRIES, Process, ProcessTable};
 use procfs::{ProcFs, SocketTables};
 use users::UserDb;
 
@@ -47,6 +47,9 @@ pub struct StateStats {
     pub users_evicted: u64,
     /// Full /proc rescans (after kernel drops).
     pub proc_rescans: u64,
+    /// File descriptors read back from /proc: opens or closes that drops
+    /// hid (rescans), and evicted fds an event used again.
+    pub fds_recovered: u64,
 }
 
 /// Bounds of the state tables (`saker.state`).
@@ -185,6 +188,7 @@ impl State {
             for fd in &victims {
                 p.fds.remove(fd);
             }
+            p.fds_evicted = true;
             self.stats.fds_evicted += victims.len() as u64;
             total -= victims.len();
         }
@@ -200,8 +204,10 @@ impl State {
     }
 
     /// Reads every process of /proc that the table lacks (after kernel
-    /// drops lost forks or execs: Falco rescans /proc for the same reason);
-    /// the sweep removes those whose exit was lost. Returns how many were added.
+    /// drops lost forks or execs: Falco rescans /proc for the same reason)
+    /// and brings the fd tables of the others in line with `/proc/PID/fd`
+    /// (opens and closes the drops hid); the sweep removes the processes
+    /// whose exit was lost. Returns how many processes were added.
     pub fn rescan(&mut self) -> usize {
         let Some(procfs) = self.procfs.clone() else {
             return 0;
@@ -211,7 +217,10 @@ impl State {
         let now = Instant::now();
         let mut added = 0;
         for pid in procfs.pids() {
-            if self.procs.get(pid).is_some() {
+            if let Some(p) = self.procs.get_mut(pid) {
+                let mut now_open = FastMap::default();
+                procfs.read_fds(pid, &mut now_open, &mut sockets);
+                self.stats.fds_recovered += reconcile_fds(p, now_open) as u64;
                 continue;
             }
             if let Some(mut p) = procfs.read_process(pid, &mut sockets) {
@@ -339,6 +348,7 @@ impl State {
             _ => {
                 let host = self.host.clone();
                 let max = self.limits.max_fds_per_process;
+                self.recover_evicted_fd(ev);
                 let p = self.process_for(ev);
                 apply_fd_event(p, ev, &host);
                 if p.fds.len() > max {
@@ -348,6 +358,29 @@ impl State {
                     self.stats.fds_evicted += evicted.fds_evicted;
                 }
             }
+        }
+    }
+
+    /// An event on an fd that the table evicted (the process had evictions
+    /// and lacks the fd): reads it back from `/proc/PID/fd/N` while the
+    /// lookup budget allows, so rules see its name instead of nothing.
+    /// Events that make or end the fd (open, socket, close) need no lookup.
+    fn recover_evicted_fd(&mut self, ev: &Event) {
+        let Some(procfs) = &self.procfs else {
+            return;
+        };
+        let Some(fd) = used_fd(ev) else {
+            return;
+        };
+        let Some(p) = self.procs.get_mut(ev.tgid) else {
+            return;
+        };
+        if !p.fds_evicted || fd < 0 || p.fds.contains_key(&fd) || !self.lookup_budget.take() {
+            return;
+        }
+        if let Some(info) = procfs.read_fd(ev.tgid, fd) {
+            p.fds.insert(fd, info);
+            self.stats.fds_recovered += 1;
         }
     }
 
@@ -533,7 +566,53 @@ fn cap_fds(p: &mut Process, keep: Option<i64>, max: usize, stats: &mut StateStat
     for fd in &victims {
         p.fds.remove(fd);
     }
+    p.fds_evicted = true;
     stats.fds_evicted += victims.len() as u64;
+}
+
+/// The fd an event uses without making or ending it (its entry must
+/// already be in the table): reads, writes, sends, fchmod, dup's old fd ...
+fn used_fd(ev: &Event) -> Option<i64> {
+    match &ev.detail {
+        Detail::Listen { fd, .. }
+        | Detail::Fchmod { fd, .. }
+        | Detail::Setns { fd, .. }
+        | Detail::Fcntl { fd, .. } => Some(*fd),
+        Detail::Dup { oldfd, .. } => Some(*oldfd),
+        Detail::SocketIo { fd, .. } if !matches!(ev.etype.name(), "accept" | "accept4") => {
+            Some(*fd)
+        }
+        Detail::Module { fd, .. } | Detail::Chdir { fd, .. } => *fd,
+        _ => None,
+    }
+}
+
+/// Makes `p`'s fd table what `/proc` says is open now (`now_open`): fds it
+/// lacks are added, fds /proc no longer has are removed (their close was
+/// lost), and an fd whose /proc target differs in kind or, for files, in
+/// name (closed and reused while events were lost) is replaced. Entries
+/// that agree are kept, with what events told beyond /proc (open flags).
+/// Returns how many entries were added or replaced.
+fn reconcile_fds(p: &mut Process, now_open: FastMap<i64, FdInfo>) -> usize {
+    p.fds.retain(|fd, _| now_open.contains_key(fd));
+    let mut changed = 0;
+    for (fd, info) in now_open {
+        let stale = match p.fds.get(&fd) {
+            None => true,
+            // /proc could not tell what this socket is: what events told stays.
+            Some(_) if info.kind == FdKind::Unknown => false,
+            Some(old) => {
+                old.kind != info.kind
+                    || (matches!(info.kind, FdKind::File | FdKind::Directory)
+                        && old.name != info.name)
+            }
+        };
+        if stale {
+            p.fds.insert(fd, info);
+            changed += 1;
+        }
+    }
+    changed
 }
 
 fn inet_kind(family: u16) -> FdKind {

@@ -61,6 +61,11 @@ pub struct Process {
     pub threads: u32,
     /// The process came from /proc or a lazy lookup rather than events.
     pub from_proc: bool,
+    /// Some of its fds were evicted (`saker.state.max_fds*`): an event on an
+    /// fd the table lacks reads it back from `/proc/PID/fd` (within the
+    /// lookup budget). Not recorded.
+    #[serde(skip)]
+    pub fds_evicted: bool,
 }
 
 mod arc_str {
@@ -116,6 +121,7 @@ impl Process {
             fds: FastMap::default(),
             threads: 1,
             from_proc: false,
+            fds_evicted: false,
         }
     }
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::fd::{FdInfo, FdKind, Role};
-use super::process::{MAX_ENV_ENTRIES, Process};
+use super::process::{FastMap, MAX_ENV_ENTRIES, Process};
 
 /// Where /proc is (under the host root in a container) and how to turn
 /// boot-clock ticks into wall time.
@@ -112,17 +112,17 @@ impl ProcFs {
             p.cgroup = cgroup_path(&cg);
         }
         p.threads = self.tids(pid).len().max(1) as u32;
-        self.read_fds(pid, &mut p, sockets);
+        self.read_fds(pid, &mut p.fds, sockets);
         Some(p)
     }
 
-    fn read_fds(&self, pid: u32, p: &mut Process, sockets: &mut SocketTables) {
+    /// Reads `/proc/PID/fd` into `fds` (sockets resolved via `sockets`):
+    /// what a process has open now, as far as /proc tells (no open flags).
+    pub fn read_fds(&self, pid: u32, fds: &mut FastMap<i64, FdInfo>, sockets: &mut SocketTables) {
         let Ok(dir) = fs::read_dir(self.path(pid, "fd")) else {
             return;
         };
-        let netns = fs::read_link(self.path(pid, "ns/net"))
-            .map(|l| l.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let netns = self.netns(pid);
         for entry in dir.flatten() {
             let Some(fd) = entry
                 .file_name()
@@ -131,52 +131,74 @@ impl ProcFs {
             else {
                 continue;
             };
-            let Ok(target) = fs::read_link(entry.path()) else {
-                continue;
-            };
-            let target = target.to_string_lossy().into_owned();
-            let info = if let Some(ino) = bracket_num(&target, "socket:[") {
-                let table =
-                    sockets.for_netns(&netns, || self.root.join(pid.to_string()).join("net"));
-                match table.get(&ino) {
-                    Some(info) => info.clone(),
-                    None => FdInfo::new(FdKind::Unknown, target),
-                }
-            } else if target.starts_with("pipe:[") {
-                FdInfo::new(FdKind::Pipe, target)
-            } else if let Some(kind) = target.strip_prefix("anon_inode:") {
-                let k = match kind.trim_matches(['[', ']']) {
-                    "eventfd" => FdKind::Event,
-                    "eventpoll" => FdKind::Eventpoll,
-                    "signalfd" => FdKind::Signalfd,
-                    "timerfd" => FdKind::Timerfd,
-                    "inotify" => FdKind::Inotify,
-                    "userfaultfd" => FdKind::Userfaultfd,
-                    "io_uring" => FdKind::IoUring,
-                    "pidfd" => FdKind::Pidfd,
-                    k if k.starts_with("bpf") => FdKind::Bpf,
-                    _ => FdKind::Unknown,
-                };
-                FdInfo::new(k, target)
-            } else if target.starts_with("/memfd:") {
-                FdInfo::new(FdKind::Memfd, target.trim_start_matches('/').to_string())
-            } else if target.starts_with('/') {
-                let is_dir = fs::metadata(entry.path())
-                    .map(|m| m.is_dir())
-                    .unwrap_or(false);
-                FdInfo::new(
-                    if is_dir {
-                        FdKind::Directory
-                    } else {
-                        FdKind::File
-                    },
-                    target,
-                )
-            } else {
-                FdInfo::new(FdKind::Unknown, target)
-            };
-            p.fds.insert(fd, info);
+            if let Some(info) = self.fd_info(pid, &entry.path(), &netns, sockets) {
+                fds.insert(fd, info);
+            }
         }
+    }
+
+    /// One fd of a process from `/proc/PID/fd/FD`, `None` when it is not
+    /// open (or the process is gone). Used to get back an fd that the state
+    /// evicted (`saker.state.max_fds*`) when an event uses it again.
+    pub fn read_fd(&self, pid: u32, fd: i64) -> Option<FdInfo> {
+        let path = self.path(pid, &format!("fd/{fd}"));
+        let netns = self.netns(pid);
+        self.fd_info(pid, &path, &netns, &mut SocketTables::default())
+    }
+
+    fn netns(&self, pid: u32) -> String {
+        fs::read_link(self.path(pid, "ns/net"))
+            .map(|l| l.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// What the fd link at `link` (`/proc/PID/fd/N`) points to.
+    fn fd_info(
+        &self,
+        pid: u32,
+        link: &Path,
+        netns: &str,
+        sockets: &mut SocketTables,
+    ) -> Option<FdInfo> {
+        let target = fs::read_link(link).ok()?;
+        let target = target.to_string_lossy().into_owned();
+        Some(if let Some(ino) = bracket_num(&target, "socket:[") {
+            let table = sockets.for_netns(netns, || self.root.join(pid.to_string()).join("net"));
+            match table.get(&ino) {
+                Some(info) => info.clone(),
+                None => FdInfo::new(FdKind::Unknown, target),
+            }
+        } else if target.starts_with("pipe:[") {
+            FdInfo::new(FdKind::Pipe, target)
+        } else if let Some(kind) = target.strip_prefix("anon_inode:") {
+            let k = match kind.trim_matches(['[', ']']) {
+                "eventfd" => FdKind::Event,
+                "eventpoll" => FdKind::Eventpoll,
+                "signalfd" => FdKind::Signalfd,
+                "timerfd" => FdKind::Timerfd,
+                "inotify" => FdKind::Inotify,
+                "userfaultfd" => FdKind::Userfaultfd,
+                "io_uring" => FdKind::IoUring,
+                "pidfd" => FdKind::Pidfd,
+                k if k.starts_with("bpf") => FdKind::Bpf,
+                _ => FdKind::Unknown,
+            };
+            FdInfo::new(k, target)
+        } else if target.starts_with("/memfd:") {
+            FdInfo::new(FdKind::Memfd, target.trim_start_matches('/').to_string())
+        } else if target.starts_with('/') {
+            let is_dir = fs::metadata(link).map(|m| m.is_dir()).unwrap_or(false);
+            FdInfo::new(
+                if is_dir {
+                    FdKind::Directory
+                } else {
+                    FdKind::File
+                },
+                target,
+            )
+        } else {
+            FdInfo::new(FdKind::Unknown, target)
+        })
     }
 }
 

@@ -479,3 +479,120 @@ fn unknown_processes_are_created_from_the_event_when_detached() {
         "an absolute path needs no cwd"
     );
 }
+
+/// A live state of this test process, its fd table bounded to one entry.
+fn live_state_of_self(max_fds_per_process: usize) -> (State, u32) {
+    let mut s = State::live(Path::new("/"), 0, ContainerTable::default());
+    s.set_limits(StateLimits {
+        max_fds_per_process,
+        ..StateLimits::default()
+    });
+    (s, std::process::id())
+}
+
+#[test]
+fn an_evicted_fd_used_again_is_read_back_from_proc() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kept-open");
+    let file = std::fs::File::create(&path).unwrap();
+    let fd = i64::from(file.as_raw_fd());
+    let (mut s, pid) = live_state_of_self(1);
+    assert!(
+        s.procs.get(pid).unwrap().fds.contains_key(&fd),
+        "seeded from /proc"
+    );
+    // An open makes the table exceed its bound of one: everything but the
+    // new fd is evicted, ours included.
+    s.apply(&open(pid, AT_FDCWD, "/new", 0, 900));
+    let p = s.procs.get(pid).unwrap();
+    assert!(!p.fds.contains_key(&fd) && p.fds_evicted);
+    assert!(s.stats.fds_evicted >= 1);
+
+    s.apply(&ev(
+        pid,
+        pid,
+        "fchmod",
+        0,
+        Detail::Fchmod { fd, mode: 0o644 },
+    ));
+    let f = s.procs.get(pid).unwrap().fds.get(&fd).expect("read back");
+    assert_eq!(f.name, path.to_str().unwrap());
+    assert_eq!(f.kind, FdKind::File);
+    assert_eq!(s.stats.fds_recovered, 1);
+    drop(file);
+}
+
+#[test]
+fn a_rescan_recovers_opens_and_closes_that_drops_hid() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let first = std::fs::File::create(dir.path().join("first")).unwrap();
+    let reused = i64::from(first.as_raw_fd());
+    let (mut s, pid) = live_state_of_self(16_384);
+    assert_eq!(
+        s.procs.get(pid).unwrap().fds.get(&reused).unwrap().name,
+        dir.path().join("first").to_str().unwrap()
+    );
+    // While events were dropped: a file opened, and the first fd's number
+    // reused for it (dup2 closes the old file).
+    let second_path = dir.path().join("second");
+    let second = std::fs::File::create(&second_path).unwrap();
+    let opened = i64::from(second.as_raw_fd());
+    // SAFETY: both fds are open and owned by the Files above.
+    assert_eq!(
+        unsafe { libc::dup2(opened as i32, reused as i32) },
+        reused as i32
+    );
+
+    s.rescan();
+    let p = s.procs.get(pid).unwrap();
+    let second_path = second_path.to_str().unwrap();
+    assert_eq!(
+        p.fds.get(&reused).unwrap().name,
+        second_path,
+        "stale entry replaced"
+    );
+    assert_eq!(
+        p.fds.get(&opened).unwrap().name,
+        second_path,
+        "lost open added"
+    );
+    assert!(s.stats.fds_recovered >= 2, "{:?}", s.stats);
+    assert_eq!(s.stats.proc_rescans, 1);
+
+    // A close the drops hid: the next rescan forgets the fd.
+    drop(second);
+    s.rescan();
+    assert!(
+        !s.procs.get(pid).unwrap().fds.contains_key(&opened) || {
+            // Another test thread may have opened a file on the same number.
+            s.procs.get(pid).unwrap().fds.get(&opened).unwrap().name != second_path
+        }
+    );
+    drop(first);
+}
+
+#[test]
+fn reconciling_keeps_what_events_told_when_proc_agrees() {
+    let host: Arc<str> = Arc::from("host");
+    let mut p = Process::minimal(7, 1, "x", &host);
+    let mut file = FdInfo::new(FdKind::File, "/etc/passwd".into());
+    file.flags = 0o2000;
+    p.fds.insert(3, file.clone());
+    p.fds.insert(
+        4,
+        FdInfo::new(FdKind::Ipv4, "10.0.0.1:1->10.0.0.2:2".into()),
+    );
+    p.fds.insert(5, FdInfo::new(FdKind::File, "/gone".into()));
+    let mut now = FastMap::default();
+    now.insert(3, FdInfo::new(FdKind::File, "/etc/passwd".into()));
+    // A socket /proc could not resolve: the event's endpoints stay.
+    now.insert(4, FdInfo::new(FdKind::Unknown, "socket:[1]".into()));
+    now.insert(6, FdInfo::new(FdKind::Pipe, "pipe:[2]".into()));
+    assert_eq!(reconcile_fds(&mut p, now), 1);
+    assert_eq!(p.fds.get(&3), Some(&file), "flags from the open kept");
+    assert_eq!(p.fds.get(&4).unwrap().kind, FdKind::Ipv4);
+    assert!(!p.fds.contains_key(&5));
+    assert_eq!(p.fds.get(&6).unwrap().kind, FdKind::Pipe);
+}

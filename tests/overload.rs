@@ -124,11 +124,14 @@ fn drops_are_counted_per_type_name_the_blind_rules_and_state_recovers() {
             (p, f)
         })
         .collect();
-    // Started during the overload; it opens the marker after the load ends.
+    // Started during the overload (its exec is most likely dropped); it
+    // opens the marker once the test has seen the agent rescan /proc.
+    let go = dir.path().join("go");
     let late = std::process::Command::new("/bin/sh")
         .arg("-c")
         .arg(format!(
-            "sleep 8; cat {}/marker >/dev/null",
+            "while [ ! -e {} ]; do sleep 0.1; done; cat {}/marker >/dev/null",
+            go.display(),
             dir.path().display()
         ))
         .spawn()
@@ -144,10 +147,21 @@ fn drops_are_counted_per_type_name_the_blind_rules_and_state_recovers() {
         g.join().expect("generator");
     }
     drop(limit);
+    // Recovery: the agent catches up and rescans /proc once an interval
+    // passes without drops.
+    let t1 = Instant::now();
+    while metric_sum(port, "saker_proc_rescans_total") < 1.0 {
+        assert!(
+            t1.elapsed() < Duration::from_secs(30),
+            "no /proc rescan after the drops:\n{}",
+            run.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::fs::write(&go, b"").expect("go");
     let mut late = late;
     assert!(late.wait().expect("wait sh").success());
-    // Recovery: the agent catches up, rescans /proc, alerts on the marker.
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(2));
     for (_, f) in &held {
         // SAFETY: an fd the File owns.
         assert_eq!(unsafe { libc::fchmod(f.as_raw_fd(), 0o600) }, 0);
@@ -213,7 +227,7 @@ fn drops_are_counted_per_type_name_the_blind_rules_and_state_recovers() {
         .unwrap_or_else(|| panic!("no alert from the late process:\n{out}"));
     let text = marker["output"].as_str().expect("output");
     assert!(
-        text.contains("parent=sh") && text.contains("sleep 8"),
-        "the process started during the overload is known: {text}"
+        text.contains("parent=sh") && text.contains(&format!("[ ! -e {} ]", go.display())),
+        "the process started during the overload is known: {text}\n{err}"
     );
 }

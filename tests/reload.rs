@@ -119,6 +119,14 @@ fn twenty_reloads_lose_and_duplicate_no_alert() {
         .filter(|i| !per_action.contains_key(i))
         .collect();
     let doubled: Vec<(&usize, &usize)> = per_action.iter().filter(|(_, n)| **n > 1).collect();
+    let distinct_gens: std::collections::BTreeSet<&usize> = gens.iter().collect();
+    eprintln!(
+        "reloads: 20 (alternating SIGHUP and edits, one invalid file); {actions} marked actions, {} alerted once, {} missing, {} more than once; {} rule generations seen in alerts",
+        per_action.len() - doubled.len(),
+        missing.len(),
+        doubled.len(),
+        distinct_gens.len()
+    );
     assert!(
         missing.is_empty() && doubled.is_empty(),
         "{actions} actions: missing {missing:?}, more than once {doubled:?}\n{stderr}"

@@ -9,7 +9,7 @@ use std::time::Instant;
 use crate::alert::{Alert, FieldOutput, Priority, format_clock_nanos};
 use crate::config::{DropActions, DropPolicy};
 use crate::event::EventType;
-use crate::probe::{KernelCounters, slot_event_type, slot_event_types};
+use crate::probe::{KernelCounters, by_event_type, slot_event_types};
 use crate::rules::RuleSet;
 
 /// Enabled rules named in the alert at most (the count is always given).
@@ -98,7 +98,7 @@ impl DropMonitor {
         if ratio < self.policy.threshold {
             return None;
         }
-        let mut by_slot: Vec<(u32, u64)> = now_counters
+        let by_slot: Vec<(u32, u64)> = now_counters
             .dropped_by_slot
             .iter()
             .enumerate()
@@ -108,11 +108,7 @@ impl DropMonitor {
             })
             .filter(|(_, n)| *n > 0)
             .collect();
-        by_slot.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let by_type: Vec<(EventType, u64)> = by_slot
-            .iter()
-            .filter_map(|(slot, n)| Some((slot_event_type(*slot)?, *n)))
-            .collect();
+        let by_type = by_event_type(by_slot.iter().copied());
         let lost: Vec<EventType> = by_slot
             .iter()
             .flat_map(|(slot, _)| slot_event_types(*slot))
@@ -304,10 +300,18 @@ mod tests {
         c.total.emitted = 100;
         c.total.dropped_full = 70;
         c.dropped_by_slot[openat as usize] = 50;
-        c.dropped_by_slot[saker_ebpf::abi::INTEREST_EXEC as usize] = 20;
+        c.dropped_by_slot[saker_ebpf::abi::INTEREST_EXEC as usize] = 15;
+        // A failed execve call: the same event type as the exec records,
+        // counted once (a metric label or a list naming it twice is wrong).
+        let execve = EventType::from_name("execve")
+            .unwrap()
+            .syscall_nr()
+            .unwrap();
+        c.dropped_by_slot[execve as usize] = 5;
         let r = m.check(&c, t0 + Duration::from_secs(1), 0, &rules).unwrap();
         let names: Vec<(&str, u64)> = r.by_type.iter().map(|(t, n)| (t.name(), *n)).collect();
         assert_eq!(names, vec![("openat", 50), ("execve", 20)]);
+        assert_eq!(c.dropped_by_type(), r.by_type, "the metric's figures");
         let blind: Vec<&str> = r.blind_rules.iter().map(|r| &**r).collect();
         assert_eq!(blind.len(), 2);
         assert!(

@@ -63,6 +63,8 @@ enum Task {
     E2e(e2e::E2eArgs),
     /// Run every cargo-fuzz target of fuzz/ for --time seconds each, one at a time (nightly).
     Fuzz(fuzz::FuzzArgs),
+    /// The hardening scenarios at full size on the real kernel (root): churn of 200,000 processes and 1,000,000 fds, overload at 0.2 CPU, 20 reloads, shutdown; prints their figures.
+    Hardening,
 }
 
 /// Packages building the agent needs (and so `cargo xtask run`), and a file
@@ -299,6 +301,48 @@ fn test(extra: &[String]) -> Result<()> {
     )
 }
 
+/// The integration tests of issue 14's scenarios, one at a time, with the
+/// churn at its full size (`SAKER_CHURN_FULL=1`: tests/churn.rs), BPF
+/// required; each prints a figures line (`churn:`, `overload:`, `SIGTERM to
+/// exit:`, `reloads:`), repeated at the end.
+fn hardening() -> Result<()> {
+    setup()?;
+    let root = workspace_root();
+    status(cargo().current_dir(&root).args(["build", "-p", "saker"]))?;
+    let mut child = cargo()
+        .current_dir(&root)
+        .env("SAKER_CHURN_FULL", "1")
+        .env("SAKER_REQUIRE_BPF", "1")
+        .args(["test", "-p", "saker-integration"])
+        .args(["--test", "churn", "--test", "overload", "--test", "reload"])
+        .args(["--test", "lifecycle", "--test", "hostile"])
+        .args(["--", "--nocapture", "--test-threads=1"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("cargo test")?;
+    let mut figures = Vec::new();
+    let stderr = child.stderr.take().context("stderr")?;
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+        let line = line?;
+        eprintln!("{line}");
+        if ["churn:", "overload:", "SIGTERM to exit:", "reloads:"]
+            .iter()
+            .any(|k| line.starts_with(k))
+        {
+            figures.push(line);
+        }
+    }
+    let st = child.wait()?;
+    println!("\nhardening figures ({}):", bench::report::git_revision());
+    for f in &figures {
+        println!("  {f}");
+    }
+    if !st.success() {
+        bail!("a hardening scenario failed ({st})");
+    }
+    Ok(())
+}
+
 /// `cargo build --release -p saker` (what `run` starts and `image` and
 /// `deb` ship), with cargo's progress on the terminal.
 fn build_release() -> Result<()> {
@@ -488,6 +532,7 @@ fn main() -> ExitCode {
         Task::SupplyChain => supply::run(),
         Task::E2e(a) => e2e::run(a),
         Task::Fuzz(a) => fuzz::run(a),
+        Task::Hardening => hardening(),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

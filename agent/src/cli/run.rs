@@ -1155,8 +1155,13 @@ async fn live(
                     rescan_due = true;
                 } else if rescan_due {
                     rescan_due = false;
-                    let added = pipe.engine.state.rescan();
-                    log::info!("after kernel drops: {added} processes added from /proc");
+                    let r = pipe.engine.state.rescan();
+                    log::info!(
+                        "after kernel drops: from /proc, {} processes added, {} whose exec was lost read again, {} fds added or corrected",
+                        r.added,
+                        r.refreshed,
+                        r.fds
+                    );
                 }
                 pipe.engine.state.sweep();
                 pipe.engine.state.enforce_limits();

@@ -133,13 +133,33 @@ impl KernelCounters {
     /// Lost records by event type (non-zero only). Exec records stand for
     /// `execve`, fork records for `clone`, exit records for `procexit`.
     pub fn dropped_by_type(&self) -> Vec<(crate::event::EventType, u64)> {
-        self.dropped_by_slot
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| **n > 0)
-            .filter_map(|(slot, n)| Some((slot_event_type(slot as u32)?, *n)))
-            .collect()
+        by_event_type(
+            self.dropped_by_slot
+                .iter()
+                .enumerate()
+                .map(|(slot, n)| (slot as u32, *n)),
+        )
     }
+}
+
+/// Per-slot counts summed per event type (several slots stand for one type:
+/// exec records and the execve call are both `execve`, fork records and the
+/// clone call `clone`), largest first, zeros left out.
+pub fn by_event_type(
+    slots: impl IntoIterator<Item = (u32, u64)>,
+) -> Vec<(crate::event::EventType, u64)> {
+    let mut out: Vec<(crate::event::EventType, u64)> = Vec::new();
+    for (slot, n) in slots {
+        let Some(t) = slot_event_type(slot).filter(|_| n > 0) else {
+            continue;
+        };
+        match out.iter_mut().find(|(u, _)| *u == t) {
+            Some((_, m)) => *m += n,
+            None => out.push((t, n)),
+        }
+    }
+    out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.index().cmp(&b.0.index())));
+    out
 }
 
 /// The event type a record of interest slot `slot` stands for.

@@ -52,6 +52,17 @@ pub struct StateStats {
     pub fds_recovered: u64,
 }
 
+/// What one [`State::rescan`] recovered.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Rescan {
+    /// Processes /proc has that the table lacked (their fork was lost).
+    pub added: usize,
+    /// Known processes whose exec was lost, read again from /proc.
+    pub refreshed: usize,
+    /// File descriptors added or corrected from `/proc/PID/fd`.
+    pub fds: u64,
+}
+
 /// Bounds of the state tables (`saker.state`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateLimits {
@@ -204,44 +215,55 @@ impl State {
     }
 
     /// Reads every process of /proc that the table lacks (after kernel
-    /// drops lost forks or execs: Falco rescans /proc for the same reason)
-    /// and brings the fd tables of the others in line with `/proc/PID/fd`
-    /// (opens and closes the drops hid); the sweep removes the processes
-    /// whose exit was lost. Returns how many processes were added.
-    pub fn rescan(&mut self) -> usize {
+    /// drops lost forks or execs: Falco rescans /proc for the same reason),
+    /// replaces those whose exec was lost (their comm, executable or
+    /// arguments differ from /proc's) and brings every fd table in line
+    /// with `/proc/PID/fd` (opens and closes the drops hid); the sweep
+    /// removes the processes whose exit was lost.
+    pub fn rescan(&mut self) -> Rescan {
         let Some(procfs) = self.procfs.clone() else {
-            return 0;
+            return Rescan::default();
         };
         self.stats.proc_rescans += 1;
         let mut sockets = SocketTables::default();
         let now = Instant::now();
-        let mut added = 0;
+        let mut done = Rescan::default();
+        let fds_before = self.stats.fds_recovered;
         for pid in procfs.pids() {
-            if let Some(p) = self.procs.get_mut(pid) {
-                let mut now_open = FastMap::default();
-                procfs.read_fds(pid, &mut now_open, &mut sockets);
-                self.stats.fds_recovered += reconcile_fds(p, now_open) as u64;
+            let Some(mut fresh) = procfs.read_process(pid, &mut sockets) else {
                 continue;
-            }
-            if let Some(mut p) = procfs.read_process(pid, &mut sockets) {
+            };
+            if let Some(p) = self.procs.get_mut(pid) {
+                let exec_lost =
+                    p.comm != fresh.comm || p.exepath != fresh.exepath || p.args != fresh.args;
+                self.stats.fds_recovered += reconcile_fds(p, std::mem::take(&mut fresh.fds)) as u64;
+                if !exec_lost {
+                    continue;
+                }
+                // An exec the drops hid: the process is what /proc says
+                // now, with the fds just reconciled.
+                fresh.fds = std::mem::take(&mut p.fds);
+                fresh.fds_evicted = p.fds_evicted;
+                done.refreshed += 1;
+            } else {
                 for tid in procfs.tids(pid) {
                     self.procs.add_thread(tid, pid);
                 }
-                self.set_container(&mut p, now);
-                self.cap_fds_of(&mut p, None);
-                self.procs.insert(p);
-                added += 1;
+                self.cap_fds_of(&mut fresh);
+                done.added += 1;
             }
+            self.set_container(&mut fresh, now);
+            self.procs.insert(fresh);
         }
+        done.fds = self.stats.fds_recovered - fds_before;
         // The exits lost with the same drops: let the next tick sweep.
         self.last_sweep = None;
-        added
+        done
     }
 
-    /// Keeps `p`'s fd table within `max_fds_per_process`, sparing `keep`
-    /// (the fd the current event made).
-    fn cap_fds_of(&mut self, p: &mut Process, keep: Option<i64>) {
-        cap_fds(p, keep, self.limits.max_fds_per_process, &mut self.stats);
+    /// Keeps `p`'s fd table within `max_fds_per_process`.
+    fn cap_fds_of(&mut self, p: &mut Process) {
+        cap_fds(p, &[], self.limits.max_fds_per_process, &mut self.stats);
     }
 
     pub fn host_id(&self) -> &Arc<str> {
@@ -261,7 +283,7 @@ impl State {
                     self.procs.add_thread(tid, pid);
                 }
                 self.set_container(&mut p, now);
-                self.cap_fds_of(&mut p, None);
+                self.cap_fds_of(&mut p);
                 self.procs.insert(p);
             }
         }
@@ -305,7 +327,7 @@ impl State {
             }
             if let Some(p) = &mut found {
                 self.set_container(p, Instant::now());
-                cap_fds(p, None, self.limits.max_fds_per_process, &mut self.stats);
+                cap_fds(p, &[], self.limits.max_fds_per_process, &mut self.stats);
             }
             let p = found.unwrap_or_else(|| {
                 let mut p = Process::minimal(ev.tgid, ev.ppid, &ev.comm, &self.host);
@@ -352,9 +374,12 @@ impl State {
                 let p = self.process_for(ev);
                 apply_fd_event(p, ev, &host);
                 if p.fds.len() > max {
-                    let keep = (ev.ret >= 0).then_some(ev.ret);
+                    // Spared: the fd the event made (the return value of an
+                    // open, socket, accept or dup) and the fd it used.
+                    let made = (ev.ret >= 0 && event_makes_fd(ev)).then_some(ev.ret);
+                    let keep: Vec<i64> = made.into_iter().chain(used_fd(ev)).collect();
                     let mut evicted = StateStats::default();
-                    cap_fds(p, keep, max, &mut evicted);
+                    cap_fds(p, &keep, max, &mut evicted);
                     self.stats.fds_evicted += evicted.fds_evicted;
                 }
             }
@@ -550,8 +575,8 @@ impl State {
     }
 }
 
-/// Evicts fds of `p` above `max` (any but `keep`), counting them.
-fn cap_fds(p: &mut Process, keep: Option<i64>, max: usize, stats: &mut StateStats) {
+/// Evicts fds of `p` above `max` (any but those in `keep`), counting them.
+fn cap_fds(p: &mut Process, keep: &[i64], max: usize, stats: &mut StateStats) {
     if p.fds.len() <= max {
         return;
     }
@@ -560,7 +585,7 @@ fn cap_fds(p: &mut Process, keep: Option<i64>, max: usize, stats: &mut StateStat
         .fds
         .keys()
         .copied()
-        .filter(|fd| Some(*fd) != keep)
+        .filter(|fd| !keep.contains(fd))
         .take(n)
         .collect();
     for fd in &victims {
@@ -568,6 +593,21 @@ fn cap_fds(p: &mut Process, keep: Option<i64>, max: usize, stats: &mut StateStat
     }
     p.fds_evicted = true;
     stats.fds_evicted += victims.len() as u64;
+}
+
+/// Whether a successful `ev` returns a new fd (open family, socket,
+/// accept, dup family, memfd_create, userfaultfd, fcntl(F_DUPFD*)).
+fn event_makes_fd(ev: &Event) -> bool {
+    match &ev.detail {
+        Detail::Open { .. }
+        | Detail::Socket { .. }
+        | Detail::MemfdCreate { .. }
+        | Detail::Userfaultfd { .. }
+        | Detail::Dup { .. } => true,
+        Detail::SocketIo { .. } => matches!(ev.etype.name(), "accept" | "accept4"),
+        Detail::Fcntl { cmd, .. } => matches!(*cmd, fcntl::F_DUPFD | fcntl::F_DUPFD_CLOEXEC),
+        _ => false,
+    }
 }
 
 /// The fd an event uses without making or ending it (its entry must

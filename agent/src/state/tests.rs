@@ -545,8 +545,18 @@ fn a_rescan_recovers_opens_and_closes_that_drops_hid() {
         reused as i32
     );
 
-    s.rescan();
+    // And an exec that was lost: the table still holds what ran before.
+    let real_comm = s.procs.get(pid).unwrap().comm.clone();
+    let p = s.procs.get_mut(pid).unwrap();
+    p.comm = "sh".into();
+    p.args = vec!["-c".into(), "before the exec".into()];
+
+    let r = s.rescan();
+    // (Other processes of the machine may have exec'd since the seed too.)
+    assert!(r.refreshed >= 1, "{r:?}");
     let p = s.procs.get(pid).unwrap();
+    assert_eq!(p.comm, real_comm);
+    assert!(!p.args.iter().any(|a| a == "before the exec"));
     let second_path = second_path.to_str().unwrap();
     assert_eq!(
         p.fds.get(&reused).unwrap().name,
@@ -564,6 +574,7 @@ fn a_rescan_recovers_opens_and_closes_that_drops_hid() {
     // A close the drops hid: the next rescan forgets the fd.
     drop(second);
     s.rescan();
+    assert_eq!(s.procs.get(pid).unwrap().comm, real_comm);
     assert!(
         !s.procs.get(pid).unwrap().fds.contains_key(&opened) || {
             // Another test thread may have opened a file on the same number.

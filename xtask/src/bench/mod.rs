@@ -13,7 +13,7 @@
 mod agent;
 mod chart;
 mod plan;
-mod report;
+pub(crate) mod report;
 mod summary;
 
 use std::path::{Path, PathBuf};

@@ -219,3 +219,59 @@ fn a_rules_file_added_by_a_reload_is_watched() {
         .collect();
     assert_eq!(tags, ["a1", "b1", "b2"], "{stderr}");
 }
+
+/// A rules file given with `-r` (which replaces `rules_files`) is watched
+/// like one the configuration names: an edit reloads without a signal.
+#[test]
+fn a_rules_file_given_with_dash_r_is_watched() {
+    if !bpf_available() {
+        return;
+    }
+    let dir = unique_dir();
+    let d = dir.path().join("watched");
+    std::fs::create_dir(&d).expect("mkdir");
+    let rule = |tag: &str| {
+        format!(
+            "- rule: Reload marker\n  desc: opens of marker files\n  \
+             condition: evt.type in (open, openat) and fd.name startswith {}/marker-\n  \
+             output: marker file=%fd.name rev={tag}\n  priority: WARNING\n",
+            d.display()
+        )
+    };
+    let r = dir.path().join("rules.yaml");
+    std::fs::write(&r, rule("r1")).expect("rules");
+    let run = SakerRun::start(&[
+        "run",
+        "-r",
+        r.to_str().expect("utf-8"),
+        "--json",
+        "-o",
+        "webserver.enabled=false",
+    ]);
+    let act = |i: u32| {
+        std::fs::write(d.join(format!("marker-{i}")), b"x").expect("marker");
+        std::thread::sleep(Duration::from_millis(1500));
+    };
+    act(0);
+    // Edited in place, as an editor without a rename would.
+    std::fs::write(&r, rule("r2")).expect("edit");
+    std::thread::sleep(Duration::from_millis(1500));
+    act(1);
+    let (stdout, stderr) = run.stop();
+    assert!(
+        stderr.contains("for changes (watch_config_files)"),
+        "the -r file is announced as watched:\n{stderr}"
+    );
+    let tags: Vec<String> = parse_alerts(&stdout)
+        .iter()
+        .filter(|a| a["rule"] == "Reload marker")
+        .filter_map(|a| {
+            a["output"]
+                .as_str()
+                .and_then(|o| o.split("rev=").nth(1))
+                .and_then(|t| t.split_whitespace().next())
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(tags, ["r1", "r2"], "{stderr}");
+}

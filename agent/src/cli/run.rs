@@ -981,8 +981,9 @@ async fn live(
     // the configuration came from (watch_config_files).
     let (trigger_tx, mut triggers) = tokio::sync::mpsc::unbounded_channel::<reload::Trigger>();
     // The files a configuration came from: its file, its rules files and
-    // folders, the exceptions files. Rebuilt after each applied reload, so a
-    // rules file the new configuration names is watched too.
+    // folders (`-r`, which replaces `rules_files`, or the configuration's),
+    // the exceptions files. Rebuilt after each applied reload, so a rules
+    // file the new configuration names is watched too.
     let watch_paths = |c: &Config| -> Vec<PathBuf> {
         let mut paths: Vec<PathBuf> = c
             .sources
@@ -990,7 +991,12 @@ async fn live(
             .map(Path::to_path_buf)
             .into_iter()
             .collect();
-        paths.extend(c.rules_paths_on_disk().map(Path::to_path_buf));
+        if started.reload.rules.is_empty() {
+            paths.extend(c.rules_paths_on_disk().map(Path::to_path_buf));
+        } else {
+            let embedded = Path::new(saker::rules::DEFAULT_RULES_NAME);
+            paths.extend(started.reload.rules.iter().filter(|p| *p != embedded).cloned());
+        }
         paths.extend(started.reload.exceptions.iter().cloned());
         paths
     };

@@ -338,3 +338,54 @@ fn sigterm_exits_in_the_grace_period_and_sigkill_loses_and_repeats_nothing_spool
         "a clean stop repeats nothing: {repeated:?}"
     );
 }
+
+/// SIGTERM while nothing reads the agent's standard output (a stalled log
+/// shipper, `saker run | less` left open): the stdout output gives up at the
+/// deadline and the agent exits, instead of waiting for the pipe forever.
+#[test]
+fn sigterm_exits_while_nothing_reads_stdout() {
+    if !bpf_available() {
+        return;
+    }
+    let dir = unique_dir();
+    let r = dir.path().join("rules.yaml");
+    std::fs::write(&r, rules(dir.path())).expect("rules");
+    let log = dir.path().join("agent.log");
+    let extra = vec![
+        "saker.shutdown_timeout_ms=1000".to_string(),
+        format!("saker.lock_file={}", unique_lock_file().display()),
+    ];
+    let mut child = Command::new(saker_bin())
+        .args(agent_args(r.to_str().expect("utf-8"), &extra))
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("spawn");
+    let _unread = child.stdout.take().expect("stdout");
+    let agent_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("the agent to start", Duration::from_secs(90), || {
+        agent_log().contains("watching")
+    });
+    // Far more than a pipe holds (64 KiB): the writer blocks.
+    for i in 0..3000 {
+        std::fs::write(dir.path().join(format!("marker-{i}")), b"x").expect("marker");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let t0 = Instant::now();
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("no exit 20 s after SIGTERM:\n{}", agent_log());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = t0.elapsed();
+    eprintln!("SIGTERM to exit with stdout unread: {took:?} (grace 1000 ms)");
+    assert!(status.success(), "{status:?}\n{}", agent_log());
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+}

@@ -36,6 +36,11 @@ fn main() -> ExitCode {
             Command::BenchFloor(a) => cli::bench_floor::run(a).await,
         }
     });
+    // The outputs gave up on what they could not deliver by their deadline
+    // (saker.shutdown_timeout_ms); a blocking write still stuck on a pipe
+    // nobody reads (tokio's stdout) must not keep the process alive, as
+    // dropping the runtime would (it waits for blocking tasks).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     match result {
         Ok(code) => code,
         // A closed pipe (`saker fields | head`) ends the output, not the program's success.

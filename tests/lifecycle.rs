@@ -389,3 +389,43 @@ fn sigterm_exits_while_nothing_reads_stdout() {
     assert!(status.success(), "{status:?}\n{}", agent_log());
     assert!(took < Duration::from_secs(5), "exit took {took:?}");
 }
+
+/// A `program_output` program (`keep_alive`) that ignores its input does
+/// not outlive the agent: it and what its shell started are killed once the
+/// shutdown deadline passes.
+#[test]
+fn a_program_output_that_ignores_its_input_does_not_outlive_the_agent() {
+    if !bpf_available() {
+        return;
+    }
+    let dir = unique_dir();
+    let r = dir.path().join("rules.yaml");
+    std::fs::write(&r, rules(dir.path())).expect("rules");
+    // A number no other process here sleeps for, to find it afterwards.
+    let secs = 300_000 + std::process::id() % 100_000;
+    let extra = vec![
+        "saker.shutdown_timeout_ms=1000".to_string(),
+        "program_output.enabled=true".to_string(),
+        "program_output.keep_alive=true".to_string(),
+        // Its output elsewhere: the agent's stdout pipe must close when it exits.
+        format!("program_output.program=sleep {secs} >/dev/null 2>&1; echo done >/dev/null"),
+    ];
+    let run = SakerRun::start(&refs(&agent_args(r.to_str().expect("utf-8"), &extra)));
+    std::fs::write(dir.path().join("marker-0"), b"x").expect("marker");
+    let sleeping = || {
+        std::fs::read_dir("/proc")
+            .expect("/proc")
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .filter(|c| c == format!("sleep\0{secs}\0").as_bytes())
+            .count()
+    };
+    wait_for("the program to start", Duration::from_secs(10), || {
+        sleeping() == 1
+    });
+    let (_, err) = run.stop();
+    wait_for("the program to be gone", Duration::from_secs(3), || {
+        sleeping() == 0
+    });
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -995,7 +995,14 @@ async fn live(
             paths.extend(c.rules_paths_on_disk().map(Path::to_path_buf));
         } else {
             let embedded = Path::new(saker::rules::DEFAULT_RULES_NAME);
-            paths.extend(started.reload.rules.iter().filter(|p| *p != embedded).cloned());
+            paths.extend(
+                started
+                    .reload
+                    .rules
+                    .iter()
+                    .filter(|p| *p != embedded)
+                    .cloned(),
+            );
         }
         paths.extend(started.reload.exceptions.iter().cloned());
         paths

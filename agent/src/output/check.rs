@@ -49,13 +49,24 @@ fn check_folder(dir: &Path) -> Result<(), String> {
 /// without writing, so permissions and read-only mounts show), else created
 /// in a folder that must exist and be writable.
 fn check_output_file(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => Err(format!("{} is a folder, not a file", path.display())),
-        Ok(_) => std::fs::OpenOptions::new()
+        // Non-blocking: opening a FIFO for writing otherwise waits for a reader.
+        Ok(m) => match std::fs::OpenOptions::new()
             .append(true)
+            .custom_flags(libc::O_NONBLOCK)
             .open(path)
-            .map(drop)
-            .map_err(|e| format!("cannot write to {}: {e}", path.display())),
+        {
+            Ok(_) => Ok(()),
+            Err(e) if m.file_type().is_fifo() && e.raw_os_error() == Some(libc::ENXIO) => {
+                Err(format!(
+                    "{} is a FIFO that no process reads (start its reader first)",
+                    path.display()
+                ))
+            }
+            Err(e) => Err(format!("cannot write to {}: {e}", path.display())),
+        },
         Err(e) if e.kind() == io::ErrorKind::NotFound => check_folder(&parent_dir(path)),
         Err(e) => Err(format!("{}: {e}", path.display())),
     }
@@ -172,5 +183,29 @@ mod tests {
         );
         assert!(e[0].reason.contains("nocert.pem"), "{e:?}");
         assert!(e[1].reason.contains("is not a folder"), "{e:?}");
+    }
+
+    #[test]
+    fn a_fifo_without_a_reader_is_an_error_not_a_hang() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("alerts.fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let s = settings(&format!(
+            "file_output: {{enabled: true, filename: {}}}",
+            fifo.display()
+        ));
+        let e = check_files(&s);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].reason.contains("FIFO that no process reads"), "{e:?}");
+        // With a reader, writing alerts to a FIFO is fine.
+        let _reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        assert!(check_files(&s).is_empty());
     }
 }

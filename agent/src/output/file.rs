@@ -20,6 +20,19 @@ pub(crate) struct FileSink {
     size: u64,
 }
 
+/// Makes the writes of `f` blocking again after a non-blocking open.
+fn clear_nonblock(f: &std::fs::File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = f.as_raw_fd();
+    // SAFETY: fcntl on an fd `f` owns, with integer arguments only.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 fn numbered(path: &Path, n: u32) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(format!(".{n}"));
@@ -39,11 +52,18 @@ impl FileSink {
 
     async fn open(&mut self) -> io::Result<&mut BufWriter<File>> {
         if self.file.is_none() {
+            // Non-blocking open, so a FIFO without a reader is an error (the
+            // alert is retried) instead of a task stuck in open(2); writes
+            // then block as on any pipe (the shutdown deadline bounds them).
             let f = OpenOptions::new()
                 .create(true)
                 .append(true)
+                .custom_flags(libc::O_NONBLOCK)
                 .open(&self.path)
                 .await?;
+            let std = f.into_std().await;
+            clear_nonblock(&std)?;
+            let f = File::from_std(std);
             self.size = f.metadata().await?.len();
             self.file = Some(BufWriter::with_capacity(64 * 1024, f));
         }

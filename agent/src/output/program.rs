@@ -15,7 +15,44 @@ pub(crate) struct ProgramSink {
     program: String,
     keep_alive: bool,
     timeout: Duration,
-    running: Option<(Child, ChildStdin)>,
+    running: Option<(GroupChild, ChildStdin)>,
+}
+
+/// The program's shell, leader of its own process group: dropped before it
+/// was waited for (a timeout, an output task aborted at the shutdown
+/// deadline), the whole group is killed, so nothing the shell started
+/// outlives the agent.
+#[derive(Debug)]
+struct GroupChild(Child);
+
+impl GroupChild {
+    /// SIGKILL to the group (the shell and what it started).
+    fn kill_group(&self) {
+        if let Some(pid) = self.0.id() {
+            // SAFETY: kill(2) with integer arguments; the group is the child's own.
+            unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+        }
+    }
+}
+
+impl std::ops::Deref for GroupChild {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for GroupChild {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for GroupChild {
+    fn drop(&mut self) {
+        // `id()` is None once the child was waited for: nothing to kill.
+        self.kill_group();
+    }
 }
 
 impl ProgramSink {
@@ -28,19 +65,24 @@ impl ProgramSink {
         }
     }
 
-    fn spawn(&self) -> io::Result<(Child, ChildStdin)> {
+    fn spawn(&self) -> io::Result<(GroupChild, ChildStdin)> {
         let mut child = Command::new("/bin/sh")
             .arg("-c")
             .arg(&self.program)
             .stdin(Stdio::piped())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit())
+            // Its own process group, so what the shell started goes with it
+            // (kill_group); killed if the sink is dropped while it runs
+            // (an output task aborted at the shutdown deadline).
+            .process_group(0)
+            .kill_on_drop(true)
             .spawn()?;
         let stdin = child
             .stdin
             .take()
             .ok_or_else(|| io::Error::other("child has no stdin"))?;
-        Ok((child, stdin))
+        Ok((GroupChild(child), stdin))
     }
 
     /// Closes the program's stdin and waits for it to exit, up to the timeout.
@@ -59,6 +101,7 @@ impl ProgramSink {
                 }
             }
             Err(_) => {
+                child.kill_group();
                 let _ = child.start_kill();
                 Err(DeliveryError::Timeout(self.timeout))
             }

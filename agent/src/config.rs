@@ -1379,20 +1379,70 @@ fn remove_at(root: &mut Value, path: &[KeySeg]) {
 /// reported (not only the first) and left out, so that the rest is still
 /// read and checked.
 fn read_shape(root: &mut Value, issues: &mut Vec<ConfigIssue>) -> Option<ConfigFile> {
-    let err = match serde_yaml::from_value::<ConfigFile>(root.clone()) {
-        Ok(f) => return Some(f),
-        Err(e) => e,
+    loop {
+        let err = match serde_yaml::from_value::<ConfigFile>(root.clone()) {
+            Ok(f) => return Some(f),
+            Err(e) => e,
+        };
+        let mut bad = Vec::new();
+        shape_errors(root, &mut Vec::new(), &err, &mut bad);
+        // Falco's YAML 1.1 booleans (`yes`, `on`, ...) where a boolean is
+        // expected: taken as such, and the tree read again.
+        let mut fixed = false;
+        for (path, msg) in &bad {
+            if msg.ends_with("expected a boolean")
+                && let Some(v) = value_at_mut(root, path)
+                && let Some(b) = v.as_str().and_then(yaml11_bool)
+            {
+                *v = Value::Bool(b);
+                fixed = true;
+            }
+        }
+        if fixed {
+            continue;
+        }
+        // Last first: removing a list element shifts the ones after it.
+        for (path, _) in bad.iter().rev() {
+            remove_at(root, path);
+        }
+        for (path, msg) in bad {
+            issues.push(ConfigIssue::new(key_string(&path), msg));
+        }
+        return serde_yaml::from_value::<ConfigFile>(root.clone()).ok();
+    }
+}
+
+/// A YAML 1.1 boolean word, as Falco's yaml-cpp reads a `bool` (its
+/// `convert<bool>`: y/yes/true/on and n/no/false/off, in lower, Title or
+/// UPPER case); `None` for anything else.
+fn yaml11_bool(s: &str) -> Option<bool> {
+    let lower = s.to_ascii_lowercase();
+    let cased = s == lower || s == s.to_ascii_uppercase() || {
+        let mut c = lower.chars();
+        c.next()
+            .is_some_and(|f| s == format!("{}{}", f.to_ascii_uppercase(), c.as_str()))
     };
-    let mut bad = Vec::new();
-    shape_errors(root, &mut Vec::new(), &err, &mut bad);
-    // Last first: removing a list element shifts the ones after it.
-    for (path, _) in bad.iter().rev() {
-        remove_at(root, path);
+    if !cased {
+        return None;
     }
-    for (path, msg) in bad {
-        issues.push(ConfigIssue::new(key_string(&path), msg));
+    match lower.as_str() {
+        "y" | "yes" | "true" | "on" => Some(true),
+        "n" | "no" | "false" | "off" => Some(false),
+        _ => None,
     }
-    serde_yaml::from_value::<ConfigFile>(root.clone()).ok()
+}
+
+/// The value at `path`, if there is one.
+fn value_at_mut<'v>(root: &'v mut Value, path: &[KeySeg]) -> Option<&'v mut Value> {
+    let mut cur = root;
+    for seg in path {
+        cur = match (seg, cur) {
+            (KeySeg::Name(n), Value::Mapping(m)) => m.get_mut(n.as_str())?,
+            (KeySeg::Index(i), Value::Sequence(s)) => s.get_mut(*i)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
 }
 
 /// Reads the config file (if any), applies the `-o` overrides in order, and
@@ -2062,6 +2112,27 @@ mod tests {
         .unwrap();
         assert_eq!(c.min_priority, Priority::Warning);
         assert_eq!(c.ignored_keys, vec!["syslog_output", "grpc"]);
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_are_read_as_falco_reads_them() {
+        // Falco's configs (yaml-cpp) may say yes/no/on/off; serde_yaml is
+        // YAML 1.2 and reads them as strings.
+        let c = load_str(
+            "json_output: yes\nfile_output: {enabled: On, filename: /tmp/x}\nstdout_output: {enabled: NO}\n",
+            &["webserver.enabled=off"],
+        )
+        .unwrap();
+        assert!(c.outputs.format.json);
+        assert!(!c.webserver.enabled);
+        // Strings where strings are expected stay strings; other words are
+        // still errors.
+        let c = load_str("rules_files: [yes]\n", &[]).unwrap();
+        assert_eq!(c.rules_files, vec![PathBuf::from("yes")]);
+        let e = load_str("json_output: maybe\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("json_output"), "{e}");
+        assert_eq!(yaml11_bool("YeS"), None, "mixed case is not yaml-cpp's");
+        assert_eq!(yaml11_bool("Off"), Some(false));
     }
 
     #[test]

@@ -116,6 +116,16 @@ impl PathPrefixes {
         }
     }
 
+    /// The paths (without trailing `/`), `/` itself aside ([`Self::has_root`]).
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.set.iter()
+    }
+
+    /// Whether `/` is one of the paths (every absolute path matches).
+    pub fn has_root(&self) -> bool {
+        self.root
+    }
+
     pub fn matches(&self, path: &str) -> bool {
         if self.root && path.starts_with('/') {
             return true;

@@ -27,6 +27,7 @@ pub mod format;
 pub mod loader;
 pub mod matcher;
 pub mod parser;
+pub mod pushdown;
 pub mod yaml;
 
 use std::cell::RefCell;

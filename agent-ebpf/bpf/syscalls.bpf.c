@@ -97,11 +97,12 @@ static __always_inline void set_args(struct ev *e, __u64 a0, __u64 a1, __u64 a2,
  * and whether the call created the file: the new file's FMODE_CREATED, as
  * Falco's probes report it (PPM_O_F_CREATED, modern_bpf
  * extract__fmode_created_from_fd). */
-static __noinline void fill_open(struct ev *e, __s32 nr, __s64 ret, struct sys_args *sa)
+static __noinline __u32 fill_open(struct ev *e, __s32 nr, __s64 ret, struct sys_args *sa)
 {
 	__u64 dirfd = (__u64)(__s64)AT_FDCWD_, flags = 0, mode = 0, resolve = 0;
 	const void *path = 0;
 	struct saker_event_header *h = ev_hdr(e);
+	__u32 at;
 
 	switch (nr) {
 	case NR_open:
@@ -143,7 +144,172 @@ static __noinline void fill_open(struct ev *e, __s32 nr, __s64 ret, struct sys_a
 		if (f && (BPF_CORE_READ(f, f_mode) & FMODE_CREATED_))
 			h->args[4] = SAKER_OPEN_CREATED;
 	}
+	at = e->off;
 	push_user_str(e, path, SAKER_MAX_PATH);
+	return at;
+}
+
+
+/* ---- the rule-derived open filter (agent/src/rules/pushdown.rs) ----
+ *
+ * An open whose path no enabled rule can match is not emitted. The loader
+ * fills `open_prefixes` with the rules' path prefixes (an exact path is its
+ * text plus the NUL) and `open_suffixes` with their suffixes, reversed;
+ * `filter_config` turns the filter on. Only plain absolute paths (their own
+ * normalized form, as `OpenFilter::passes` in userspace defines them) of
+ * files that are not directories are tested: anything else is emitted. */
+
+struct path_key {
+	__u32 prefixlen; /* bits */
+	__u8 data[SAKER_FILTER_PATH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SAKER_FILTER_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct path_key);
+	__type(value, __u8);
+} open_prefixes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SAKER_FILTER_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct path_key);
+	__type(value, __u8);
+} open_suffixes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct saker_filter_config);
+} filter_config SEC(".maps");
+
+/* Records the filter left out, per event type (as drops_by_type). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SAKER_DROP_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} filtered_by_type SEC(".maps");
+
+#define S_IFMT_ 00170000
+#define S_IFDIR_ 0040000
+#define O_DIRECTORY_ 0200000
+
+/* Whether the open whose path parameter starts at `at` in the record must be
+ * emitted. The path is already in the scratch buffer; the keys are built in
+ * its upper half, which records never use. */
+static __noinline bool open_wanted(struct ev *e, __u32 at, __s64 ret, __u64 flags)
+{
+	__u32 zero = 0;
+	struct saker_filter_config *cfg = bpf_map_lookup_elem(&filter_config, &zero);
+	struct path_key *k, *rk;
+	__u8 c, prev = 0, prev2 = 0;
+	__u32 n, i;
+
+	if (!cfg || !cfg->open)
+		return true;
+	if (e->flags & (SAKER_F_TRUNCATED | SAKER_F_READ_FAILED))
+		return true;
+	n = e->s->buf[OFF(at)] | ((__u32)e->s->buf[OFF(at + 1)] << 8);
+	if (n == 0 || n >= SAKER_FILTER_PATH)
+		return true;
+	if (e->s->buf[OFF(at + 2)] != '/' || (flags & O_DIRECTORY_))
+		return true;
+	if (ret >= 0) {
+		struct file *f = fd_to_file(bpf_get_current_task_btf(), ret);
+
+		if (f && (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) == S_IFDIR_)
+			return true;
+	}
+	k = (struct path_key *)&e->s->buf[SCRATCH_HALF];
+	rk = (struct path_key *)&e->s->buf[SCRATCH_HALF + sizeof(struct path_key) + 8];
+	for (i = 0; i < SAKER_FILTER_PATH; i++) {
+		if (i >= n)
+			break;
+		c = e->s->buf[OFF(at + 2 + i)];
+		/* Not plain: "//", "/./", "../" (a name ending in ".." too). */
+		if (c == '/' && (prev == '/' || (prev == '.' && (prev2 == '/' || prev2 == '.'))))
+			return true;
+		k->data[i & (SAKER_FILTER_PATH - 1)] = c;
+		rk->data[(n - 1 - i) & (SAKER_FILTER_PATH - 1)] = c;
+		prev2 = prev;
+		prev = c;
+	}
+	/* Not plain at the end: "/", "/.", "..". */
+	if (n > 1 && (prev == '/' || (prev == '.' && (prev2 == '/' || prev2 == '.'))))
+		return true;
+	k->data[n & (SAKER_FILTER_PATH - 1)] = 0;
+	k->prefixlen = (n + 1) * 8;
+	if (bpf_map_lookup_elem(&open_prefixes, k))
+		return true;
+	if (cfg->suffixes) {
+		rk->prefixlen = n * 8;
+		if (bpf_map_lookup_elem(&open_suffixes, rk))
+			return true;
+	}
+	return false;
+}
+
+/* Marks `fd` of the current process untracked (its open was filtered) or,
+ * `untrack` false, tracked again (an emitted event made it). */
+static __always_inline void set_untracked(struct task_struct *task, __s64 fd, bool untrack)
+{
+	__u32 tgid = task->tgid;
+	struct untracked_fds *u;
+
+	if (fd < 0 || fd >= SAKER_UNTRACKED_FDS)
+		return;
+	u = bpf_map_lookup_elem(&untracked, &tgid);
+	if (!u) {
+		struct untracked_fds zero = {};
+
+		if (!untrack)
+			return;
+		bpf_map_update_elem(&untracked, &tgid, &zero, BPF_NOEXIST);
+		u = bpf_map_lookup_elem(&untracked, &tgid);
+		if (!u)
+			return;
+	}
+	if (untrack)
+		__sync_fetch_and_or(&u->bits[((__u64)fd / 64) & (SAKER_UNTRACKED_FDS / 64 - 1)], 1ULL << ((__u64)fd & 63));
+	else
+		__sync_fetch_and_and(&u->bits[((__u64)fd / 64) & (SAKER_UNTRACKED_FDS / 64 - 1)], ~(1ULL << ((__u64)fd & 63)));
+}
+
+/* Whether a close of `fd` is one of a filtered open's fd (then forgotten). */
+static __always_inline bool close_untracked(struct task_struct *task, __s64 fd)
+{
+	__u32 tgid = task->tgid;
+	struct untracked_fds *u;
+	__u64 bit, *w;
+
+	if (fd < 0 || fd >= SAKER_UNTRACKED_FDS)
+		return false;
+	u = bpf_map_lookup_elem(&untracked, &tgid);
+	if (!u)
+		return false;
+	w = &u->bits[((__u64)fd / 64) & (SAKER_UNTRACKED_FDS / 64 - 1)];
+	bit = 1ULL << ((__u64)fd & 63);
+	if (!(*w & bit))
+		return false;
+	__sync_fetch_and_and(w, ~bit);
+	return true;
+}
+
+static __always_inline void count_filtered(__s32 nr)
+{
+	__u32 slot = (__u32)nr;
+	__u64 *cnt;
+
+	if (slot >= SAKER_DROP_SLOTS)
+		return;
+	cnt = bpf_map_lookup_elem(&filtered_by_type, &slot);
+	if (cnt)
+		(*cnt)++;
 }
 
 /* connect/bind/sendto/recvfrom/sendmsg/recvmsg/accept: SOCKADDR, TUPLE, UNIX. */
@@ -323,6 +489,11 @@ int BPF_PROG(saker_sys_exit, struct pt_regs *regs, long ret)
 	/* A successful exec is reported by sched_process_exec. */
 	if ((nr == NR_execve || nr == NR_execveat) && ret == 0)
 		return 0;
+	/* The close of an fd whose open the filter left out. */
+	if (nr == NR_close && close_untracked(task, (__s64)(__s32)regs->di)) {
+		count_filtered(nr);
+		return 0;
+	}
 
 	sa.a[0] = regs->di;
 	sa.a[1] = regs->si;
@@ -338,9 +509,18 @@ int BPF_PROG(saker_sys_exit, struct pt_regs *regs, long ret)
 	case NR_open:
 	case NR_openat:
 	case NR_openat2:
-	case NR_creat:
-		fill_open(&e, nr, ret, &sa);
+	case NR_creat: {
+		__u32 at = fill_open(&e, nr, ret, &sa);
+
+		if (!open_wanted(&e, at, ret, ev_hdr(&e)->args[1])) {
+			ev_discard(&e);
+			count_filtered(nr);
+			set_untracked(task, ret, true);
+			return 0;
+		}
+		set_untracked(task, ret, false);
 		break;
+	}
 	case NR_connect:
 	case NR_bind:
 	case NR_sendto:
@@ -406,6 +586,25 @@ int BPF_PROG(saker_sys_exit, struct pt_regs *regs, long ret)
 			h->args[i] = sa.a[i];
 		break;
 	}
+	}
+	/* An emitted event that made an fd: userspace tracks it. */
+	switch (nr) {
+	case NR_socket:
+	case NR_accept:
+	case NR_accept4:
+	case NR_dup:
+	case NR_dup2:
+	case NR_dup3:
+	case NR_memfd_create:
+	case NR_userfaultfd:
+		if (ret >= 0)
+			set_untracked(task, ret, false);
+		break;
+	case NR_fcntl:
+		/* F_DUPFD, F_DUPFD_CLOEXEC */
+		if (ret >= 0 && (sa.a[1] == 0 || sa.a[1] == 1030))
+			set_untracked(task, ret, false);
+		break;
 	}
 	ev_submit(&e);
 	return 0;

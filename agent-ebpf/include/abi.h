@@ -202,6 +202,22 @@ _Static_assert(sizeof(struct saker_sock_tuple) == 48, "sock tuple size");
  * can name the event types (and the rules) a drop made blind. */
 #define SAKER_DROP_SLOTS SAKER_INTEREST_SLOTS
 
+/* The rule-derived open filter (agent/src/rules/pushdown.rs): paths of at
+ * most SAKER_FILTER_PATH - 1 bytes are tested; each of its two tries holds
+ * at most SAKER_FILTER_ENTRIES patterns. */
+#define SAKER_FILTER_PATH 256
+#define SAKER_FILTER_ENTRIES 4096
+/* Fds (0 to SAKER_UNTRACKED_FDS - 1) whose filtered open makes their close
+ * filtered too, per process; processes tracked at once. */
+#define SAKER_UNTRACKED_FDS 1024
+#define SAKER_UNTRACKED_PROCS 16384
+
+/* `filter_config` entry 0: what the probe filters. */
+struct saker_filter_config {
+	__u32 open;     /* non-zero: opens are filtered by path */
+	__u32 suffixes; /* non-zero: open_suffixes holds entries */
+};
+
 /* Per-CPU counters (the `counters` map, one struct per CPU). */
 struct saker_counters {
 	__u64 emitted;          /* records written to the ring buffer           */

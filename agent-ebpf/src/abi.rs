@@ -21,6 +21,22 @@ pub const INTEREST_SLOTS: u32 = SYSCALL_SLOTS + 3;
 /// Entries of the `drops_by_type` map: records lost per event type, indexed
 /// like the interest map (`SAKER_DROP_SLOTS`).
 pub const DROP_SLOTS: u32 = INTEREST_SLOTS;
+/// The open filter's path bound (bytes with the NUL) and entries per trie.
+pub const FILTER_PATH: usize = 256;
+pub const FILTER_ENTRIES: u32 = 4096;
+/// Fds per process whose filtered open filters their close too.
+pub const UNTRACKED_FDS: u32 = 1024;
+pub const UNTRACKED_PROCS: u32 = 16384;
+
+/// `filter_config` entry 0 (`struct saker_filter_config`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FilterConfig {
+    /// Non-zero: opens are filtered by path.
+    pub open: u32,
+    /// Non-zero: `open_suffixes` holds entries.
+    pub suffixes: u32,
+}
 
 pub const EV_SYSCALL: u16 = 1;
 pub const EV_EXEC: u16 = 2;
@@ -248,6 +264,10 @@ mod tests {
             ("INTEREST_EXIT", INTEREST_EXIT.into()),
             ("INTEREST_SLOTS", INTEREST_SLOTS.into()),
             ("DROP_SLOTS", DROP_SLOTS.into()),
+            ("FILTER_PATH", FILTER_PATH as u64),
+            ("FILTER_ENTRIES", FILTER_ENTRIES.into()),
+            ("UNTRACKED_FDS", UNTRACKED_FDS.into()),
+            ("UNTRACKED_PROCS", UNTRACKED_PROCS.into()),
             ("F_TRUNCATED", F_TRUNCATED.into()),
             ("F_READ_FAILED", F_READ_FAILED.into()),
             ("OPEN_CREATED", OPEN_CREATED),

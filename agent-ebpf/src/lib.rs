@@ -39,6 +39,11 @@ pub mod maps {
     pub const DROPS_BY_TYPE: &str = "drops_by_type";
     pub const CLOCK: &str = "clock";
     pub const SCRATCH: &str = "scratch";
+    /// The rule-derived open filter (`bpf/syscalls.bpf.c`).
+    pub const OPEN_PREFIXES: &str = "open_prefixes";
+    pub const OPEN_SUFFIXES: &str = "open_suffixes";
+    pub const FILTER_CONFIG: &str = "filter_config";
+    pub const FILTERED_BY_TYPE: &str = "filtered_by_type";
 }
 
 /// Scratch buffers per CPU (`SCRATCH_SLOTS_PER_CPU` in bpf/lib/common.h).

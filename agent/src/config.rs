@@ -972,6 +972,9 @@ pub struct SakerConfig {
     pub lock_file: PathBuf,
     /// Bounds of the state tables.
     pub state: StateConfig,
+    /// The rule-derived kernel filter: opens no enabled rule can match are
+    /// left out by the probe (docs/rules.md "Kernel filter").
+    pub kernel_filter: bool,
 }
 
 impl Default for SakerConfig {
@@ -993,6 +996,7 @@ impl Default for SakerConfig {
             observe_log: None,
             lock_file: PathBuf::from(crate::instance::DEFAULT_LOCK_FILE),
             state: StateConfig::default(),
+            kernel_filter: true,
         }
     }
 }
@@ -1082,6 +1086,8 @@ pub struct Config {
     pub lock_file: PathBuf,
     /// `saker.state`: bounds of the state tables.
     pub state_limits: crate::state::StateLimits,
+    /// `saker.kernel_filter`.
+    pub kernel_filter: bool,
     /// Falco's `watch_config_files` (default true).
     pub watch_config_files: bool,
     /// Where each value came from, to locate later findings.
@@ -1919,6 +1925,7 @@ fn validate(f: ConfigFile, all: &mut Vec<ConfigIssue>) -> Option<Config> {
         observe_log: f.saker.observe_log.clone(),
         lock_file: f.saker.lock_file.clone(),
         state_limits,
+        kernel_filter: f.saker.kernel_filter,
         watch_config_files: f.watch_config_files,
         sources: ConfigSources::default(),
     })

@@ -215,6 +215,7 @@ mod tests {
             },
             per_cpu: Vec::new(),
             dropped_by_slot: Vec::new(),
+            filtered_by_slot: Vec::new(),
         }
     }
 

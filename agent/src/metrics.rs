@@ -547,6 +547,17 @@ impl Collector for Metrics {
             .into_iter()
             .map(|(t, n)| (labels(&[("evt_type", t.name())]), n))
             .collect();
+        let filtered: Vec<(Labels, u64)> = s
+            .kernel
+            .filtered_by_type()
+            .into_iter()
+            .map(|(t, n)| (labels(&[("evt_type", t.name())]), n))
+            .collect();
+        e.counter(
+            "kernel_filtered_by_event",
+            "Events the probe left out because no enabled rule can match them (the rule-derived kernel filter, saker.kernel_filter), by event type.",
+            &filtered,
+        )?;
         e.counter(
             "kernel_drops_by_event",
             "Events the kernel side could not deliver, by event type (exec records count as execve, fork records as clone).",
@@ -1002,6 +1013,7 @@ pub fn exported_names() -> Vec<String> {
         "proc_lookup_misses",
         "proc_swept",
         "proc_rescans",
+        "kernel_filtered_by_event",
         "fds_recovered",
         "state_evictions",
         "cpu_seconds",
@@ -1174,6 +1186,8 @@ mod tests {
             .unwrap_or(0) as usize;
         s.kernel.dropped_by_slot = vec![0; saker_ebpf::abi::DROP_SLOTS as usize];
         s.kernel.dropped_by_slot[openat] = 3;
+        s.kernel.filtered_by_slot = vec![0; saker_ebpf::abi::DROP_SLOTS as usize];
+        s.kernel.filtered_by_slot[openat] = 1000;
         s.programs = vec![ProgramStats {
             name: "saker_sys_exit",
             run_time_ns: 1000,

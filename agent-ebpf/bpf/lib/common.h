@@ -64,6 +64,22 @@ struct {
 	__type(value, __u64);
 } drops_by_type SEC(".maps") __weak;
 
+/* Per process (tgid), the fds below SAKER_UNTRACKED_FDS whose open the
+ * rule-derived filter left out (syscalls.bpf.c): their close is left out
+ * too. An fd leaves the set when an emitted event makes it again; the entry
+ * goes with the process (process.bpf.c) or, if its exit is missed, with LRU
+ * eviction. */
+struct untracked_fds {
+	__u64 bits[SAKER_UNTRACKED_FDS / 64];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SAKER_UNTRACKED_PROCS);
+	__type(key, __u32);
+	__type(value, struct untracked_fds);
+} untracked SEC(".maps") __weak;
+
 /* Bytes written by this CPU since it last woke the consumer. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -177,6 +177,52 @@ fn interest_of(cfg: &Config, rules: &RuleSet) -> saker::probe::InterestSet {
     }
 }
 
+/// The rule-derived open filter the probe applies (`saker.kernel_filter`),
+/// off when a recording is written (it keeps every event for later rules)
+/// or `base_syscalls.all` asks for everything. `None`: nothing filtered.
+fn open_filter_of(
+    cfg: &Config,
+    rules: &RuleSet,
+    writing: bool,
+) -> saker::rules::pushdown::OpenFilter {
+    if !cfg.kernel_filter || writing || cfg.base_syscalls_all {
+        return saker::rules::pushdown::OpenFilter::default();
+    }
+    saker::rules::pushdown::open_filter(rules)
+}
+
+/// Loads `filter` into the probe and says what it does.
+fn apply_open_filter(
+    probe: &mut Probe,
+    filter: &saker::rules::pushdown::OpenFilter,
+) -> Result<(), saker::probe::ProbeError> {
+    probe.set_open_filter(filter.patterns.as_deref())?;
+    match &filter.patterns {
+        Some(p) => log::info!(
+            "kernel filter: opens of paths no enabled rule can match are left out in the kernel ({} path patterns; saker.kernel_filter=false turns it off)",
+            p.len()
+        ),
+        None if !filter.unreduced.is_empty() => log::info!(
+            "kernel filter: opens are not filtered: {} enabled rules need opens of any path ({}{})",
+            filter.unreduced.len(),
+            filter
+                .unreduced
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            if filter.unreduced.len() > 3 {
+                ", ..."
+            } else {
+                ""
+            }
+        ),
+        None => {}
+    }
+    Ok(())
+}
+
 /// Configuration keys whose new value a reload cannot apply (they take
 /// effect at the next start), compared by value.
 fn restart_keys(running: &Config, new: &Config) -> Vec<&'static str> {
@@ -858,6 +904,7 @@ async fn live(
     started: Started,
 ) -> Result<ExitCode> {
     let interest = interest_of(cfg, &ruleset);
+    let writing = write.is_some();
     let opts = ProbeOptions {
         ring_bytes: cfg.ring_bytes,
         // Without CAP_SYS_ADMIN the kernel refuses BPF_ENABLE_STATS (warned
@@ -871,6 +918,7 @@ async fn live(
         Err(e) => return Ok(probe_failed(e)),
     };
     probe.set_interest(&interest)?;
+    apply_open_filter(&mut probe, &open_filter_of(cfg, &ruleset, write.is_some()))?;
     let mut reader = RingReader::new(probe.take_ring()?, cfg.drain_interval)?;
     let outputs = start_outputs(cfg)?;
     metrics.set_outputs(outputs.clone());
@@ -1081,6 +1129,16 @@ async fn live(
                         // they are swapped in: no event they need is missed.
                         if let Err(e) = probe.set_interest(&interest) {
                             let text = format!("updating the kernel's event types: {e}");
+                            log::error!("reload failed; the previous rules keep running: {text}");
+                            sampler.reloads_failed += 1;
+                            outputs.send(reload_failure_alert(pipe.engine.hostname(), &text));
+                            continue;
+                        }
+                        // Likewise the open filter: the new patterns are in
+                        // before the swap (the old ones leave with it).
+                        let filter = open_filter_of(&new_cfg, &rules.ruleset, writing);
+                        if let Err(e) = apply_open_filter(&mut probe, &filter) {
+                            let text = format!("updating the kernel filter: {e}");
                             log::error!("reload failed; the previous rules keep running: {text}");
                             sampler.reloads_failed += 1;
                             outputs.send(reload_failure_alert(pipe.engine.hostname(), &text));

@@ -122,6 +122,9 @@ pub struct KernelCounters {
     /// (syscall number, or `abi::INTEREST_EXEC`/`FORK`/`EXIT`). Empty when
     /// not read.
     pub dropped_by_slot: Vec<u64>,
+    /// Records the rule-derived filter left out, per interest slot (only
+    /// the open family's slots are read). Empty when not read.
+    pub filtered_by_slot: Vec<u64>,
 }
 
 impl KernelCounters {
@@ -132,6 +135,16 @@ impl KernelCounters {
 
     /// Lost records by event type (non-zero only). Exec records stand for
     /// `execve`, fork records for `clone`, exit records for `procexit`.
+    /// Records the open filter left out, per event type, largest first.
+    pub fn filtered_by_type(&self) -> Vec<(crate::event::EventType, u64)> {
+        by_event_type(
+            self.filtered_by_slot
+                .iter()
+                .enumerate()
+                .map(|(slot, n)| (slot as u32, *n)),
+        )
+    }
+
     pub fn dropped_by_type(&self) -> Vec<(crate::event::EventType, u64)> {
         by_event_type(
             self.dropped_by_slot
@@ -414,6 +427,121 @@ impl Probe {
         Ok(())
     }
 
+    /// Loads the rule-derived open filter (`rules::pushdown`): the patterns
+    /// go into the tries first, then the filter is switched on, then the
+    /// entries no longer wanted are removed, so that no moment filters what
+    /// the new patterns or the old ones want. `None` (or `enabled` false)
+    /// switches it off and empties the tries. Errors: a map missing or a
+    /// write refused (more than [`abi::FILTER_ENTRIES`] patterns).
+    pub fn set_open_filter(
+        &mut self,
+        patterns: Option<&[crate::rules::pushdown::PathPattern]>,
+    ) -> Result<(), ProbeError> {
+        use crate::rules::pushdown::PathPattern;
+        use aya::maps::lpm_trie::{Key, LpmTrie};
+        type PathKey = Key<[u8; abi::FILTER_PATH]>;
+        let key = |text: &[u8], nul: bool| -> Option<PathKey> {
+            let len = text.len() + usize::from(nul);
+            if len > abi::FILTER_PATH || text.is_empty() {
+                return None;
+            }
+            let mut data = [0u8; abi::FILTER_PATH];
+            data[..text.len()].copy_from_slice(text);
+            Some(Key::new((len * 8) as u32, data))
+        };
+        let mut prefixes: Vec<PathKey> = Vec::new();
+        let mut suffixes: Vec<PathKey> = Vec::new();
+        for p in patterns.unwrap_or_default() {
+            // A pattern longer than the probe tests cannot be met by a path
+            // it tests: those paths are always emitted.
+            match p {
+                PathPattern::Prefix(s) => prefixes.extend(key(s.as_bytes(), false)),
+                PathPattern::Exact(s) => prefixes.extend(key(s.as_bytes(), true)),
+                PathPattern::Suffix(s) => {
+                    let rev: Vec<u8> = s.bytes().rev().collect();
+                    suffixes.extend(key(&rev, false));
+                }
+            }
+        }
+        let same =
+            |a: &PathKey, b: &PathKey| a.prefix_len() == b.prefix_len() && a.data() == b.data();
+        for (name, wanted) in [
+            (saker_ebpf::maps::OPEN_PREFIXES, &prefixes),
+            (saker_ebpf::maps::OPEN_SUFFIXES, &suffixes),
+        ] {
+            let map = self
+                .ebpf
+                .map_mut(name)
+                .ok_or(ProbeError::MissingMap(name))?;
+            let mut trie: LpmTrie<&mut MapData, [u8; abi::FILTER_PATH], u8> =
+                LpmTrie::try_from(map).map_err(|source| ProbeError::Map { name, source })?;
+            for k in wanted.iter() {
+                trie.insert(k, 1, 0)
+                    .map_err(|source| ProbeError::Map { name, source })?;
+            }
+        }
+        let name = saker_ebpf::maps::FILTER_CONFIG;
+        let cfg = abi::FilterConfig {
+            open: u32::from(patterns.is_some()),
+            suffixes: u32::from(!suffixes.is_empty()),
+        };
+        {
+            let map = self
+                .ebpf
+                .map_mut(name)
+                .ok_or(ProbeError::MissingMap(name))?;
+            let mut arr: Array<&mut MapData, [u32; 2]> =
+                Array::try_from(map).map_err(|source| ProbeError::Map { name, source })?;
+            arr.set(0, [cfg.open, cfg.suffixes], 0)
+                .map_err(|source| ProbeError::Map { name, source })?;
+        }
+        for (name, wanted) in [
+            (saker_ebpf::maps::OPEN_PREFIXES, &prefixes),
+            (saker_ebpf::maps::OPEN_SUFFIXES, &suffixes),
+        ] {
+            let map = self
+                .ebpf
+                .map_mut(name)
+                .ok_or(ProbeError::MissingMap(name))?;
+            let mut trie: LpmTrie<&mut MapData, [u8; abi::FILTER_PATH], u8> =
+                LpmTrie::try_from(map).map_err(|source| ProbeError::Map { name, source })?;
+            let stale: Vec<PathKey> = trie
+                .keys()
+                .filter_map(Result::ok)
+                .filter(|k| !wanted.iter().any(|w| same(w, k)))
+                .collect();
+            for k in &stale {
+                trie.remove(k)
+                    .map_err(|source| ProbeError::Map { name, source })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the open filter left out, per interest slot, summed over CPUs.
+    pub fn filtered_by_slot(&self) -> Result<Vec<u64>, ProbeError> {
+        let name = saker_ebpf::maps::FILTERED_BY_TYPE;
+        let map = self.ebpf.map(name).ok_or(ProbeError::MissingMap(name))?;
+        let arr: PerCpuArray<&MapData, u64> =
+            PerCpuArray::try_from(map).map_err(|source| ProbeError::Map { name, source })?;
+        let mut out = vec![0u64; abi::DROP_SLOTS as usize];
+        // Only the open family and close are filtered: 5 reads, not 515.
+        for name in crate::rules::pushdown::OPEN_FAMILY.iter().chain(&["close"]) {
+            let Some(nr) = crate::event::EventType::from_name(name).and_then(|t| t.syscall_nr())
+            else {
+                continue;
+            };
+            let values = arr.get(&nr, 0).map_err(|source| ProbeError::Map {
+                name: saker_ebpf::maps::FILTERED_BY_TYPE,
+                source,
+            })?;
+            if let Some(slot) = out.get_mut(nr as usize) {
+                *slot = values.iter().sum();
+            }
+        }
+        Ok(out)
+    }
+
     /// Writes the current boot-to-wall clock offset for event timestamps.
     /// Call periodically so that wall times follow clock adjustments.
     pub fn update_clock(&mut self) -> Result<(), ProbeError> {
@@ -491,6 +619,7 @@ impl Probe {
             }
             *cache = (out.dropped(), out.dropped_by_slot.clone());
         }
+        out.filtered_by_slot = self.filtered_by_slot()?;
         Ok(out)
     }
 

@@ -98,6 +98,10 @@ fn drops_are_counted_per_type_name_the_blind_rules_and_state_recovers() {
         "syscall_event_drops.threshold=0",
         "-o",
         "syscall_event_drops.actions=[log, alert]",
+        // The load is opens no rule matches: the kernel filter would leave
+        // them out and there would be no overload to test.
+        "-o",
+        "saker.kernel_filter=false",
     ]);
     let pid = run.pid();
     let port = webserver_port(&run);

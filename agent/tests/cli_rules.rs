@@ -80,8 +80,33 @@ fn list_shows_priority_state_types_and_tags() {
     assert_eq!(code, 0, "{out}");
     assert!(
         out.lines().any(|l| l
-            == "PTRACE attached to process\tWarning\tenabled\t[ptrace]\t[T1055.008,container,host,maturity_stable,mitre_privilege_escalation,process]"),
+            == "PTRACE attached to process\tWarning\tenabled\t[ptrace]\t[T1055.008,container,host,maturity_stable,mitre_privilege_escalation,process]\topens:none"),
         "{out}"
+    );
+    // What each rule needs of opens: the kernel filter's inputs.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("Read sensitive file untrusted\t")
+                && l.ends_with("\topens:paths")),
+        "{out}"
+    );
+    let (code, out) = saker(&["rules", "list", "--json", "-r", &stable]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let clear_log = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Clear Log Activities")
+        .unwrap();
+    assert_eq!(clear_log["kernel_filter"]["opens"], "paths");
+    assert!(
+        clear_log["kernel_filter"]["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "/var/log/*"),
+        "{clear_log}"
     );
 }
 

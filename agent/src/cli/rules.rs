@@ -111,6 +111,25 @@ fn validate(a: &ValidateArgs) -> Result<ExitCode> {
     })
 }
 
+/// `{"opens": "none"|"paths"|"all", "paths": [...]}`: what a rule needs of
+/// the open family, which decides the kernel filter.
+fn kernel_filter_json(r: &saker::rules::CompiledRule) -> serde_json::Value {
+    use saker::rules::pushdown::{PathPattern, RuleOpens, rule_opens};
+    let opens = rule_opens(r);
+    let paths: Vec<String> = match &opens {
+        RuleOpens::Paths(p) => p
+            .iter()
+            .map(|p| match p {
+                PathPattern::Prefix(s) => format!("{s}*"),
+                PathPattern::Exact(s) => s.clone(),
+                PathPattern::Suffix(s) => format!("*{s}"),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    serde_json::json!({"opens": opens.as_str(), "paths": paths})
+}
+
 fn list(a: &ListArgs) -> Result<ExitCode> {
     let report = saker::preflight::check(&a.files.inputs(&a.files.options));
     let mut err = std::io::stderr().lock();
@@ -138,6 +157,8 @@ fn list(a: &ListArgs) -> Result<ExitCode> {
                 "tags": r.tags.iter().map(|t| t.as_ref()).collect::<Vec<&str>>(),
                 "source": &*r.source,
                 "location": r.location.to_string(),
+                // What the rule needs of opens (docs/rules.md "Kernel filter").
+                "kernel_filter": kernel_filter_json(r),
             })
         })
         .collect();
@@ -156,7 +177,7 @@ fn list(a: &ListArgs) -> Result<ExitCode> {
                 .unwrap_or_default();
             writeln!(
                 out,
-                "{}\t{}\t{}\t[{}]\t[{}]",
+                "{}\t{}\t{}\t[{}]\t[{}]\topens:{}",
                 r.name,
                 r.priority,
                 if r.enabled { "enabled" } else { "disabled" },
@@ -165,7 +186,8 @@ fn list(a: &ListArgs) -> Result<ExitCode> {
                     .iter()
                     .map(|t| t.as_ref())
                     .collect::<Vec<_>>()
-                    .join(",")
+                    .join(","),
+                row["kernel_filter"]["opens"].as_str().unwrap_or("all")
             )?;
         }
     }

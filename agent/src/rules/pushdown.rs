@@ -96,6 +96,45 @@ pub fn is_plain_absolute(raw: &[u8]) -> bool {
         || raw.windows(3).any(|w| w == b"/./" || w == b"../"))
 }
 
+/// What one rule needs of the open family, as `saker rules list` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleOpens {
+    /// No open at all: the rule does not filter opens out, nor keep any.
+    None,
+    /// Opens of these paths (plus the always-passed ones).
+    Paths(Vec<PathPattern>),
+    /// Opens of any path: while the rule is enabled, opens are not filtered.
+    All,
+}
+
+impl RuleOpens {
+    /// `none`, `paths` or `all`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RuleOpens::None => "none",
+            RuleOpens::Paths(_) => "paths",
+            RuleOpens::All => "all",
+        }
+    }
+}
+
+/// What `rule` needs of the open family (whether enabled or not).
+pub fn rule_opens(rule: &CompiledRule) -> RuleOpens {
+    let opens: Vec<EventType> = OPEN_FAMILY
+        .iter()
+        .filter_map(|n| EventType::from_name(n))
+        .collect();
+    match rule_need(rule, &opens) {
+        None => RuleOpens::All,
+        Some(p) if p.is_empty() => RuleOpens::None,
+        Some(mut p) => {
+            p.sort();
+            p.dedup();
+            RuleOpens::Paths(p)
+        }
+    }
+}
+
 /// The filter of the open family for the enabled rules of `rules`.
 pub fn open_filter(rules: &RuleSet) -> OpenFilter {
     let opens: Vec<EventType> = OPEN_FAMILY
@@ -456,6 +495,36 @@ mod tests {
                 PathPattern::Prefix("/etc".into()),
                 PathPattern::Prefix("/usr/bin".into())
             ])
+        );
+    }
+
+    #[test]
+    fn each_rule_says_what_it_needs_of_opens() {
+        let loaded = load_sources(&[RuleSource {
+            name: "t.yaml".into(),
+            text: format!(
+                "{}{}{}",
+                rule("evt.type = openat and fd.name = /etc/shadow").replace("R\n", "Shadow\n"),
+                rule("evt.type = execve").replace("R\n", "Exec\n"),
+                rule("evt.type = openat and proc.name = cat").replace("R\n", "Cat\n"),
+            ),
+        }]);
+        let got: Vec<(String, RuleOpens)> = loaded
+            .ruleset
+            .rules()
+            .iter()
+            .map(|r| (r.name.to_string(), rule_opens(r)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "Shadow".to_string(),
+                    RuleOpens::Paths(vec![PathPattern::Exact("/etc/shadow".into())])
+                ),
+                ("Exec".to_string(), RuleOpens::None),
+                ("Cat".to_string(), RuleOpens::All),
+            ]
         );
     }
 

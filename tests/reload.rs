@@ -163,6 +163,31 @@ fn twenty_reloads_lose_and_duplicate_no_alert() {
     );
 }
 
+/// A rule on opens of `dir/marker-*` whose output carries `rev=TAG`.
+fn marker_rule(dir: &Path, tag: &str) -> String {
+    format!(
+        "- rule: Reload marker\n  desc: opens of marker files\n  \
+         condition: evt.type in (open, openat) and fd.name startswith {}/marker-\n  \
+         output: marker file=%fd.name rev={tag}\n  priority: WARNING\n",
+        dir.display()
+    )
+}
+
+/// The `rev=` tags of the marker alerts in `stdout`, in order.
+fn marker_tags(stdout: &str) -> Vec<String> {
+    parse_alerts(stdout)
+        .iter()
+        .filter(|a| a["rule"] == "Reload marker")
+        .filter_map(|a| {
+            a["output"]
+                .as_str()
+                .and_then(|o| o.split("rev=").nth(1))
+                .and_then(|t| t.split_whitespace().next())
+                .map(str::to_string)
+        })
+        .collect()
+}
+
 /// A rules file that a reloaded configuration names for the first time is
 /// watched from then on: its edits reload too.
 #[test]
@@ -173,14 +198,7 @@ fn a_rules_file_added_by_a_reload_is_watched() {
     let dir = unique_dir();
     let d = dir.path().join("watched");
     std::fs::create_dir(&d).expect("mkdir");
-    let rule = |tag: &str| {
-        format!(
-            "- rule: Reload marker\n  desc: opens of marker files\n  \
-             condition: evt.type in (open, openat) and fd.name startswith {}/marker-\n  \
-             output: marker file=%fd.name rev={tag}\n  priority: WARNING\n",
-            d.display()
-        )
-    };
+    let rule = |tag: &str| marker_rule(&d, tag);
     let a = dir.path().join("a.yaml");
     let b = dir.path().join("b.yaml");
     std::fs::write(&a, rule("a1")).expect("a");
@@ -206,17 +224,7 @@ fn a_rules_file_added_by_a_reload_is_watched() {
     std::thread::sleep(Duration::from_millis(1500));
     act(2);
     let (stdout, stderr) = run.stop();
-    let tags: Vec<String> = parse_alerts(&stdout)
-        .iter()
-        .filter(|a| a["rule"] == "Reload marker")
-        .filter_map(|a| {
-            a["output"]
-                .as_str()
-                .and_then(|o| o.split("rev=").nth(1))
-                .and_then(|t| t.split_whitespace().next())
-                .map(str::to_string)
-        })
-        .collect();
+    let tags = marker_tags(&stdout);
     assert_eq!(tags, ["a1", "b1", "b2"], "{stderr}");
 }
 
@@ -230,14 +238,7 @@ fn a_rules_file_given_with_dash_r_is_watched() {
     let dir = unique_dir();
     let d = dir.path().join("watched");
     std::fs::create_dir(&d).expect("mkdir");
-    let rule = |tag: &str| {
-        format!(
-            "- rule: Reload marker\n  desc: opens of marker files\n  \
-             condition: evt.type in (open, openat) and fd.name startswith {}/marker-\n  \
-             output: marker file=%fd.name rev={tag}\n  priority: WARNING\n",
-            d.display()
-        )
-    };
+    let rule = |tag: &str| marker_rule(&d, tag);
     let r = dir.path().join("rules.yaml");
     std::fs::write(&r, rule("r1")).expect("rules");
     let run = SakerRun::start(&[
@@ -262,16 +263,6 @@ fn a_rules_file_given_with_dash_r_is_watched() {
         stderr.contains("for changes (watch_config_files)"),
         "the -r file is announced as watched:\n{stderr}"
     );
-    let tags: Vec<String> = parse_alerts(&stdout)
-        .iter()
-        .filter(|a| a["rule"] == "Reload marker")
-        .filter_map(|a| {
-            a["output"]
-                .as_str()
-                .and_then(|o| o.split("rev=").nth(1))
-                .and_then(|t| t.split_whitespace().next())
-                .map(str::to_string)
-        })
-        .collect();
+    let tags = marker_tags(&stdout);
     assert_eq!(tags, ["r1", "r2"], "{stderr}");
 }

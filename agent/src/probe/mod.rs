@@ -438,7 +438,7 @@ impl Probe {
         patterns: Option<&[crate::rules::pushdown::PathPattern]>,
     ) -> Result<(), ProbeError> {
         use crate::rules::pushdown::PathPattern;
-        use aya::maps::lpm_trie::{Key, LpmTrie};
+        use aya::maps::lpm_trie::Key;
         type PathKey = Key<[u8; abi::FILTER_PATH]>;
         let key = |text: &[u8], nul: bool| -> Option<PathKey> {
             let len = text.len() + usize::from(nul);
@@ -469,12 +469,7 @@ impl Probe {
             (saker_ebpf::maps::OPEN_PREFIXES, &prefixes),
             (saker_ebpf::maps::OPEN_SUFFIXES, &suffixes),
         ] {
-            let map = self
-                .ebpf
-                .map_mut(name)
-                .ok_or(ProbeError::MissingMap(name))?;
-            let mut trie: LpmTrie<&mut MapData, [u8; abi::FILTER_PATH], u8> =
-                LpmTrie::try_from(map).map_err(|source| ProbeError::Map { name, source })?;
+            let mut trie = self.path_trie(name)?;
             for k in wanted.iter() {
                 trie.insert(k, 1, 0)
                     .map_err(|source| ProbeError::Map { name, source })?;
@@ -499,12 +494,7 @@ impl Probe {
             (saker_ebpf::maps::OPEN_PREFIXES, &prefixes),
             (saker_ebpf::maps::OPEN_SUFFIXES, &suffixes),
         ] {
-            let map = self
-                .ebpf
-                .map_mut(name)
-                .ok_or(ProbeError::MissingMap(name))?;
-            let mut trie: LpmTrie<&mut MapData, [u8; abi::FILTER_PATH], u8> =
-                LpmTrie::try_from(map).map_err(|source| ProbeError::Map { name, source })?;
+            let mut trie = self.path_trie(name)?;
             let stale: Vec<PathKey> = trie
                 .keys()
                 .filter_map(Result::ok)
@@ -516,6 +506,20 @@ impl Probe {
             }
         }
         Ok(())
+    }
+
+    /// One of the open filter's tries (`open_prefixes`, `open_suffixes`).
+    fn path_trie(
+        &mut self,
+        name: &'static str,
+    ) -> Result<aya::maps::lpm_trie::LpmTrie<&mut MapData, [u8; abi::FILTER_PATH], u8>, ProbeError>
+    {
+        let map = self
+            .ebpf
+            .map_mut(name)
+            .ok_or(ProbeError::MissingMap(name))?;
+        aya::maps::lpm_trie::LpmTrie::try_from(map)
+            .map_err(|source| ProbeError::Map { name, source })
     }
 
     /// Records the open filter left out, per interest slot, summed over CPUs.

@@ -1515,13 +1515,19 @@ pub fn load_checked(path: Option<&Path>, overrides: &[String]) -> (Option<Config
             .with_origin(whole));
         }
     }
-    // Falco's old singular key: one name for the -o paths below.
-    if let Value::Mapping(m) = &mut root
-        && !m.contains_key("rules_files")
-        && let Some(v) = m.remove("rules_file")
-    {
-        m.insert(Value::String("rules_files".into()), v);
-        sources.rules_file_alias = true;
+    // Falco's old singular key: one name for the -o paths below. With both
+    // keys in the file, Falco reads `rules_files` and ignores `rules_file`
+    // (falco userspace/falco/configuration.cpp), and so does Saker.
+    let mut rules_file_ignored = false;
+    if let Value::Mapping(m) = &mut root {
+        if !m.contains_key("rules_files") {
+            if let Some(v) = m.remove("rules_file") {
+                m.insert(Value::String("rules_files".into()), v);
+                sources.rules_file_alias = true;
+            }
+        } else {
+            rules_file_ignored = m.remove("rules_file").is_some();
+        }
     }
     let defaults = default_tree();
     for o in overrides {
@@ -1534,6 +1540,9 @@ pub fn load_checked(path: Option<&Path>, overrides: &[String]) -> (Option<Config
     let file = read_shape(&mut root, &mut issues);
     let cfg = file.map(|file| {
         let mut ignored = file.ignored_present();
+        if rules_file_ignored {
+            ignored.push("rules_file".to_string());
+        }
         let e = &file.container_engines;
         for (name, cfg) in [
             ("cri", &e.cri),
@@ -2119,6 +2128,21 @@ mod tests {
         .unwrap();
         assert_eq!(c.min_priority, Priority::Warning);
         assert_eq!(c.ignored_keys, vec!["syslog_output", "grpc"]);
+    }
+
+    #[test]
+    fn rules_file_beside_rules_files_is_ignored_as_falco_does() {
+        // Found by the config_parser fuzz target: with both keys, the old
+        // one (here a string) was an error in a file, but not as -o.
+        let c = load_str(
+            "rules_file: /etc/saker/old.yaml\nrules_files: [/etc/saker/new.yaml]\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.rules_files, vec![PathBuf::from("/etc/saker/new.yaml")]);
+        assert_eq!(c.ignored_keys, vec!["rules_file"]);
+        let c = load_str("rules_file: /etc/saker/old.yaml\n", &[]).unwrap();
+        assert_eq!(c.rules_files, vec![PathBuf::from("/etc/saker/old.yaml")]);
     }
 
     #[test]

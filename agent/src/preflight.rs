@@ -106,10 +106,12 @@ pub fn check(inputs: &Inputs<'_>) -> Report {
     };
     let locate = |issue: ConfigIssue| cfg.sources.locate(issue);
     for key in &cfg.ignored_keys {
-        report.warnings.push(locate(ConfigIssue::new(
-            key,
-            "a Falco feature Saker does not implement; ignored",
-        )));
+        let why = if key == "rules_file" {
+            "Falco's old name of rules_files, ignored because rules_files is given (as Falco does)"
+        } else {
+            "a Falco feature Saker does not implement; ignored"
+        };
+        report.warnings.push(locate(ConfigIssue::new(key, why)));
     }
     if cfg.webserver.enabled
         && let Some(pem) = &cfg.webserver.tls_pem

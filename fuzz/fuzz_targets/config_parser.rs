@@ -64,6 +64,12 @@ fn as_overrides(text: &str) -> Option<Vec<String>> {
     let Value::Mapping(map) = serde_yaml::from_str::<Value>(text).ok()? else {
         return None;
     };
+    // Both names of the rules list: a file keeps rules_files and ignores
+    // rules_file, as Falco does; -o applies them in order. Not the same by
+    // design.
+    if map.contains_key("rules_file") && map.contains_key("rules_files") {
+        return None;
+    }
     let mut out = Vec::new();
     for (k, v) in map {
         // A plain key: `as_str` would also take a tagged one (`! key:`),

@@ -588,7 +588,7 @@ impl<'a> EventContext<'a> {
             FieldId::EvtRawtime => Value::Int(t),
             FieldId::EvtRawtimeS => Value::UInt((t / 1_000_000_000) as u64),
             FieldId::EvtRawtimeNs => Value::UInt((t % 1_000_000_000) as u64),
-            FieldId::EvtReltime => Value::Int(t - self.run.start_ns),
+            FieldId::EvtReltime => Value::Int(t.wrapping_sub(self.run.start_ns)),
             FieldId::EvtDeltatime => Value::Int(if self.prev_ts_ns == 0 {
                 0
             } else {
@@ -740,14 +740,14 @@ impl<'a> EventContext<'a> {
                 if p.start_ns == 0 {
                     return None;
                 }
-                Value::Int(ev.ts_wall_ns - p.start_ns)
+                Value::Int(ev.ts_wall_ns.wrapping_sub(p.start_ns))
             }
             FieldId::ProcPpidDuration => {
                 let pp = self.parent()?;
                 if pp.start_ns == 0 {
                     return None;
                 }
-                Value::Int(ev.ts_wall_ns - pp.start_ns)
+                Value::Int(ev.ts_wall_ns.wrapping_sub(pp.start_ns))
             }
             FieldId::ProcPidTs => Value::Int(p.start_ns),
             FieldId::ProcPpidTs => Value::Int(self.parent()?.start_ns),
@@ -763,7 +763,7 @@ impl<'a> EventContext<'a> {
                 if p.exe_ctime_ns == 0 || p.start_ns == 0 {
                     return None;
                 }
-                Value::Int(p.start_ns - p.exe_ctime_ns as i64)
+                Value::Int(p.start_ns.wrapping_sub(p.exe_ctime_ns as i64))
             }
             FieldId::ProcThreadCount => Value::UInt(u64::from(p.threads)),
             FieldId::ProcNchilds => Value::UInt(

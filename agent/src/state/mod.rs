@@ -469,12 +469,14 @@ impl State {
             self.procs.drop_threads_of(ev.tgid);
         }
         let host = self.host.clone();
-        let boot_to_wall = ev.ts_wall_ns - ev.ts_boot_ns as i64;
+        // Wrapping: a record's times are whatever the kernel (or a
+        // recording) says; nonsense gives a nonsense start, never a panic.
+        let boot_to_wall = ev.ts_wall_ns.wrapping_sub(ev.ts_boot_ns as i64);
         // The exec record's cgroup is the container identity of this process
         // (and of its future children), however briefly it lives.
         let container = (!x.cgroup.is_empty() && x.cgroup != "/").then(|| {
             let start = if x.start_boot_ns != 0 {
-                x.start_boot_ns as i64 + boot_to_wall
+                (x.start_boot_ns as i64).wrapping_add(boot_to_wall)
             } else {
                 ev.ts_wall_ns
             };
@@ -505,7 +507,7 @@ impl State {
         p.cap_permitted = x.cap_permitted;
         p.cap_effective = x.cap_effective;
         if x.start_boot_ns != 0 {
-            p.start_ns = x.start_boot_ns as i64 + boot_to_wall;
+            p.start_ns = (x.start_boot_ns as i64).wrapping_add(boot_to_wall);
         }
         p.exe_ino = x.exe_ino;
         p.exe_ctime_ns = x.exe_ctime_ns;

@@ -607,3 +607,26 @@ fn reconciling_keeps_what_events_told_when_proc_agrees() {
     assert!(!p.fds.contains_key(&5));
     assert_eq!(p.fds.get(&6).unwrap().kind, FdKind::Pipe);
 }
+
+/// Found by the recording_reader fuzz target: an exec record whose times
+/// are nonsense (a hostile or corrupt recording) overflowed the start time
+/// arithmetic; it must give a nonsense start, not a panic.
+#[test]
+fn an_exec_with_nonsense_times_does_not_panic() {
+    let mut s = state();
+    let mut exec = ev(
+        300,
+        300,
+        "execve",
+        0,
+        Detail::Exec(exec_info(&["x"], "/bin/x", "/", "/kubepods/pod1/abc")),
+    );
+    exec.ts_wall_ns = i64::MAX;
+    exec.ts_boot_ns = 0;
+    if let Detail::Exec(x) = &mut exec.detail {
+        x.old_tid = 300;
+        x.start_boot_ns = i64::MAX as u64;
+    }
+    s.apply(&exec);
+    assert!(s.procs.get(300).is_some());
+}

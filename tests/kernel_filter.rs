@@ -233,3 +233,42 @@ fn the_filter_model_loses_no_alert_of_a_recorded_workload() {
     );
     assert_eq!(all, kept, "the same alerts with and without the filter");
 }
+
+/// More path patterns than the probe's tries hold: the agent starts, says
+/// that opens are not filtered, and still alerts (nothing is lost).
+#[test]
+fn too_many_patterns_leave_opens_unfiltered() {
+    if !bpf_available() {
+        return;
+    }
+    let dir = unique_dir();
+    let d = dir.path();
+    let names: Vec<String> = (0..5000).map(|i| format!("{}/f{i}", d.display())).collect();
+    let rules = d.join("rules.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- list: many_files\n  items: [{}]\n- rule: Many\n  desc: t\n  condition: evt.type in (open, openat) and fd.name in (many_files)\n  output: many %fd.name\n  priority: WARNING\n",
+            names.join(", ")
+        ),
+    )
+    .expect("rules");
+    let run = SakerRun::start(&[
+        "run",
+        "--json",
+        "-r",
+        rules.to_str().expect("utf-8"),
+        "-o",
+        "webserver.enabled=false",
+    ]);
+    std::fs::write(&names[4321], b"x").expect("open");
+    let (out, err) = run.stop();
+    assert!(
+        err.contains("opens are not filtered"),
+        "the fallback is said:\n{err}"
+    );
+    assert!(
+        parse_alerts(&out).iter().any(|a| a["rule"] == "Many"),
+        "{out}\n{err}"
+    );
+}

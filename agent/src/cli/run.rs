@@ -196,7 +196,12 @@ fn apply_open_filter(
     probe: &mut Probe,
     filter: &saker::rules::pushdown::OpenFilter,
 ) -> Result<(), saker::probe::ProbeError> {
-    probe.set_open_filter(filter.patterns.as_deref())?;
+    if let Err(e) = probe.set_open_filter(filter.patterns.as_deref()) {
+        // More patterns than the tries hold, or a refused write: every open
+        // is emitted, which loses nothing.
+        log::warn!("kernel filter: {e}; opens are not filtered");
+        return probe.set_open_filter(None);
+    }
     match &filter.patterns {
         Some(p) => log::info!(
             "kernel filter: opens of paths no enabled rule can match are left out in the kernel ({} path patterns; saker.kernel_filter=false turns it off)",

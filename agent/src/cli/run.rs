@@ -177,6 +177,20 @@ fn interest_of(cfg: &Config, rules: &RuleSet) -> saker::probe::InterestSet {
     }
 }
 
+/// While kernel drops go on, the state is read again from /proc this often.
+const RESCAN_DURING_DROPS: Duration = Duration::from_secs(10);
+
+/// Reads again from /proc what kernel drops hid, and says what it found.
+fn rescan_after_drops(state: &mut saker::state::State) {
+    let r = state.rescan();
+    log::info!(
+        "after kernel drops: from /proc, {} processes added, {} whose exec was lost read again, {} fds added or corrected",
+        r.added,
+        r.refreshed,
+        r.fds
+    );
+}
+
 /// The rule-derived open filter the probe applies (`saker.kernel_filter`),
 /// off when a recording is written (it keeps every event for later rules)
 /// or `base_syscalls.all` asks for everything. `None`: nothing filtered.
@@ -1002,7 +1016,8 @@ async fn live(
     };
     pipe.send_lookups();
     let mut exit_on_drops = false;
-    let mut rescan_due = false;
+    // Since when drops have left the state out of date (None: in sync).
+    let mut rescan_since: Option<Instant> = None;
     let mut trim = HeapTrim::default();
     let mut sampler = MetricsSampler {
         overhead: OverheadMeter::default(),
@@ -1227,17 +1242,16 @@ async fn live(
                     }
                     // Lost forks and execs: read what /proc knows once the
                     // drops stop (a rescan per second of overload would add
-                    // to it).
-                    rescan_due = true;
-                } else if rescan_due {
-                    rescan_due = false;
-                    let r = pipe.engine.state.rescan();
-                    log::info!(
-                        "after kernel drops: from /proc, {} processes added, {} whose exec was lost read again, {} fds added or corrected",
-                        r.added,
-                        r.refreshed,
-                        r.fds
-                    );
+                    // to it), or every RESCAN_DURING_DROPS while they go on
+                    // (a steady trickle of drops must not leave the state
+                    // out of date for good).
+                    let since = *rescan_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= RESCAN_DURING_DROPS {
+                        rescan_after_drops(&mut pipe.engine.state);
+                        rescan_since = Some(Instant::now());
+                    }
+                } else if rescan_since.take().is_some() {
+                    rescan_after_drops(&mut pipe.engine.state);
                 }
                 pipe.engine.state.sweep();
                 pipe.engine.state.enforce_limits();

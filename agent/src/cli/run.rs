@@ -937,7 +937,7 @@ async fn live(
         Err(e) => return Ok(probe_failed(e)),
     };
     probe.set_interest(&interest)?;
-    apply_open_filter(&mut probe, &open_filter_of(cfg, &ruleset, write.is_some()))?;
+    apply_open_filter(&mut probe, &open_filter_of(cfg, &ruleset, writing))?;
     let mut reader = RingReader::new(probe.take_ring()?, cfg.drain_interval)?;
     let outputs = start_outputs(cfg)?;
     metrics.set_outputs(outputs.clone());

@@ -430,8 +430,8 @@ impl Probe {
     /// Loads the rule-derived open filter (`rules::pushdown`): the patterns
     /// go into the tries first, then the filter is switched on, then the
     /// entries no longer wanted are removed, so that no moment filters what
-    /// the new patterns or the old ones want. `None` (or `enabled` false)
-    /// switches it off and empties the tries. Errors: a map missing or a
+    /// the new patterns or the old ones want. `None` switches it off and
+    /// empties the tries. Errors: a map missing or a
     /// write refused (more than [`abi::FILTER_ENTRIES`] patterns).
     pub fn set_open_filter(
         &mut self,

@@ -118,13 +118,17 @@ impl RuleOpens {
     }
 }
 
-/// What `rule` needs of the open family (whether enabled or not).
-pub fn rule_opens(rule: &CompiledRule) -> RuleOpens {
-    let opens: Vec<EventType> = OPEN_FAMILY
+/// The event types of [`OPEN_FAMILY`].
+fn open_types() -> Vec<EventType> {
+    OPEN_FAMILY
         .iter()
         .filter_map(|n| EventType::from_name(n))
-        .collect();
-    match rule_need(rule, &opens) {
+        .collect()
+}
+
+/// What `rule` needs of the open family (whether enabled or not).
+pub fn rule_opens(rule: &CompiledRule) -> RuleOpens {
+    match rule_need(rule, &open_types()) {
         None => RuleOpens::All,
         Some(p) if p.is_empty() => RuleOpens::None,
         Some(mut p) => {
@@ -137,10 +141,7 @@ pub fn rule_opens(rule: &CompiledRule) -> RuleOpens {
 
 /// The filter of the open family for the enabled rules of `rules`.
 pub fn open_filter(rules: &RuleSet) -> OpenFilter {
-    let opens: Vec<EventType> = OPEN_FAMILY
-        .iter()
-        .filter_map(|n| EventType::from_name(n))
-        .collect();
+    let opens = open_types();
     let mut all: Vec<PathPattern> = Vec::new();
     let mut unreduced = Vec::new();
     for rule in rules.rules().iter().filter(|r| r.enabled) {
@@ -167,13 +168,10 @@ pub fn open_filter(rules: &RuleSet) -> OpenFilter {
 /// its condition needs of the path; over the events using an fd, what it
 /// needs of that fd's path.
 fn rule_need(rule: &CompiledRule, opens: &[EventType]) -> Need {
-    let mut out = Vec::new();
-    let types: Vec<EventType> = if rule.event_types.is_all() {
-        // Every event type: its opens, and every use of an fd.
+    // Every event type: its opens, and every use of an fd.
+    if rule.event_types.is_all() {
         return None;
-    } else {
-        rule.event_types.iter().collect()
-    };
+    }
     // A rule on an fd's use that reads nothing of the fd needs no file open.
     let reads_fd = cond_reads_fd(&rule.condition) || rule.output.field_names().any(is_fd_field);
     // The standard streams (`proc.stdin.name`, ...) may be any file opened
@@ -181,7 +179,8 @@ fn rule_need(rule: &CompiledRule, opens: &[EventType]) -> Need {
     if cond_reads(&rule.condition, is_std_field) || rule.output.field_names().any(is_std_field) {
         return None;
     }
-    for t in types {
+    let mut out = Vec::new();
+    for t in rule.event_types.iter() {
         if opens.contains(&t) || (uses_fd(t) && reads_fd) {
             out.extend(need(&rule.condition, t)?);
         }

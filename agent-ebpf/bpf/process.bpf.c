@@ -248,12 +248,6 @@ int BPF_PROG(saker_exit, struct task_struct *p)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct saker_event_header *h;
 	struct ev e;
-	__u32 tgid = task->tgid;
-
-	/* The process's untracked fds go with it (do_exit() decrements
-	 * signal->live before this tracepoint fires). */
-	if (BPF_CORE_READ(p, signal, live.counter) == 0)
-		bpf_map_delete_elem(&untracked, &tgid);
 	if (!interested(SAKER_INTEREST_EXIT) || is_self(task))
 		return 0;
 	if (ev_begin(&e, task, SAKER_EV_EXIT, -1, 0))

@@ -93,43 +93,49 @@ static __always_inline void set_args(struct ev *e, __u64 a0, __u64 a1, __u64 a2,
 	h->args[3] = a3;
 }
 
-/* Open family: path, dirfd, flags, mode (openat2 reads struct open_how),
- * and whether the call created the file: the new file's FMODE_CREATED, as
- * Falco's probes report it (PPM_O_F_CREATED, modern_bpf
- * extract__fmode_created_from_fd). */
-static __noinline __u32 fill_open(struct ev *e, __s32 nr, __s64 ret, struct sys_args *sa)
-{
-	__u64 dirfd = (__u64)(__s64)AT_FDCWD_, flags = 0, mode = 0, resolve = 0;
-	const void *path = 0;
-	struct saker_event_header *h = ev_hdr(e);
-	__u32 at;
+/* The open family's arguments: path, dirfd, flags, mode (openat2 reads
+ * struct open_how) and openat2's resolve flags. */
+struct open_args {
+	const void *path;
+	__u64 dirfd;
+	__u64 flags;
+	__u64 mode;
+	__u64 resolve;
+};
 
+static __noinline void read_open_args(struct ev *e, __s32 nr, struct sys_args *sa, struct open_args *oa)
+{
+	oa->dirfd = (__u64)(__s64)AT_FDCWD_;
+	oa->path = 0;
+	oa->flags = 0;
+	oa->mode = 0;
+	oa->resolve = 0;
 	switch (nr) {
 	case NR_open:
-		path = (const void *)sa->a[0];
-		flags = sa->a[1];
-		mode = sa->a[2];
+		oa->path = (const void *)sa->a[0];
+		oa->flags = sa->a[1];
+		oa->mode = sa->a[2];
 		break;
 	case NR_creat:
-		path = (const void *)sa->a[0];
-		flags = O_CREAT_ | O_WRONLY_ | O_TRUNC_;
-		mode = sa->a[1];
+		oa->path = (const void *)sa->a[0];
+		oa->flags = O_CREAT_ | O_WRONLY_ | O_TRUNC_;
+		oa->mode = sa->a[1];
 		break;
 	case NR_openat:
-		dirfd = sa->a[0];
-		path = (const void *)sa->a[1];
-		flags = sa->a[2];
-		mode = sa->a[3];
+		oa->dirfd = sa->a[0];
+		oa->path = (const void *)sa->a[1];
+		oa->flags = sa->a[2];
+		oa->mode = sa->a[3];
 		break;
 	case NR_openat2: {
 		struct open_how how = {};
 
-		dirfd = sa->a[0];
-		path = (const void *)sa->a[1];
+		oa->dirfd = sa->a[0];
+		oa->path = (const void *)sa->a[1];
 		if (bpf_probe_read_user(&how, sizeof(how), (const void *)sa->a[2]) == 0) {
-			flags = how.flags;
-			mode = how.mode;
-			resolve = how.resolve;
+			oa->flags = how.flags;
+			oa->mode = how.mode;
+			oa->resolve = how.resolve;
 		} else {
 			ev_flag(e, SAKER_F_READ_FAILED);
 			count(CNT_READ_FAILURES);
@@ -137,18 +143,20 @@ static __noinline __u32 fill_open(struct ev *e, __s32 nr, __s64 ret, struct sys_
 		break;
 	}
 	}
-	set_args(e, dirfd, flags, mode, resolve);
-	if (ret >= 0) {
-		struct file *f = fd_to_file(bpf_get_current_task_btf(), ret);
-
-		if (f && (BPF_CORE_READ(f, f_mode) & FMODE_CREATED_))
-			h->args[4] = SAKER_OPEN_CREATED;
-	}
-	at = e->off;
-	push_user_str(e, path, SAKER_MAX_PATH);
-	return at;
 }
 
+/* The open family's arguments in a record whose header is filled, and
+ * whether the call created the file: the new file's FMODE_CREATED, as
+ * Falco's probes report it (PPM_O_F_CREATED, modern_bpf
+ * extract__fmode_created_from_fd). The path is already the first parameter. */
+static __noinline void fill_open(struct ev *e, __s64 ret, struct open_args *oa)
+{
+	struct saker_event_header *h = ev_hdr(e);
+
+	set_args(e, oa->dirfd, oa->flags, oa->mode, oa->resolve);
+	if (ret >= 0 && (fd_f_mode(bpf_get_current_task_btf(), ret) & FMODE_CREATED_))
+		h->args[4] = SAKER_OPEN_CREATED;
+}
 
 /* ---- the rule-derived open filter (agent/src/rules/pushdown.rs) ----
  *
@@ -196,108 +204,120 @@ struct {
 } filtered_by_type SEC(".maps");
 
 #define S_IFMT_ 00170000
-#define S_IFDIR_ 0040000
 #define O_DIRECTORY_ 0200000
 
-/* Whether the open whose path parameter starts at `at` in the record must be
- * emitted. The path is already in the scratch buffer; the keys are built in
- * its upper half, which records never use. */
-static __noinline bool open_wanted(struct ev *e, __u32 at, __s64 ret, __u64 flags)
+/* Whether the open whose path is the first parameter of the record being
+ * built in scratch slot `key` must be emitted (1) or not (0); `eflags`: the
+ * record's flags so far, `flags`: the open's flags. The path is already in
+ * the scratch buffer; the keys are built in its upper half, which records
+ * never use. A global function: the verifier checks it once, with nothing
+ * known of its arguments, rather than in every state its caller reaches it
+ * in (each a 256-step loop). */
+__noinline int open_wanted(__u32 key, __s64 ret, __u64 flags, __u32 eflags)
 {
+	const __u32 at = sizeof(struct saker_event_header);
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &key);
 	__u32 zero = 0;
 	struct saker_filter_config *cfg = bpf_map_lookup_elem(&filter_config, &zero);
 	struct path_key *k, *rk;
-	__u8 c, prev = 0, prev2 = 0;
+	__u8 c, prev, prev2;
 	__u32 n, i;
 
-	if (!cfg || !cfg->open)
-		return true;
-	if (e->flags & (SAKER_F_TRUNCATED | SAKER_F_READ_FAILED))
-		return true;
-	n = e->s->buf[OFF(at)] | ((__u32)e->s->buf[OFF(at + 1)] << 8);
+	if (!s || !cfg || !cfg->open)
+		return 1;
+	if (eflags & (SAKER_F_TRUNCATED | SAKER_F_READ_FAILED))
+		return 1;
+	n = s->buf[OFF(at)] | ((__u32)s->buf[OFF(at + 1)] << 8);
 	if (n == 0 || n >= SAKER_FILTER_PATH)
-		return true;
-	if (e->s->buf[OFF(at + 2)] != '/' || (flags & O_DIRECTORY_))
-		return true;
-	if (ret >= 0) {
-		struct file *f = fd_to_file(bpf_get_current_task_btf(), ret);
-
-		if (f && (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) == S_IFDIR_)
-			return true;
-	}
-	k = (struct path_key *)&e->s->buf[SCRATCH_HALF];
-	rk = (struct path_key *)&e->s->buf[SCRATCH_HALF + sizeof(struct path_key) + 8];
+		return 1;
+	if (s->buf[OFF(at + 2)] != '/' || (flags & O_DIRECTORY_))
+		return 1;
+	k = (struct path_key *)&s->buf[SCRATCH_HALF];
+	rk = (struct path_key *)&s->buf[SCRATCH_HALF + sizeof(struct path_key) + 8];
+	/* The bytes before a '/' are read again from the buffer, not carried
+	 * in registers: a register known to hold '/' or '.' on some paths
+	 * makes the verifier walk every combination, 256 times over. Before
+	 * the path's first byte the buffer holds its length, below 256, so
+	 * the byte before it is 0. */
 	for (i = 0; i < SAKER_FILTER_PATH; i++) {
 		if (i >= n)
 			break;
-		c = e->s->buf[OFF(at + 2 + i)];
+		c = s->buf[OFF(at + 2 + i)];
 		/* Not plain: "//", "/./", "../" (a name ending in ".." too). */
-		if (c == '/' && (prev == '/' || (prev == '.' && (prev2 == '/' || prev2 == '.'))))
-			return true;
+		if (c == '/') {
+			prev = s->buf[OFF(at + 1 + i)];
+			if (prev == '/')
+				return 1;
+			if (prev == '.' && i > 0) {
+				prev2 = s->buf[OFF(at + i)];
+				if (prev2 == '/' || prev2 == '.')
+					return 1;
+			}
+		}
 		k->data[i & (SAKER_FILTER_PATH - 1)] = c;
 		rk->data[(n - 1 - i) & (SAKER_FILTER_PATH - 1)] = c;
-		prev2 = prev;
-		prev = c;
 	}
+	prev = s->buf[OFF(at + 1 + n)];
+	prev2 = n > 1 ? s->buf[OFF(at + n)] : 0;
 	/* Not plain at the end: "/", "/.", "..". */
 	if (n > 1 && (prev == '/' || (prev == '.' && (prev2 == '/' || prev2 == '.'))))
-		return true;
+		return 1;
 	k->data[n & (SAKER_FILTER_PATH - 1)] = 0;
 	k->prefixlen = (n + 1) * 8;
 	if (bpf_map_lookup_elem(&open_prefixes, k))
-		return true;
+		return 1;
 	if (cfg->suffixes) {
 		rk->prefixlen = n * 8;
 		if (bpf_map_lookup_elem(&open_suffixes, rk))
-			return true;
+			return 1;
 	}
-	return false;
+	/* A directory is always emitted (later *at calls resolve against it);
+	 * tested last, as it costs more than the lookups. */
+	if (ret >= 0 && fd_is_dir(bpf_get_current_task_btf(), ret))
+		return 1;
+	return 0;
 }
 
 /* Marks `fd` of the current process untracked (its open was filtered) or,
- * `untrack` false, tracked again (an emitted event made it). */
-static __always_inline void set_untracked(struct task_struct *task, __s64 fd, bool untrack)
+ * `untrack` 0, tracked again (an emitted event made it). A global function:
+ * the verifier checks it once, not at each of its call sites. */
+__noinline int set_untracked(__s64 fd, int untrack)
 {
-	__u32 tgid = task->tgid;
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct untracked_fds *u;
 
 	if (fd < 0 || fd >= SAKER_UNTRACKED_FDS)
-		return;
-	u = bpf_map_lookup_elem(&untracked, &tgid);
-	if (!u) {
-		struct untracked_fds zero = {};
-
-		if (!untrack)
-			return;
-		bpf_map_update_elem(&untracked, &tgid, &zero, BPF_NOEXIST);
-		u = bpf_map_lookup_elem(&untracked, &tgid);
-		if (!u)
-			return;
-	}
+		return 0;
+	u = bpf_task_storage_get(&untracked, task->group_leader, 0,
+				 untrack ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	if (!u)
+		return 0;
 	if (untrack)
 		__sync_fetch_and_or(&u->bits[((__u64)fd / 64) & (SAKER_UNTRACKED_FDS / 64 - 1)], 1ULL << ((__u64)fd & 63));
 	else
 		__sync_fetch_and_and(&u->bits[((__u64)fd / 64) & (SAKER_UNTRACKED_FDS / 64 - 1)], ~(1ULL << ((__u64)fd & 63)));
+	return 0;
 }
 
-/* Whether a close of `fd` is one of a filtered open's fd (then forgotten). */
-static __always_inline bool close_untracked(struct task_struct *task, __s64 fd)
+/* Whether a close of `fd` is one of a filtered open's fd (then forgotten):
+ * 1 if so. A global function, as set_untracked. */
+__noinline int close_untracked(__s64 fd)
 {
-	__u32 tgid = task->tgid;
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct untracked_fds *u;
 	__u64 bit, *w;
 
 	if (fd < 0 || fd >= SAKER_UNTRACKED_FDS)
-		return false;
-	u = bpf_map_lookup_elem(&untracked, &tgid);
+		return 0;
+	u = bpf_task_storage_get(&untracked, task->group_leader, 0, 0);
 	if (!u)
-		return false;
+		return 0;
 	w = &u->bits[((__u64)fd / 64) & (SAKER_UNTRACKED_FDS / 64 - 1)];
 	bit = 1ULL << ((__u64)fd & 63);
 	if (!(*w & bit))
-		return false;
+		return 0;
 	__sync_fetch_and_and(w, ~bit);
-	return true;
+	return 1;
 }
 
 static __always_inline void count_filtered(__s32 nr)
@@ -490,7 +510,7 @@ int BPF_PROG(saker_sys_exit, struct pt_regs *regs, long ret)
 	if ((nr == NR_execve || nr == NR_execveat) && ret == 0)
 		return 0;
 	/* The close of an fd whose open the filter left out. */
-	if (nr == NR_close && close_untracked(task, (__s64)(__s32)regs->di)) {
+	if (nr == NR_close && close_untracked((__s64)(__s32)regs->di)) {
 		count_filtered(nr);
 		return 0;
 	}
@@ -502,25 +522,33 @@ int BPF_PROG(saker_sys_exit, struct pt_regs *regs, long ret)
 	sa.a[4] = regs->r8;
 	sa.a[5] = regs->r9;
 
+	/* The open family: the path is read first, into its place in the
+	 * record, and tested by the filter; the header (clock, credentials)
+	 * and the rest are filled only for an open that is emitted. */
+	if (nr == NR_open || nr == NR_openat || nr == NR_openat2 || nr == NR_creat) {
+		struct open_args oa;
+
+		if (ev_claim(&e, SAKER_EV_SYSCALL, (__s32)nr))
+			return 0;
+		read_open_args(&e, (__s32)nr, &sa, &oa);
+		push_user_str(&e, oa.path, SAKER_MAX_PATH);
+		if (!open_wanted(e.key, ret, oa.flags, e.flags)) {
+			ev_discard(&e);
+			count_filtered(nr);
+			set_untracked(ret, 1);
+			return 0;
+		}
+		ev_header(&e, task, SAKER_EV_SYSCALL, (__s32)nr, ret);
+		fill_open(&e, ret, &oa);
+		set_untracked(ret, 0);
+		ev_submit(&e);
+		return 0;
+	}
+
 	if (ev_begin(&e, task, SAKER_EV_SYSCALL, (__s32)nr, ret))
 		return 0;
 
 	switch (nr) {
-	case NR_open:
-	case NR_openat:
-	case NR_openat2:
-	case NR_creat: {
-		__u32 at = fill_open(&e, nr, ret, &sa);
-
-		if (!open_wanted(&e, at, ret, ev_hdr(&e)->args[1])) {
-			ev_discard(&e);
-			count_filtered(nr);
-			set_untracked(task, ret, true);
-			return 0;
-		}
-		set_untracked(task, ret, false);
-		break;
-	}
 	case NR_connect:
 	case NR_bind:
 	case NR_sendto:
@@ -598,12 +626,12 @@ int BPF_PROG(saker_sys_exit, struct pt_regs *regs, long ret)
 	case NR_memfd_create:
 	case NR_userfaultfd:
 		if (ret >= 0)
-			set_untracked(task, ret, false);
+			set_untracked(ret, 0);
 		break;
 	case NR_fcntl:
 		/* F_DUPFD, F_DUPFD_CLOEXEC */
 		if (ret >= 0 && (sa.a[1] == 0 || sa.a[1] == 1030))
-			set_untracked(task, ret, false);
+			set_untracked(ret, 0);
 		break;
 	}
 	ev_submit(&e);

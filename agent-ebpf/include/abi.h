@@ -208,9 +208,8 @@ _Static_assert(sizeof(struct saker_sock_tuple) == 48, "sock tuple size");
 #define SAKER_FILTER_PATH 256
 #define SAKER_FILTER_ENTRIES 4096
 /* Fds (0 to SAKER_UNTRACKED_FDS - 1) whose filtered open makes their close
- * filtered too, per process; processes tracked at once. */
+ * filtered too, per process. */
 #define SAKER_UNTRACKED_FDS 1024
-#define SAKER_UNTRACKED_PROCS 16384
 
 /* `filter_config` entry 0: what the probe filters. */
 struct saker_filter_config {

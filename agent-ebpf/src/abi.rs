@@ -26,7 +26,6 @@ pub const FILTER_PATH: usize = 256;
 pub const FILTER_ENTRIES: u32 = 4096;
 /// Fds per process whose filtered open filters their close too.
 pub const UNTRACKED_FDS: u32 = 1024;
-pub const UNTRACKED_PROCS: u32 = 16384;
 
 /// `filter_config` entry 0 (`struct saker_filter_config`).
 #[repr(C)]
@@ -267,7 +266,6 @@ mod tests {
             ("FILTER_PATH", FILTER_PATH as u64),
             ("FILTER_ENTRIES", FILTER_ENTRIES.into()),
             ("UNTRACKED_FDS", UNTRACKED_FDS.into()),
-            ("UNTRACKED_PROCS", UNTRACKED_PROCS.into()),
             ("F_TRUNCATED", F_TRUNCATED.into()),
             ("F_READ_FAILED", F_READ_FAILED.into()),
             ("OPEN_CREATED", OPEN_CREATED),

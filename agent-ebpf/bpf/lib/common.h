@@ -64,19 +64,20 @@ struct {
 	__type(value, __u64);
 } drops_by_type SEC(".maps") __weak;
 
-/* Per process (tgid), the fds below SAKER_UNTRACKED_FDS whose open the
+/* Per process, the fds below SAKER_UNTRACKED_FDS whose open the
  * rule-derived filter left out (syscalls.bpf.c): their close is left out
- * too. An fd leaves the set when an emitted event makes it again; the entry
- * goes with the process (process.bpf.c) or, if its exit is missed, with LRU
- * eviction. */
+ * too. An fd leaves the set when an emitted event makes it again. Kept in
+ * the task storage of the thread-group leader (the fd table is the
+ * process's): a lookup is a pointer load from the task, where a hash keyed
+ * by tgid cost ~30 ns per open and per close; it goes with the process. */
 struct untracked_fds {
 	__u64 bits[SAKER_UNTRACKED_FDS / 64];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SAKER_UNTRACKED_PROCS);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct untracked_fds);
 } untracked SEC(".maps") __weak;
 
@@ -257,6 +258,8 @@ struct ev {
 	__u32 off;      /* next write offset in s->buf */
 	__u16 nparams;
 	__u16 flags;
+	__u32 key;      /* s's index in the scratch map */
+	__u32 _pad;
 };
 
 static __always_inline struct saker_event_header *ev_hdr(struct ev *e)
@@ -276,6 +279,7 @@ static __always_inline int claim_slot(struct ev *e)
 			break;
 		if (__sync_val_compare_and_swap(&s->busy, 0, 1) == 0) {
 			e->s = s;
+			e->key = key;
 			return 0;
 		}
 	}
@@ -288,18 +292,11 @@ static __always_inline void release_slot(struct ev *e)
 	__sync_lock_test_and_set(&e->s->busy, 0);
 }
 
-/* Starts a record for the current task (`task`, from bpf_get_current_task_btf:
- * ids and credentials are direct loads through it, no helper calls). Returns
- * non-zero if none can be built.
- * Syscall records leave cgroup_id 0: userspace knows each thread's cgroup
- * from its exec/fork records, and the lookup costs ~50 ns per event. */
-static __always_inline int ev_begin(struct ev *e, struct task_struct *task, __u16 kind, __s32 nr,
-				    __s64 ret)
+/* Claims a scratch slot for a record of `kind` (syscall `nr`) with no
+ * parameters yet; the header is filled by ev_header. Non-zero: no slot (the
+ * record is counted as dropped). */
+static __always_inline int ev_claim(struct ev *e, __u16 kind, __s32 nr)
 {
-	struct saker_event_header *h;
-	__u32 zero = 0;
-	__u64 *wall_offset;
-
 	if (claim_slot(e)) {
 		count_drop_type(kind, nr);
 		return -1;
@@ -307,7 +304,23 @@ static __always_inline int ev_begin(struct ev *e, struct task_struct *task, __u1
 	e->off = sizeof(struct saker_event_header);
 	e->nparams = 0;
 	e->flags = 0;
+	return 0;
+}
 
+/* Fills the header of a claimed record for the current task (`task`, from
+ * bpf_get_current_task_btf: ids and credentials are direct loads through it,
+ * no helper calls). Parameters already pushed are kept:
+ * the open family pushes its path first, so that an open the rule-derived
+ * filter leaves out costs no clock read or credential loads. */
+static __always_inline void ev_header(struct ev *e, struct task_struct *task, __u16 kind, __s32 nr,
+				      __s64 ret)
+{
+	struct saker_event_header *h;
+	__u32 zero = 0;
+	__u64 *wall_offset;
+
+	/* Syscall records leave cgroup_id 0: userspace knows each thread's
+	 * cgroup from its exec/fork records, and the lookup costs ~50 ns. */
 	h = ev_hdr(e);
 	h->kind = kind;
 	/* Process events are rare and their times become process start times. */
@@ -333,6 +346,15 @@ static __always_inline int ev_begin(struct ev *e, struct task_struct *task, __u1
 	h->flags = 0;
 	/* Two loads through the BTF pointer instead of a helper call. */
 	__builtin_memcpy(h->comm, task->comm, sizeof(h->comm));
+}
+
+/* Claims a slot and fills the header: ev_claim then ev_header. */
+static __always_inline int ev_begin(struct ev *e, struct task_struct *task, __u16 kind, __s32 nr,
+				    __s64 ret)
+{
+	if (ev_claim(e, kind, nr))
+		return -1;
+	ev_header(e, task, kind, nr, ret);
 	return 0;
 }
 

@@ -7,28 +7,49 @@
 
 #define S_IFMT_ 00170000
 #define S_IFSOCK_ 0140000
+#define S_IFDIR_ 0040000
 #define AF_UNIX_ 1
 #define AF_INET_ 2
 #define AF_INET6_ 10
 #define UNIX_PATH_MAX_ 108
 
-/* The struct file behind `fd` in the current task, or NULL. */
+/* The struct file behind `fd` in the current task, or NULL. `task` is the
+ * trusted BTF pointer of bpf_get_current_task_btf: the walk to the fd array
+ * is direct loads (a NULL or freed pointer reads as 0), and only the array
+ * slot, a pointer to pointer the verifier does not type, takes a helper
+ * call. Five helper calls before; this runs on every open and socket call. */
 static __always_inline struct file *fd_to_file(struct task_struct *task, __s64 fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct files_struct *files = task->files;
+	struct fdtable *fdt;
 	struct file **fds;
 	struct file *f = NULL;
-	__u32 max;
 
-	if (!fdt || fd < 0)
+	if (!files || fd < 0)
 		return NULL;
-	max = BPF_CORE_READ(fdt, max_fds);
-	if ((__u64)fd >= max)
+	fdt = files->fdt;
+	if (!fdt || (__u64)fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_core_read(&f, sizeof(f), &fds[fd]))
+	fds = fdt->fd;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
 		return NULL;
 	return f;
+}
+
+/* Whether `fd` of the current task is a directory. */
+static __always_inline bool fd_is_dir(struct task_struct *task, __s64 fd)
+{
+	struct file *f = fd_to_file(task, fd);
+
+	return f && (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) == S_IFDIR_;
+}
+
+/* The f_mode of the file behind `fd` of the current task, 0 if none. */
+static __always_inline __u32 fd_f_mode(struct task_struct *task, __s64 fd)
+{
+	struct file *f = fd_to_file(task, fd);
+
+	return f ? BPF_CORE_READ(f, f_mode) : 0;
 }
 
 static __always_inline struct sock *file_to_sock(struct file *f)

@@ -34,6 +34,9 @@ pub const DEFAULT_WAKEUP_BYTES: u64 = 256 * 1024;
 /// reuses it only within the same jiffy).
 pub const DEFAULT_TIMESTAMP_EVERY: u32 = 1;
 
+/// Loads of one program tried when the verifier is interrupted (EAGAIN).
+const PROG_LOAD_ATTEMPTS: u32 = 5;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
     #[error("reading kernel BTF from /sys/kernel/btf/vmlinux: {0}")]
@@ -331,6 +334,9 @@ impl Probe {
             .override_global(saker_ebpf::globals::TS_EVERY, &opts.timestamp_every, true)
             .map_max_entries(saker_ebpf::maps::EVENTS, opts.ring_bytes)
             .map_max_entries(saker_ebpf::maps::SCRATCH, scratch_entries)
+            // `untracked` is task storage, which aya cannot read or write
+            // (nor needs to: only the probe uses it).
+            .allow_unsupported_maps()
             .load(saker_ebpf::OBJECT)?;
 
         for (name, tracepoint) in saker_ebpf::PROGRAMS {
@@ -343,7 +349,23 @@ impl Probe {
                     source,
                     log: String::new(),
                 })?;
-            prog.load(tracepoint, &btf).map_err(|source| {
+            let mut attempt = 1;
+            let loaded = loop {
+                match prog.load(tracepoint, &btf) {
+                    // The verifier gives up with EAGAIN when a signal
+                    // arrives while it works (a child's SIGCHLD, say):
+                    // libbpf retries such loads up to 5 times
+                    // (libbpf/src/bpf.c, PROG_LOAD_ATTEMPTS), and so do we.
+                    Err(aya::programs::ProgramError::LoadError { io_error, .. })
+                        if io_error.raw_os_error() == Some(libc::EAGAIN)
+                            && attempt < PROG_LOAD_ATTEMPTS =>
+                    {
+                        attempt += 1;
+                    }
+                    other => break other,
+                }
+            };
+            loaded.map_err(|source| {
                 let log = match &source {
                     aya::programs::ProgramError::LoadError { verifier_log, .. } => {
                         let text = verifier_log.to_string();

@@ -35,6 +35,9 @@ enum Workload {
         /// Directory for the file read in the loop (default: $TMPDIR or /tmp).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Iterations per second to hold (0: as fast as possible).
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
     },
     /// Process churn: fork + execve of a short program, then wait, in a loop.
     Exec {
@@ -89,7 +92,11 @@ impl Report {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let report = match cli.workload {
-        Workload::OpenClose { iterations, dir } => open_close::run(iterations, dir),
+        Workload::OpenClose {
+            iterations,
+            dir,
+            rate,
+        } => open_close::run(iterations, dir, rate),
         Workload::Exec {
             iterations,
             program,

@@ -4,13 +4,19 @@
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use crate::{Report, ScratchDir};
 
-pub fn run(iterations: u64, dir: Option<PathBuf>) -> Result<Report> {
+/// Operations between two looks at the clock when paced.
+const PACE_BATCH: u64 = 64;
+
+/// `rate`: operations per second to hold (0: as fast as possible); a paced
+/// loop sleeps whenever it is ahead of schedule, so a generator that cannot
+/// keep up shows as a lower achieved rate (ops / wall), never as a burst.
+pub fn run(iterations: u64, dir: Option<PathBuf>, rate: u64) -> Result<Report> {
     let scratch = ScratchDir::create(dir, "open-close")?;
     let path = scratch.0.join("data");
     std::fs::write(&path, [b'x'; 4096]).with_context(|| format!("writing {}", path.display()))?;
@@ -18,7 +24,13 @@ pub fn run(iterations: u64, dir: Option<PathBuf>) -> Result<Report> {
     let mut buf = [0u8; 64];
 
     let start = Instant::now();
-    for _ in 0..iterations {
+    for i in 0..iterations {
+        if rate > 0 && i % PACE_BATCH == 0 {
+            let due = Duration::from_secs_f64(i as f64 / rate as f64);
+            if let Some(ahead) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(ahead);
+            }
+        }
         // SAFETY: a NUL-terminated path; the flags create nothing.
         let fd = unsafe {
             libc::openat(

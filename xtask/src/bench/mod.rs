@@ -12,6 +12,7 @@
 
 mod agent;
 mod chart;
+mod max_rate;
 mod plan;
 pub(crate) mod report;
 mod summary;
@@ -59,6 +60,11 @@ pub struct BenchArgs {
     /// Use the binaries already in target/release (no cargo build).
     #[arg(long)]
     no_build: bool,
+    /// Instead of the rounds: the highest event rate two load generators
+    /// reach with no drop, per agent configuration (written to
+    /// target/bench/max-rate.{json,md}).
+    #[arg(long)]
+    max_rate: bool,
 }
 
 /// Set by SIGINT/SIGTERM: stop after the current run and clean up.
@@ -283,6 +289,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
 
     catch_interrupts();
+    if args.max_rate {
+        return run_max_rate(&bins, &configs, &out_dir, &logs);
+    }
     let started_at = report::utc_now();
     let revision = report::git_revision();
     let machine = report::Machine::probe();
@@ -446,5 +455,44 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         svg.display(),
         report.duration_secs
     );
+    Ok(())
+}
+
+/// `--max-rate`: the search of [`max_rate`] for every agent that delivers
+/// events (not the floor).
+fn run_max_rate(bins: &Bins, configs: &[Config], out_dir: &Path, logs: &Path) -> Result<()> {
+    let revision = report::git_revision();
+    let machine = report::Machine::probe();
+    let mut searches = Vec::new();
+    for c in configs
+        .iter()
+        .filter(|c| c.has_agent() && c.name != "floor")
+    {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            bail!("interrupted; no report written");
+        }
+        searches.push(max_rate::search(bins, c, logs)?);
+    }
+    let table = max_rate::markdown(&searches);
+    let json = out_dir.join("max-rate.json");
+    let md = out_dir.join("max-rate.md");
+    std::fs::write(
+        &json,
+        serde_json::to_string_pretty(&serde_json::json!({
+            "revision": revision,
+            "machine": machine,
+            "generators": max_rate::GENERATORS,
+            "searches": searches,
+        }))?,
+    )?;
+    std::fs::write(
+        &md,
+        format!(
+            "# Highest event rate with 0 drops\n\nRevision {revision}; {}.\n\n{table}",
+            machine.describe()
+        ),
+    )?;
+    println!("{table}");
+    println!("wrote {}, {}", json.display(), md.display());
     Ok(())
 }

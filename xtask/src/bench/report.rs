@@ -19,6 +19,14 @@ pub struct Machine {
 }
 
 impl Machine {
+    /// "CPU model, N cores, M GiB, Linux version".
+    pub fn describe(&self) -> String {
+        format!(
+            "{}, {} cores, {:.1} GiB, Linux {}",
+            self.cpu_model, self.cores, self.memory_gib, self.kernel
+        )
+    }
+
     pub fn probe() -> Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu_model = cpuinfo
@@ -288,11 +296,7 @@ pub fn markdown(r: &Report) -> String {
         "- When: {} (revision {}), {} rounds, {:.0} s",
         r.started_at, r.revision, r.rounds, r.duration_secs
     );
-    let _ = writeln!(
-        s,
-        "- Machine: {}, {} cores, {:.1} GiB, Linux {}",
-        r.machine.cpu_model, r.machine.cores, r.machine.memory_gib, r.machine.kernel
-    );
+    let _ = writeln!(s, "- Machine: {}", r.machine.describe());
     let _ = writeln!(
         s,
         "- Load average (1/5/15 min): {} before, {} after",

@@ -354,12 +354,19 @@ fn prometheus_scrapes_the_agent_and_sees_the_workload() {
         prom.value(r#"sum(saker_kernel_filtered_by_event_total{job="saker", evt_type="openat"})"#)
             .unwrap_or(0.0)
     };
+    // The close of an fd whose open was filtered is left out too (the
+    // probe's per-process set of such fds).
+    let filtered_closes = || {
+        prom.value(r#"sum(saker_kernel_filtered_by_event_total{job="saker", evt_type="close"})"#)
+            .unwrap_or(0.0)
+    };
     let sys_exit_runs = || {
         prom.value(r#"sum(saker_bpf_program_runs_total{job="saker", program="saker_sys_exit"})"#)
             .unwrap_or(0.0)
     };
     let openat_before = opens_seen();
     let filtered_before = filtered_opens();
+    let closes_filtered_before = filtered_closes();
     let runs_before = sys_exit_runs();
 
     // The workload: reads of /etc/shadow (rule "Read sensitive file
@@ -382,6 +389,15 @@ fn prometheus_scrapes_the_agent_and_sees_the_workload() {
         filtered_after >= filtered_before + OPENS as f64 / 2.0,
         "the loop's opens are filtered in the kernel: {filtered_before} -> {filtered_after}"
     );
+    let closes_filtered_after = wait_for("the loop's filtered closes in Prometheus", || {
+        let v = filtered_closes();
+        (v >= closes_filtered_before + OPENS as f64 / 2.0).then_some(v)
+    });
+    // The same when one thread opens and another closes.
+    run_load(&["open-close-threads", "/etc/hostname", &OPENS.to_string()]);
+    wait_for("filtered closes of fds opened by another thread", || {
+        (filtered_closes() >= closes_filtered_after + OPENS as f64 / 2.0).then_some(())
+    });
     let runs_after = wait_for("sys_exit runs of the loop in Prometheus", || {
         let v = sys_exit_runs();
         (v >= runs_before + 2.0 * OPENS as f64).then_some(v)

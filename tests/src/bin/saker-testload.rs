@@ -202,6 +202,30 @@ fn run(args: &[String]) -> Result<(), String> {
                 }
             }
         }
+        // open-close-threads PATH N: a second thread opens PATH (read-only)
+        // N times and the main thread closes each fd: the fd table is the
+        // process's, whichever thread uses it.
+        "open-close-threads" => {
+            let p = cstr(arg(1));
+            let n: u64 = arg(2).parse().map_err(|e| format!("count: {e}"))?;
+            let (tx, rx) = std::sync::mpsc::sync_channel::<libc::c_int>(64);
+            let opener = std::thread::spawn(move || {
+                for _ in 0..n {
+                    // SAFETY: valid path.
+                    let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDONLY) };
+                    if fd >= 0 && tx.send(fd).is_err() {
+                        break;
+                    }
+                }
+            });
+            for fd in rx {
+                // SAFETY: an fd the opener thread got and handed over.
+                unsafe { libc::close(fd) };
+            }
+            opener
+                .join()
+                .map_err(|_| "opener thread panicked".to_string())?;
+        }
         // open-timed PATH N GAP_US: N opens of PATH (read-only), GAP_US
         // microseconds apart; prints CLOCK_BOOTTIME (ns) read just before each
         // open, so a test can compare the events' times with when they happened.

@@ -364,6 +364,17 @@ fn prometheus_scrapes_the_agent_and_sees_the_workload() {
         prom.value(r#"sum(saker_bpf_program_runs_total{job="saker", program="saker_sys_exit"})"#)
             .unwrap_or(0.0)
     };
+    // What the filter does, per rule and in all.
+    assert!(
+        prom.value(r#"saker_kernel_filter_patterns{job="saker"}"#)
+            .is_some_and(|n| n > 0.0),
+        "the default rules' path patterns are loaded into the kernel filter"
+    );
+    assert_eq!(
+        prom.value(r#"saker_rule_kernel_filter{job="saker", rule="Read sensitive file untrusted", opens="paths"}"#),
+        Some(1.0),
+        "the rule on sensitive files is pushed down to the kernel filter"
+    );
     let openat_before = opens_seen();
     let filtered_before = filtered_opens();
     let closes_filtered_before = filtered_closes();

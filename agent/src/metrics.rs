@@ -230,6 +230,11 @@ pub struct Snapshot {
     pub rules_enabled: u64,
     pub rules_disabled: u64,
     pub rules_warnings: u64,
+    /// The rule-derived kernel filter (`saker.kernel_filter`,
+    /// agent/src/rules/pushdown.rs): per enabled rule, what it needs of the
+    /// open family (`none`, `paths` or `all`, as `saker rules list`), and
+    /// the path patterns loaded into the probe (0: opens are not filtered).
+    pub kernel_filter: KernelFilterInfo,
     /// Hot reloads applied and refused (saker run, agent/src/reload.rs).
     pub reloads_applied: u64,
     pub reloads_failed: u64,
@@ -242,6 +247,16 @@ pub struct Snapshot {
     /// (writer behind).
     pub observe_log_written: u64,
     pub observe_log_dropped: u64,
+}
+
+/// What the kernel filter does for the loaded rules; shared, as it only
+/// changes when rules load.
+#[derive(Debug, Clone, Default)]
+pub struct KernelFilterInfo {
+    /// (rule name, `none` | `paths` | `all`), enabled rules only.
+    pub rule_opens: std::sync::Arc<Vec<(String, &'static str)>>,
+    /// Path patterns in the probe's tries; 0 when opens are not filtered.
+    pub patterns: u64,
 }
 
 /// Liveness and readiness, for /healthz and /readyz.
@@ -828,6 +843,22 @@ impl Collector for Metrics {
                 ),
             ],
         )?;
+        let rule_opens: Vec<(Labels, i64)> = s
+            .kernel_filter
+            .rule_opens
+            .iter()
+            .map(|(rule, opens)| (labels(&[("rule", rule), ("opens", opens)]), 1))
+            .collect();
+        e.gauge(
+            "rule_kernel_filter",
+            "Per enabled rule, what it needs of opens (label opens): none (no open event), paths (opens of the path patterns it names: pushed down to the kernel filter) or all (not reducible: while it is enabled, opens are not filtered). Always 1.",
+            &rule_opens,
+        )?;
+        e.gauge(
+            "kernel_filter_patterns",
+            "Path patterns of the rule-derived open filter loaded into the probe; 0 when opens are not filtered (saker.kernel_filter off, a rule needs any path, or too many patterns).",
+            &one(clamp_i64(s.kernel_filter.patterns)),
+        )?;
         e.gauge(
             "rules_warnings",
             "Warnings reported when the rules were loaded.",
@@ -1046,6 +1077,8 @@ pub fn exported_names() -> Vec<String> {
         "containers",
         "rules",
         "rules_warnings",
+        "rule_kernel_filter",
+        "kernel_filter_patterns",
         "reload_timestamp_nanoseconds",
         "feature_enabled",
         "memory_rss_bytes",
@@ -1188,6 +1221,10 @@ mod tests {
         s.kernel.dropped_by_slot[openat] = 3;
         s.kernel.filtered_by_slot = vec![0; saker_ebpf::abi::DROP_SLOTS as usize];
         s.kernel.filtered_by_slot[openat] = 1000;
+        s.kernel_filter = KernelFilterInfo {
+            rule_opens: Arc::new(vec![("Read sensitive file untrusted".to_string(), "paths")]),
+            patterns: 21,
+        };
         s.programs = vec![ProgramStats {
             name: "saker_sys_exit",
             run_time_ns: 1000,
@@ -1232,6 +1269,10 @@ mod tests {
             "saker_rule_matches_total{rule=\"Read sensitive file untrusted\",priority=\"Warning\",source=\"syscall\",mode=\"observe\"} 3"
         ));
         assert!(text.contains("saker_events_total{type=\"openat\"} 5"));
+        assert!(text.contains(
+            "saker_rule_kernel_filter{rule=\"Read sensitive file untrusted\",opens=\"paths\"} 1\n"
+        ));
+        assert!(text.contains("saker_kernel_filter_patterns 21\n"));
         assert!(text.contains("saker_feature_enabled{feature=\"bpf_stats\"} 0\n"));
         assert!(text.contains("saker_feature_enabled{feature=\"proc_other_users\"} 0\n"));
         // Per-engine lookup latency: cumulative buckets per engine label.

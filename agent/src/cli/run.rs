@@ -205,16 +205,17 @@ fn open_filter_of(
     saker::rules::pushdown::open_filter(rules)
 }
 
-/// Loads `filter` into the probe and says what it does.
+/// Loads `filter` into the probe and says what it does. Returns how many
+/// path patterns the probe filters with (0: opens are not filtered).
 fn apply_open_filter(
     probe: &mut Probe,
     filter: &saker::rules::pushdown::OpenFilter,
-) -> Result<(), saker::probe::ProbeError> {
+) -> Result<u64, saker::probe::ProbeError> {
     if let Err(e) = probe.set_open_filter(filter.patterns.as_deref()) {
         // More patterns than the tries hold, or a refused write: every open
         // is emitted, which loses nothing.
         log::warn!("kernel filter: {e}; opens are not filtered");
-        return probe.set_open_filter(None);
+        return probe.set_open_filter(None).map(|()| 0);
     }
     match &filter.patterns {
         Some(p) => log::info!(
@@ -239,7 +240,27 @@ fn apply_open_filter(
         ),
         None => {}
     }
-    Ok(())
+    Ok(filter.patterns.as_ref().map_or(0, |p| p.len() as u64))
+}
+
+/// The kernel filter's metrics for `rules` with `patterns` loaded.
+fn kernel_filter_info(rules: &RuleSet, patterns: u64) -> saker::metrics::KernelFilterInfo {
+    saker::metrics::KernelFilterInfo {
+        rule_opens: Arc::new(
+            rules
+                .rules()
+                .iter()
+                .filter(|r| r.enabled)
+                .map(|r| {
+                    (
+                        r.name.to_string(),
+                        saker::rules::pushdown::rule_opens(r).as_str(),
+                    )
+                })
+                .collect(),
+        ),
+        patterns,
+    }
 }
 
 /// Configuration keys whose new value a reload cannot apply (they take
@@ -721,6 +742,7 @@ struct MetricsSampler {
     ncpus: usize,
     overhead_budget: f64,
     rules_warnings: u64,
+    kernel_filter: saker::metrics::KernelFilterInfo,
     /// None when BPF statistics are off (`metrics.libbpf_stats_enabled`).
     bpf_stats: Option<BpfStatsSampler>,
     reloads_applied: u64,
@@ -773,6 +795,7 @@ impl MetricsSampler {
             rules_enabled,
             rules_disabled,
             rules_warnings: self.rules_warnings,
+            kernel_filter: self.kernel_filter.clone(),
             reloads_applied: self.reloads_applied,
             reloads_failed: self.reloads_failed,
             reload_ts_ns: self.reload_ts_ns,
@@ -937,7 +960,8 @@ async fn live(
         Err(e) => return Ok(probe_failed(e)),
     };
     probe.set_interest(&interest)?;
-    apply_open_filter(&mut probe, &open_filter_of(cfg, &ruleset, writing))?;
+    let patterns = apply_open_filter(&mut probe, &open_filter_of(cfg, &ruleset, writing))?;
+    let kernel_filter = kernel_filter_info(&ruleset, patterns);
     let mut reader = RingReader::new(probe.take_ring()?, cfg.drain_interval)?;
     let outputs = start_outputs(cfg)?;
     metrics.set_outputs(outputs.clone());
@@ -1027,6 +1051,7 @@ async fn live(
             .max(1),
         overhead_budget: cfg.overhead_budget,
         rules_warnings: started.rules_warnings,
+        kernel_filter,
         // Not when the kernel refused statistics at load (warned there).
         bpf_stats: (cfg.bpf_stats && probe.bpf_stats_on())
             .then(|| BpfStatsSampler::new(cfg.bpf_stats_every)),
@@ -1157,12 +1182,17 @@ async fn live(
                         // Likewise the open filter: the new patterns are in
                         // before the swap (the old ones leave with it).
                         let filter = open_filter_of(&new_cfg, &rules.ruleset, writing);
-                        if let Err(e) = apply_open_filter(&mut probe, &filter) {
-                            let text = format!("updating the kernel filter: {e}");
-                            log::error!("reload failed; the previous rules keep running: {text}");
-                            sampler.reloads_failed += 1;
-                            outputs.send(reload_failure_alert(pipe.engine.hostname(), &text));
-                            continue;
+                        match apply_open_filter(&mut probe, &filter) {
+                            Ok(patterns) => {
+                                sampler.kernel_filter = kernel_filter_info(&rules.ruleset, patterns);
+                            }
+                            Err(e) => {
+                                let text = format!("updating the kernel filter: {e}");
+                                log::error!("reload failed; the previous rules keep running: {text}");
+                                sampler.reloads_failed += 1;
+                                outputs.send(reload_failure_alert(pipe.engine.hostname(), &text));
+                                continue;
+                            }
                         }
                         let enabled = rules.enabled();
                         let files = rules.files.join(", ");

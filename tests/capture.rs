@@ -138,9 +138,24 @@ fn connect_and_accept_report_addresses_and_ports() {
     if !bpf_available() {
         return;
     }
+    connect_and_accept_over("127.0.0.1");
+}
+
+#[test]
+fn connect_and_accept_over_ipv6_report_addresses_and_ports() {
+    if !bpf_available() {
+        return;
+    }
+    connect_and_accept_over("::1");
+}
+
+/// A TCP connection over loopback address `ip`: the connect and the accept
+/// carry both ends' addresses and ports (the probe's socket tuple).
+fn connect_and_accept_over(ip: &str) {
+    let loopback: std::net::IpAddr = ip.parse().unwrap();
     let cap = LiveCapture::start(interest("connect,accept,accept4"), RING, true);
     let mut listener = Command::new(testload())
-        .arg("listen")
+        .args(["listen", ip])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -149,7 +164,7 @@ fn connect_and_accept_report_addresses_and_ports() {
     let mut line = String::new();
     std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
     let port: u16 = line.trim().parse().unwrap();
-    let (pid, local) = run_load(&["connect", &port.to_string()]);
+    let (pid, local) = run_load(&["connect", &port.to_string(), ip]);
     assert!(listener.wait().unwrap().success());
     let got = cap.stop();
     let local_port: u16 = local.rsplit(':').next().unwrap().parse().unwrap();
@@ -163,16 +178,10 @@ fn connect_and_accept_report_addresses_and_ports() {
     let Detail::SocketIo { addr, tuple, .. } = &connects[0].detail else {
         panic!("not socket io: {:?}", connects[0].detail)
     };
-    assert_eq!(
-        addr,
-        &Some(SockAddr::Inet {
-            ip: "127.0.0.1".parse().unwrap(),
-            port
-        })
-    );
+    assert_eq!(addr, &Some(SockAddr::Inet { ip: loopback, port }));
     let t = tuple.as_ref().expect("socket tuple");
-    assert_eq!(t.remote, Some(("127.0.0.1".parse().unwrap(), port)));
-    assert_eq!(t.local, Some(("127.0.0.1".parse().unwrap(), local_port)));
+    assert_eq!(t.remote, Some((loopback, port)));
+    assert_eq!(t.local, Some((loopback, local_port)));
     assert_eq!(t.protocol, libc::IPPROTO_TCP as u16);
     assert_eq!(connects[0].ret, 0);
 
@@ -186,8 +195,8 @@ fn connect_and_accept_report_addresses_and_ports() {
         panic!()
     };
     let t = tuple.as_ref().expect("accepted socket tuple");
-    assert_eq!(t.local, Some(("127.0.0.1".parse().unwrap(), port)));
-    assert_eq!(t.remote, Some(("127.0.0.1".parse().unwrap(), local_port)));
+    assert_eq!(t.local, Some((loopback, port)));
+    assert_eq!(t.remote, Some((loopback, local_port)));
     assert!(accepts[0].ret >= 0, "new fd returned");
 }
 

@@ -137,9 +137,15 @@ fn run(args: &[String]) -> Result<(), String> {
             check("ptrace", r)?;
             println!("{child}");
         }
-        // listen: bind 127.0.0.1:0, print the port, accept one connection, echo one line.
+        // listen [ADDR]: bind ADDR (default 127.0.0.1) port 0, print the
+        // port, accept one connection, print the peer.
         "listen" => {
-            let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+            let ip: std::net::IpAddr = args
+                .get(1)
+                .map_or("127.0.0.1", String::as_str)
+                .parse()
+                .map_err(|e| format!("address: {e}"))?;
+            let l = TcpListener::bind((ip, 0)).map_err(|e| e.to_string())?;
             let port = l.local_addr().map_err(|e| e.to_string())?.port();
             println!("{port}");
             std::io::stdout().flush().map_err(|e| e.to_string())?;
@@ -148,10 +154,15 @@ fn run(args: &[String]) -> Result<(), String> {
             let _ = s.read(&mut buf);
             println!("{peer}");
         }
-        // connect PORT: connect to 127.0.0.1:PORT, send a byte.
+        // connect PORT [ADDR]: connect to ADDR (default 127.0.0.1):PORT, send a byte.
         "connect" => {
             let port: u16 = arg(1).parse().map_err(|e| format!("port: {e}"))?;
-            let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+            let ip: std::net::IpAddr = args
+                .get(2)
+                .map_or("127.0.0.1", String::as_str)
+                .parse()
+                .map_err(|e| format!("address: {e}"))?;
+            let mut s = TcpStream::connect((ip, port)).map_err(|e| e.to_string())?;
             let local = s.local_addr().map_err(|e| e.to_string())?;
             s.write_all(b"x").map_err(|e| e.to_string())?;
             println!("{local}");

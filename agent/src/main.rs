@@ -6,7 +6,18 @@ mod cli;
 
 use cli::{Cli, Command};
 
+/// glibc malloc arenas the agent's threads share. By default glibc gives
+/// each thread that contends its own arena (up to 8 per core), and memory
+/// freed in one is not reused by another: the start's peak RSS then varied
+/// from 46 to 52 MiB from one start to the next (kernel BTF parsed while
+/// other threads allocate). With two, it stays at 46 MiB; the agent's hot
+/// path is one thread, so contention does not matter.
+const MALLOC_ARENAS: libc::c_int = 2;
+
 fn main() -> ExitCode {
+    // SAFETY: mallopt is called before any other thread exists; it only
+    // sets an allocator parameter. A refusal (return 0) changes nothing.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS) };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_timestamp_millis()
         .init();

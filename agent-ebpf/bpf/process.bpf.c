@@ -155,6 +155,12 @@ int BPF_PROG(saker_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	struct ev e;
 	__s32 nr;
 
+	/* The fds whose open the kernel filter left out: exec closed those
+	 * opened with O_CLOEXEC without a close call, and a later fd with the
+	 * same number made by a call the probe does not see (pipe, eventfd,
+	 * ...) would have its close left out. Forgetting the set costs at most
+	 * the closes of the filtered fds exec kept (sent, not lost). */
+	bpf_task_storage_delete(&untracked, task->group_leader);
 	if (!interested(SAKER_INTEREST_EXEC) || is_self(task))
 		return 0;
 	/* The saved orig_ax reads as execve even for execveat by the time this

@@ -272,3 +272,42 @@ fn too_many_patterns_leave_opens_unfiltered() {
         "{out}\n{err}"
     );
 }
+
+/// exec closes the `O_CLOEXEC` fds of filtered opens without a `close`
+/// call; the probe forgets them there. Otherwise a later fd with the same
+/// number from calls it does not trace (here `pipe` and `dup2`) would have
+/// its `close` left out, and userspace would keep a closed fd.
+#[test]
+fn after_exec_the_close_of_a_reused_fd_number_is_seen() {
+    if !bpf_available() {
+        return;
+    }
+    let dir = unique_dir();
+    let path = dir.path().join("plain");
+    std::fs::write(&path, b"x").unwrap();
+    let cap = LiveCapture::start_filtered(
+        saker::probe::ProbeOptions::default(),
+        interest("openat,close,execve"),
+        true,
+        Some(vec![saker::rules::pushdown::PathPattern::Exact(
+            "/saker-test/no-such-file".into(),
+        )]),
+    );
+    // 20 filtered opens, so that the last fd's number is above those the
+    // dynamic loader uses after exec.
+    let (pid, out) = run_load(&["cloexec-exec", path.to_str().unwrap(), "20"]);
+    let fd: i64 = out.trim().parse().expect("the fd printed after exec");
+    let got = cap.stop();
+    let events = got.of_pid(pid);
+    let opens = events
+        .iter()
+        .filter(|e| matches!(&e.detail, Detail::Open { path: p, .. } if Path::new(p) == path))
+        .count();
+    assert_eq!(opens, 0, "the 20 opens of {} were filtered", path.display());
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e.detail, Detail::Close { fd: f } if f == fd) && e.ret == 0),
+        "the close of fd {fd} (a pipe made after exec) is seen"
+    );
+}

@@ -85,6 +85,17 @@ impl LiveCapture {
 
     /// [`LiveCapture::start`] with every probe option chosen by the caller.
     pub fn start_with(opts: ProbeOptions, interest: InterestSet, read: bool) -> LiveCapture {
+        LiveCapture::start_filtered(opts, interest, read, None)
+    }
+
+    /// [`LiveCapture::start_with`] with the kernel's open filter set to
+    /// `open_filter` (`None`: opens are not filtered).
+    pub fn start_filtered(
+        opts: ProbeOptions,
+        interest: InterestSet,
+        read: bool,
+        open_filter: Option<Vec<saker::rules::pushdown::PathPattern>>,
+    ) -> LiveCapture {
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
@@ -102,6 +113,9 @@ impl LiveCapture {
                     }
                 };
                 probe.set_interest(&interest).expect("interest");
+                probe
+                    .set_open_filter(open_filter.as_deref())
+                    .expect("open filter");
                 let mut reader =
                     RingReader::new(probe.take_ring().expect("ring"), Duration::from_millis(10))
                         .expect("reader");

@@ -237,6 +237,37 @@ fn run(args: &[String]) -> Result<(), String> {
                 .join()
                 .map_err(|_| "opener thread panicked".to_string())?;
         }
+        // cloexec-exec PATH N: opens PATH N times with O_CLOEXEC, then
+        // executes itself as `pipe-dup2-close FD` with FD the last of those
+        // fds (exec closes them all without a close call).
+        "cloexec-exec" => {
+            let p = cstr(arg(1));
+            let n: u32 = arg(2).parse().map_err(|e| format!("count: {e}"))?;
+            let mut last = -1;
+            for _ in 0..n {
+                // SAFETY: valid path.
+                last = check(
+                    "open",
+                    unsafe { libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }.into(),
+                )?;
+            }
+            let me = std::env::current_exe().map_err(|e| e.to_string())?;
+            let err = std::os::unix::process::CommandExt::exec(
+                std::process::Command::new(me).args(["pipe-dup2-close", &last.to_string()]),
+            );
+            return Err(format!("exec: {err}"));
+        }
+        // pipe-dup2-close FD: makes FD the read end of a new pipe (pipe and
+        // dup2, calls a test can leave untraced), closes it, prints FD.
+        "pipe-dup2-close" => {
+            let fd: libc::c_int = arg(1).parse().map_err(|e| format!("fd: {e}"))?;
+            let mut p = [0 as libc::c_int; 2];
+            // SAFETY: p has room for the two fds; dup2 and close take fds we own.
+            check("pipe", unsafe { libc::pipe(p.as_mut_ptr()) }.into())?;
+            check("dup2", unsafe { libc::dup2(p[0], fd) }.into())?;
+            check("close", unsafe { libc::close(fd) }.into())?;
+            println!("{fd}");
+        }
         // open-timed PATH N GAP_US: N opens of PATH (read-only), GAP_US
         // microseconds apart; prints CLOCK_BOOTTIME (ns) read just before each
         // open, so a test can compare the events' times with when they happened.

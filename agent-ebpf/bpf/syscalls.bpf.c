@@ -203,7 +203,6 @@ struct {
 	__type(value, __u64);
 } filtered_by_type SEC(".maps");
 
-#define S_IFMT_ 00170000
 #define O_DIRECTORY_ 0200000
 
 /* Whether the open whose path is the first parameter of the record being
@@ -278,24 +277,38 @@ __noinline int open_wanted(__u32 key, __s64 ret, __u64 flags, __u32 eflags)
 	return 0;
 }
 
+/* The word of the current process's untracked set that holds `fd` (0 <=
+ * fd < SAKER_UNTRACKED_FDS), its bit in `*bit`; NULL when the process has no
+ * set and `create` is false (or the storage refused). */
+static __always_inline __u64 *untracked_word(__s64 fd, bool create, __u64 *bit)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct untracked_fds *u;
+
+	u = bpf_task_storage_get(&untracked, task->group_leader, 0,
+				 create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	if (!u)
+		return NULL;
+	*bit = 1ULL << ((__u64)fd & 63);
+	return &u->bits[((__u64)fd / 64) & (SAKER_UNTRACKED_FDS / 64 - 1)];
+}
+
 /* Marks `fd` of the current process untracked (its open was filtered) or,
  * `untrack` 0, tracked again (an emitted event made it). A global function:
  * the verifier checks it once, not at each of its call sites. */
 __noinline int set_untracked(__s64 fd, int untrack)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct untracked_fds *u;
+	__u64 bit, *w;
 
 	if (fd < 0 || fd >= SAKER_UNTRACKED_FDS)
 		return 0;
-	u = bpf_task_storage_get(&untracked, task->group_leader, 0,
-				 untrack ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-	if (!u)
+	w = untracked_word(fd, untrack, &bit);
+	if (!w)
 		return 0;
 	if (untrack)
-		__sync_fetch_and_or(&u->bits[((__u64)fd / 64) & (SAKER_UNTRACKED_FDS / 64 - 1)], 1ULL << ((__u64)fd & 63));
+		__sync_fetch_and_or(w, bit);
 	else
-		__sync_fetch_and_and(&u->bits[((__u64)fd / 64) & (SAKER_UNTRACKED_FDS / 64 - 1)], ~(1ULL << ((__u64)fd & 63)));
+		__sync_fetch_and_and(w, ~bit);
 	return 0;
 }
 
@@ -303,18 +316,12 @@ __noinline int set_untracked(__s64 fd, int untrack)
  * 1 if so. A global function, as set_untracked. */
 __noinline int close_untracked(__s64 fd)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct untracked_fds *u;
 	__u64 bit, *w;
 
 	if (fd < 0 || fd >= SAKER_UNTRACKED_FDS)
 		return 0;
-	u = bpf_task_storage_get(&untracked, task->group_leader, 0, 0);
-	if (!u)
-		return 0;
-	w = &u->bits[((__u64)fd / 64) & (SAKER_UNTRACKED_FDS / 64 - 1)];
-	bit = 1ULL << ((__u64)fd & 63);
-	if (!(*w & bit))
+	w = untracked_word(fd, false, &bit);
+	if (!w || !(*w & bit))
 		return 0;
 	__sync_fetch_and_and(w, ~bit);
 	return 1;

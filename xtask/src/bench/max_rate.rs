@@ -16,12 +16,12 @@ use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::agent::Agent;
 use super::plan::Config;
-use super::{AGENT_ATTACH_TIMEOUT, AGENT_STOP_TIMEOUT, Bins};
+use super::{AGENT_ATTACH_TIMEOUT, AGENT_STOP_TIMEOUT, Bins, workload_wall_ns};
 
 /// Load generators run at once.
 pub const GENERATORS: u64 = 2;
@@ -74,7 +74,7 @@ pub struct Search {
 /// The agent command of `config` for this measurement.
 fn command(config: &Config) -> Vec<String> {
     let mut cmd = config.command.clone();
-    if config.name.starts_with("saker-") && config.name != "saker-capture" {
+    if config.is_saker() {
         cmd.extend(["-o".into(), "saker.kernel_filter=false".into()]);
     }
     cmd
@@ -108,16 +108,7 @@ fn step(bins: &Bins, config: &Config, rate: u64, logs: &Path) -> Result<Step> {
     let mut slowest_ns = 0u64;
     for child in children {
         let out = child.wait_with_output()?;
-        if !out.status.success() {
-            bail!(
-                "saker-workload open-close failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        let v: serde_json::Value =
-            serde_json::from_slice(&out.stdout).context("saker-workload printed no JSON report")?;
-        slowest_ns = slowest_ns.max(v["wall_ns"].as_u64().context("report without wall_ns")?);
+        slowest_ns = slowest_ns.max(workload_wall_ns(&out, &["open-close"])?);
     }
     let window = start.elapsed().as_secs_f64();
     let stopped = agent.stop(AGENT_STOP_TIMEOUT)?;

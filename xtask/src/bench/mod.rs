@@ -118,6 +118,12 @@ fn run_workload(bin: &Path, args: &[&str]) -> Result<u64> {
         .args(args)
         .output()
         .with_context(|| format!("running {}", bin.display()))?;
+    workload_wall_ns(&out, args)
+}
+
+/// The wall time (ns) in the report line of a finished `saker-workload
+/// ARGS`; an error with its stderr if it failed.
+fn workload_wall_ns(out: &std::process::Output, args: &[&str]) -> Result<u64> {
     if !out.status.success() {
         bail!(
             "saker-workload {} failed ({}): {}",
